@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "swift-lxcfs",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "swift-lxcfs", targets: ["swift-lxcfs"]),
         .library(name: "LXCFSCore", targets: ["LXCFSCore"]),

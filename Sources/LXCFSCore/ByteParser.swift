@@ -1,0 +1,175 @@
+/// Small parsers over the bytes of kernel text files. Each takes a slice and
+/// never allocates more than its result.
+public enum ByteParser {
+    static let newline = UInt8(ascii: "\n")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let colon = UInt8(ascii: ":")
+    static let minus = UInt8(ascii: "-")
+    static let comma = UInt8(ascii: ",")
+
+    @inline(__always)
+    static func isSpace(_ b: UInt8) -> Bool { b == space || b == tab || b == newline || b == 13 }
+
+    @inline(__always)
+    static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+
+    /// The lines of a text, without their newlines.
+    public static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        bytes.split(separator: newline, omittingEmptySubsequences: false).dropLastIfEmpty()
+    }
+
+    /// The whitespace-separated words of a text.
+    public static func words(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        bytes.split(whereSeparator: isSpace)
+    }
+
+    /// A signed decimal integer that makes up the whole of `word`.
+    /// - Returns: the value, or `nil` for anything else (`max`, empty, overflow).
+    public static func integer(_ word: ArraySlice<UInt8>) -> Int64? {
+        var i = word.startIndex
+        var negative = false
+        if i < word.endIndex, word[i] == minus { negative = true; i += 1 }
+        guard i < word.endIndex else { return nil }
+        var value: Int64 = 0
+        while i < word.endIndex {
+            let b = word[i]
+            guard isDigit(b) else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(b - 48))
+            if o1 || o2 { return nil }
+            value = a
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// An unsigned decimal integer that makes up the whole of `word`; values
+    /// above `Int64.max` (such as the v1 "unlimited" 9223372036854771712 on
+    /// some page sizes) are clamped to `UInt64`.
+    public static func unsigned(_ word: ArraySlice<UInt8>) -> UInt64? {
+        guard !word.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for b in word {
+            guard isDigit(b) else { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
+            if o1 || o2 { return UInt64.max }
+            value = a
+        }
+        return value
+    }
+
+    /// The first whitespace-separated word of a text as an integer.
+    public static func firstInteger(_ bytes: ArraySlice<UInt8>) -> Int64? {
+        guard let w = words(bytes).first else { return nil }
+        return integer(w)
+    }
+
+    /// Parses `key value` lines (cgroup `memory.stat`, `cpu.stat`) and calls
+    /// `body` for each line whose value is an unsigned integer.
+    public static func forEachKeyValue(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
+        for line in lines(bytes) {
+            let ws = words(line)
+            guard ws.count >= 2, let v = unsigned(ws[1]) else { continue }
+            body(ws[0], v)
+        }
+    }
+
+    /// Compares a byte slice with ASCII text.
+    @inline(__always)
+    public static func equals(_ bytes: ArraySlice<UInt8>, _ text: StaticString) -> Bool {
+        guard bytes.count == text.utf8CodeUnitCount else { return false }
+        return text.withUTF8Buffer { buf in
+            var j = bytes.startIndex
+            for b in buf {
+                if bytes[j] != b { return false }
+                j += 1
+            }
+            return true
+        }
+    }
+
+    /// True when `bytes` starts with the ASCII text `prefix`.
+    @inline(__always)
+    public static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return prefix.withUTF8Buffer { buf in
+            var j = bytes.startIndex
+            for b in buf {
+                if bytes[j] != b { return false }
+                j += 1
+            }
+            return true
+        }
+    }
+}
+
+extension Array where Element == ArraySlice<UInt8> {
+    /// Drops the empty piece that follows a final newline.
+    func dropLastIfEmpty() -> [ArraySlice<UInt8>] {
+        if let last, last.isEmpty { return Array(dropLast()) }
+        return self
+    }
+}
+
+/// Appends text and numbers to a byte buffer without going through `String`
+/// formatting.
+public struct TextBuffer: Sendable {
+    /// The bytes written so far.
+    public var bytes: [UInt8]
+
+    /// - Parameter capacity: bytes to reserve up front.
+    public init(capacity: Int = 4096) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inline(__always)
+    public mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    @inline(__always)
+    public mutating func append(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+
+    @inline(__always)
+    public mutating func append(byte: UInt8) { bytes.append(byte) }
+
+    /// Appends an unsigned decimal number.
+    public mutating func append(_ value: UInt64) {
+        if value == 0 { bytes.append(48); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[n] = UInt8(v % 10) + 48
+                v /= 10
+                n += 1
+            }
+            while n > 0 {
+                n -= 1
+                bytes.append(d[n])
+            }
+        }
+    }
+
+    /// Appends `value` right-aligned in a field of `width` characters.
+    public mutating func append(_ value: UInt64, width: Int) {
+        var digits = 1
+        var v = value
+        while v >= 10 { v /= 10; digits += 1 }
+        if digits < width { bytes.append(contentsOf: repeatElement(ByteParser.space, count: width - digits)) }
+        append(value)
+    }
+
+    /// Appends a non-negative number of hundredths as `N.NN`.
+    public mutating func appendHundredths(_ hundredths: UInt64) {
+        append(hundredths / 100)
+        bytes.append(UInt8(ascii: "."))
+        let frac = hundredths % 100
+        bytes.append(UInt8(frac / 10) + 48)
+        bytes.append(UInt8(frac % 10) + 48)
+    }
+}

@@ -1,0 +1,190 @@
+/// One mounted cgroup hierarchy, as found in `/proc/self/mountinfo`.
+public struct CgroupHierarchy: Sendable, Hashable {
+    /// The controllers this hierarchy holds (`["cpu", "cpuacct"]`), plus a
+    /// `name=...` entry for named v1 hierarchies; empty for the unified one.
+    public let controllers: [String]
+    /// Where the hierarchy is mounted, as a host path (octal escapes undone).
+    public let mountPoint: String
+    /// The cgroup that is the root of this mount (mountinfo field 4), `/` on
+    /// a host; a deeper path inside a container's cgroup namespace.
+    public let mountRoot: String
+    /// True for the cgroup2 (unified) hierarchy.
+    public let isUnified: Bool
+
+    /// The folder of a cgroup in this hierarchy.
+    /// - Parameter cgroupPath: the path as `/proc/PID/cgroup` prints it.
+    /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`.
+    public func directory(of cgroupPath: String) -> String {
+        var relative = cgroupPath
+        if mountRoot != "/" {
+            if relative == mountRoot {
+                relative = "/"
+            } else if relative.hasPrefix(mountRoot + "/") {
+                relative = String(relative.dropFirst(mountRoot.count))
+            }
+        }
+        if relative == "/" || relative.isEmpty { return mountPoint }
+        return mountPoint == "/" ? relative : mountPoint + relative
+    }
+}
+
+/// The cgroup hierarchies of a host, discovered from `/proc/self/mountinfo`
+/// (never hard-coded), and which one serves each controller.
+///
+/// Each controller is read from the v1 hierarchy that mounts it; the unified
+/// (cgroup2) hierarchy serves a controller only when no v1 hierarchy holds
+/// it. A host with only cgroup2 is pure v2; v1 controllers beside an empty
+/// cgroup2 mount (hybrid) are read from v1.
+public struct CgroupLayout: Sendable, Hashable {
+    /// All cgroup hierarchies, in mountinfo order; the first mount of each wins.
+    public let hierarchies: [CgroupHierarchy]
+    private let byController: [String: Int]
+    private let unifiedIndex: Int?
+
+    /// Builds the layout from the hierarchies found.
+    public init(hierarchies: [CgroupHierarchy]) {
+        self.hierarchies = hierarchies
+        var map: [String: Int] = [:]
+        var unified: Int?
+        for (i, h) in hierarchies.enumerated() {
+            if h.isUnified {
+                if unified == nil { unified = i }
+            } else {
+                for c in h.controllers where map[c] == nil { map[c] = i }
+            }
+        }
+        byController = map
+        unifiedIndex = unified
+    }
+
+    /// Parses mountinfo text (proc(5) layout: `ID PARENT MAJ:MIN ROOT MOUNTPOINT
+    /// OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`).
+    public init(mountinfo bytes: ArraySlice<UInt8>) {
+        var found: [CgroupHierarchy] = []
+        var seenPoints = Set<String>()
+        for line in ByteParser.lines(bytes) {
+            let fields = line.split(separator: ByteParser.space)
+            guard let dash = fields.firstIndex(where: { ByteParser.equals($0, "-") }),
+                  dash >= 5, dash + 1 < fields.count else { continue }
+            let fstype = fields[dash + 1]
+            let isV1 = ByteParser.equals(fstype, "cgroup")
+            let isV2 = ByteParser.equals(fstype, "cgroup2")
+            guard isV1 || isV2 else { continue }
+            let root = Self.unescape(fields[3])
+            let point = Self.unescape(fields[4])
+            guard !seenPoints.contains(point) else { continue }
+            seenPoints.insert(point)
+            var controllers: [String] = []
+            if isV1, dash + 3 < fields.count {
+                for opt in fields[dash + 3].split(separator: ByteParser.comma) {
+                    let o = String(decoding: opt, as: UTF8.self)
+                    if Self.mountOptions.contains(o) || o.hasPrefix("release_agent=") { continue }
+                    controllers.append(o)
+                }
+            }
+            found.append(CgroupHierarchy(controllers: controllers, mountPoint: point, mountRoot: root, isUnified: isV2))
+        }
+        self.init(hierarchies: found)
+    }
+
+    /// Reads `/proc/self/mountinfo` under `root`.
+    /// - Returns: the layout; an empty one when mountinfo cannot be read.
+    public static func discover(root: HostRoot) -> CgroupLayout {
+        guard let bytes = root.read("/proc/self/mountinfo", sizeHint: 16384) else {
+            return CgroupLayout(hierarchies: [])
+        }
+        return CgroupLayout(mountinfo: bytes[...])
+    }
+
+    /// Superblock options of a v1 cgroup mount that are not controllers.
+    static let mountOptions: Set<String> = ["rw", "ro", "xattr", "noprefix", "clone_children",
+                                            "cpuset_v2_mode", "nsdelegate", "favordynmods"]
+
+    /// Undoes mountinfo's octal escapes (`\040` is a space).
+    static func unescape(_ field: ArraySlice<UInt8>) -> String {
+        guard field.contains(UInt8(ascii: "\\")) else { return String(decoding: field, as: UTF8.self) }
+        var out: [UInt8] = []
+        var i = field.startIndex
+        while i < field.endIndex {
+            if field[i] == UInt8(ascii: "\\"), i + 3 < field.endIndex {
+                let d = field[(i + 1)...(i + 3)]
+                if d.allSatisfy({ $0 >= 48 && $0 <= 55 }) {
+                    let v = d.reduce(0) { $0 * 8 + Int($1 - 48) }
+                    out.append(UInt8(truncatingIfNeeded: v))
+                    i += 4
+                    continue
+                }
+            }
+            out.append(field[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The hierarchy that serves a controller: its v1 hierarchy, else the
+    /// unified one, else `nil`.
+    /// - Parameter controller: a controller name such as `memory` or `cpuset`.
+    public func hierarchy(for controller: String) -> CgroupHierarchy? {
+        if let i = byController[controller] { return hierarchies[i] }
+        if let u = unifiedIndex { return hierarchies[u] }
+        return nil
+    }
+
+    /// The v1 hierarchy that holds a controller, ignoring the unified one.
+    public func v1Hierarchy(for controller: String) -> CgroupHierarchy? {
+        byController[controller].map { hierarchies[$0] }
+    }
+
+    /// The unified (cgroup2) hierarchy, if mounted.
+    public var unified: CgroupHierarchy? { unifiedIndex.map { hierarchies[$0] } }
+
+    /// True when no v1 hierarchy is mounted and a cgroup2 one is.
+    public var isPureV2: Bool { byController.isEmpty && unifiedIndex != nil }
+}
+
+/// A process's cgroup membership, from `/proc/PID/cgroup`: one path per v1
+/// hierarchy (`N:ctrl1,ctrl2:/path`) and one for the unified hierarchy
+/// (`0::/path`).
+public struct CgroupMembership: Sendable, Hashable {
+    /// Path per v1 controller (and per `name=...`), as the kernel prints it.
+    public let v1Paths: [String: String]
+    /// The unified hierarchy path, with a trailing `init.scope` leaf removed.
+    public let unifiedPath: String?
+
+    /// Parses `/proc/PID/cgroup`.
+    public init(parsing bytes: ArraySlice<UInt8>) {
+        var v1: [String: String] = [:]
+        var unified: String?
+        for line in ByteParser.lines(bytes) {
+            let parts = line.split(separator: ByteParser.colon, maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            let path = String(decoding: parts[2], as: UTF8.self)
+            if parts[1].isEmpty {
+                if ByteParser.equals(parts[0], "0") { unified = Self.dropInitScope(path) }
+                continue
+            }
+            for c in parts[1].split(separator: ByteParser.comma) {
+                v1[String(decoding: c, as: UTF8.self)] = path
+            }
+        }
+        v1Paths = v1
+        unifiedPath = unified
+    }
+
+    /// A v2 leaf named `init.scope` counts as its parent.
+    static func dropInitScope(_ path: String) -> String {
+        if path == "/init.scope" { return "/" }
+        if path.hasSuffix("/init.scope") { return String(path.dropLast("/init.scope".count)) }
+        return path
+    }
+
+    /// The path of this process in `hierarchy`.
+    /// - Returns: `nil` when `/proc/PID/cgroup` has no line for it.
+    public func path(in hierarchy: CgroupHierarchy) -> String? {
+        if hierarchy.isUnified { return unifiedPath }
+        for c in hierarchy.controllers {
+            if let p = v1Paths[c] { return p }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// The folder every host file is read under: `/` on a real host, a fixture
+/// folder in tests and in `swift-lxcfs render --root`.
+///
+/// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation on
+/// the hot path. Every reader returns `nil` instead of throwing, because a
+/// missing or vanished file (an exited process, a deleted cgroup) is an
+/// ordinary event that callers answer with host values.
+public struct HostRoot: Sendable, Hashable {
+    /// The root folder without a trailing slash; empty for `/`.
+    public let prefix: String
+
+    /// - Parameter path: the root folder, `/` for the real host.
+    public init(_ path: String = "/") {
+        var p = path
+        while p.count > 1, p.hasSuffix("/") { p.removeLast() }
+        prefix = (p == "/" || p.isEmpty) ? "" : p
+    }
+
+    /// True when this root is the real host's `/`.
+    public var isHost: Bool { prefix.isEmpty }
+
+    /// The path of a host path under this root.
+    /// - Parameter path: an absolute host path, such as `/proc/meminfo`.
+    public func resolve(_ path: String) -> String { prefix + path }
+
+    /// Reads a whole file.
+    ///
+    /// - Parameters:
+    ///   - path: an absolute host path, resolved under this root.
+    ///   - sizeHint: the first buffer size in bytes; the buffer grows as needed.
+    /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
+    public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
+        let full = resolve(path)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(full), .readOnly, options: [.closeOnExec])
+        } catch {
+            return nil
+        }
+        defer { try? fd.close() }
+        var buffer = [UInt8](repeating: 0, count: max(sizeHint, 64))
+        var filled = 0
+        while true {
+            if filled == buffer.count {
+                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            }
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { raw in
+                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), retryOnInterrupt: true)
+                }
+            } catch {
+                return nil
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        buffer.removeSubrange(filled...)
+        return buffer
+    }
+
+    /// Reads a file that holds one integer, such as `memory.limit_in_bytes`.
+    /// - Returns: the first whitespace-separated word as an integer, or `nil`
+    ///   when the file is missing or the word is not a decimal integer (`max`).
+    public func readInteger(_ path: String) -> Int64? {
+        guard let bytes = read(path, sizeHint: 64) else { return nil }
+        return ByteParser.firstInteger(bytes[...])
+    }
+
+    /// The target text of a symbolic link, such as `pid:[4026531836]` for
+    /// `/proc/PID/ns/pid`. Where the path is a plain file (fixture roots keep
+    /// link targets as file contents), its first line.
+    /// - Returns: the text, or `nil` when the path does not exist.
+    public func readLink(_ path: String) -> String? {
+        let full = resolve(path)
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink(full, &buf, buf.count - 1)
+        if n > 0 {
+            return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        guard errno == EINVAL, let bytes = read(path, sizeHint: 64) else { return nil }
+        let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
+        return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+    }
+}

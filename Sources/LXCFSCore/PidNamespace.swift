@@ -1,0 +1,82 @@
+import Synchronization
+
+/// Facts about one process read from `/proc/PID/stat`.
+public struct ProcessStat: Sendable, Equatable {
+    /// The parent's pid (field 4), as seen from the host.
+    public let parentPid: Int32
+    /// When the process started, in clock ticks after boot (field 22).
+    public let startTime: UInt64
+
+    /// Parses `/proc/PID/stat`; the command name (field 2) may hold spaces
+    /// and parentheses, so fields are counted after its last `)`.
+    public init?(parsing bytes: ArraySlice<UInt8>) {
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let rest = ByteParser.words(bytes[(close + 1)...])
+        // rest[0] is field 3 (state); field N is rest[N - 3].
+        guard rest.count >= 20, let ppid = ByteParser.integer(rest[1]),
+              let start = ByteParser.unsigned(rest[19]) else { return nil }
+        parentPid = Int32(truncatingIfNeeded: ppid)
+        startTime = start
+    }
+}
+
+/// Finds the init of a reader's pid namespace: the host pid of pid 1 of that
+/// namespace, and when it started.
+///
+/// The namespace is named by the target of `/proc/PID/ns/pid`
+/// (`pid:[INODE]`). The init is the topmost ancestor, by parent pid, that is
+/// still in the same namespace. Results are cached per namespace and
+/// checked on each use (same namespace, same start time), so a recycled pid
+/// never gives another container's init.
+public final class PidNamespaceResolver: Sendable {
+    /// The namespace's init: its host pid and its start time in clock ticks.
+    public struct Init: Sendable, Equatable {
+        public let pid: Int32
+        public let startTime: UInt64
+    }
+
+    let root: HostRoot
+    private let cache = Mutex<[String: Init]>([:])
+
+    public init(root: HostRoot) {
+        self.root = root
+    }
+
+    /// The pid namespace name of a process, such as `pid:[4026531836]`.
+    public func namespace(of pid: Int32) -> String? {
+        root.readLink("/proc/\(pid)/ns/pid")
+    }
+
+    func stat(of pid: Int32) -> ProcessStat? {
+        guard let bytes = root.read("/proc/\(pid)/stat", sizeHint: 512) else { return nil }
+        return ProcessStat(parsing: bytes[...])
+    }
+
+    /// The init of the pid namespace `pid` lives in.
+    /// - Returns: `nil` when the reader shares the host's pid namespace (that
+    ///   of pid 1), or when its namespace or init cannot be read.
+    public func initProcess(of pid: Int32) -> Init? {
+        guard let ns = namespace(of: pid) else { return nil }
+        if let hostNS = namespace(of: 1), hostNS == ns { return nil }
+        if let cached = cache.withLock({ $0[ns] }),
+           namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
+            return cached
+        }
+        var current = pid
+        guard var currentStat = stat(of: pid) else { return nil }
+        var steps = 0
+        while currentStat.parentPid > 0, steps < 4096 {
+            let parent = currentStat.parentPid
+            guard namespace(of: parent) == ns, let parentStat = stat(of: parent) else { break }
+            current = parent
+            currentStat = parentStat
+            steps += 1
+        }
+        let found = Init(pid: current, startTime: currentStat.startTime)
+        cache.withLock { cache in
+            if cache.count > 4096 { cache.removeAll() }
+            cache[ns] = found
+        }
+        return found
+    }
+}

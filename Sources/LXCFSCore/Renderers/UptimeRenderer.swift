@@ -1,0 +1,53 @@
+/// Renders `/proc/uptime` for a pid namespace: the host's uptime minus the
+/// start time of the namespace's init, never below 0, as `%.2f %.2f\n`
+/// (uptime, idle seconds).
+public enum UptimeRenderer {
+    /// - Parameters:
+    ///   - host: the host's `/proc/uptime` ("UPTIME IDLE" in seconds).
+    ///   - initStartTicks: when the namespace's init started, in clock ticks
+    ///     after boot; `nil` for the host's pid namespace.
+    /// - Returns: the file's bytes; the host's file when it cannot be parsed.
+    public static func render(host: ArraySlice<UInt8>, initStartTicks: UInt64?) -> [UInt8] {
+        guard let start = initStartTicks else { return Array(host) }
+        let w = ByteParser.words(host)
+        guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
+        let startHundredths = start * 100 / StatRenderer.ticksPerSecond
+        let uptime = up > startHundredths ? up - startHundredths : 0
+        // Idle time scales with the share of the host's uptime the container has seen.
+        let scaledIdle = up > 0 ? UInt64(Double(idle) * Double(uptime) / Double(up)) : 0
+        var out = TextBuffer(capacity: 32)
+        out.appendHundredths(uptime)
+        out.append(byte: ByteParser.space)
+        out.appendHundredths(scaledIdle)
+        out.append(byte: ByteParser.newline)
+        return out.bytes
+    }
+
+    /// The first uptime value of the host in hundredths of a second.
+    public static func hostUptimeHundredths(_ host: ArraySlice<UInt8>) -> UInt64? {
+        ByteParser.words(host).first.flatMap(hundredths)
+    }
+
+    /// Parses `12345.67` into hundredths.
+    static func hundredths(_ word: ArraySlice<UInt8>) -> UInt64? {
+        let parts = word.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard let whole = parts.first.flatMap(ByteParser.unsigned) else { return nil }
+        var frac: UInt64 = 0
+        if parts.count > 1 {
+            let digits = parts[1].prefix(2)
+            frac = ByteParser.unsigned(digits) ?? 0
+            if digits.count == 1 { frac *= 10 }
+        }
+        return whole * 100 + frac
+    }
+}
+
+/// Renders `/sys/devices/system/cpu/online` (and `possible`, `present`):
+/// `0-(N-1)\n`, or `0\n` for one CPU.
+public enum CPUOnlineRenderer {
+    /// - Parameter count: how many CPUs the reader sees (at least 1 is shown).
+    public static func render(count: Int) -> [UInt8] {
+        let n = max(count, 1)
+        return Array((n == 1 ? "0\n" : "0-\(n - 1)\n").utf8)
+    }
+}

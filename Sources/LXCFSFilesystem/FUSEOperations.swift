@@ -1,0 +1,153 @@
+import CFuse3
+import Logging
+import LXCFSCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One opened virtual file: its bytes, rendered once at open for the
+/// process that opened it and served from here at any offset. Kept in the
+/// FUSE file handle (`fuse_file_info.fh`) until release.
+final class OpenFile: Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+/// The state FUSE callbacks reach through `fuse_get_context()->private_data`:
+/// the tree, the view that renders files, the logger. Callbacks run on
+/// libfuse's worker threads; everything here is immutable or internally locked.
+public final class ContainerFilesystem: Sendable {
+    /// What is served.
+    public let tree: FileTree
+    /// Renders each file for the calling process.
+    public let view: ContainerView
+    let logger: Logger
+    /// When the daemon started, for file times (seconds since the epoch).
+    let startTime: timespec
+
+    /// - Parameters:
+    ///   - view: renders each file for the calling process.
+    ///   - logger: the daemon's logger.
+    public init(view: ContainerView, logger: Logger) {
+        self.view = view
+        self.logger = logger
+        self.tree = FileTree()
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        self.startTime = now
+    }
+
+    /// The filesystem from a callback's FUSE context.
+    static var current: ContainerFilesystem {
+        Unmanaged<ContainerFilesystem>.fromOpaque(fuse_get_context()!.pointee.private_data).takeUnretainedValue()
+    }
+
+    /// The libfuse high-level operation table.
+    static func operations() -> fuse_operations {
+        var ops = fuse_operations()
+        ops.`init` = { _, cfg in
+            if let cfg {
+                // Directories never change; file contents are rendered per open.
+                cfg.pointee.entry_timeout = 300
+                cfg.pointee.attr_timeout = 300
+                cfg.pointee.negative_timeout = 300
+                cfg.pointee.direct_io = 1
+                cfg.pointee.kernel_cache = 0
+            }
+            return fuse_get_context()!.pointee.private_data
+        }
+        ops.getattr = { path, st, _ in
+            guard let path, let st else { return -EINVAL }
+            return ContainerFilesystem.current.getattr(String(cString: path), st)
+        }
+        ops.readdir = { path, buf, filler, _, _, _ in
+            guard let path, let filler else { return -EINVAL }
+            guard case .directory(let names)? = ContainerFilesystem.current.tree.node(at: String(cString: path)) else {
+                return -ENOENT
+            }
+            _ = filler(buf, ".", nil, 0, fuse_fill_dir_flags(rawValue: 0))
+            _ = filler(buf, "..", nil, 0, fuse_fill_dir_flags(rawValue: 0))
+            for name in names { _ = filler(buf, name, nil, 0, fuse_fill_dir_flags(rawValue: 0)) }
+            return 0
+        }
+        ops.open = { path, fi in
+            guard let path, let fi else { return -EINVAL }
+            return ContainerFilesystem.current.open(String(cString: path), fi)
+        }
+        ops.read = { _, buf, size, offset, fi in
+            guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
+            let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
+            let count = file.bytes.count
+            guard offset >= 0, Int(offset) < count else { return 0 }
+            let n = min(size, count - Int(offset))
+            file.bytes.withUnsafeBytes { src in
+                UnsafeMutableRawPointer(buf).copyMemory(from: src.baseAddress! + Int(offset), byteCount: n)
+            }
+            return Int32(n)
+        }
+        ops.release = { _, fi in
+            if let fi, fi.pointee.fh != 0 {
+                Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).release()
+                fi.pointee.fh = 0
+            }
+            return 0
+        }
+        ops.opendir = { path, _ in
+            guard let path else { return -EINVAL }
+            guard case .directory? = ContainerFilesystem.current.tree.node(at: String(cString: path)) else { return -ENOENT }
+            return 0
+        }
+        // Everything that would change the tree or a file is refused.
+        ops.write = { _, _, _, _, _ in -EACCES }
+        ops.truncate = { _, _, _ in -EACCES }
+        ops.create = { _, _, _ in -EROFS }
+        ops.mknod = { _, _, _ in -EROFS }
+        ops.mkdir = { _, _ in -EROFS }
+        ops.unlink = { _ in -EROFS }
+        ops.rmdir = { _ in -EROFS }
+        ops.rename = { _, _, _ in -EROFS }
+        ops.symlink = { _, _ in -EROFS }
+        ops.link = { _, _ in -EROFS }
+        ops.chmod = { _, _, _ in -EROFS }
+        ops.chown = { _, _, _, _ in -EROFS }
+        ops.utimens = { _, _, _ in -EROFS }
+        ops.setxattr = { _, _, _, _, _ in -EROFS }
+        ops.removexattr = { _, _ in -EROFS }
+        return ops
+    }
+
+    func getattr(_ path: String, _ st: UnsafeMutablePointer<stat>) -> Int32 {
+        guard let node = tree.node(at: path) else { return -ENOENT }
+        st.pointee = stat()
+        st.pointee.st_uid = 0
+        st.pointee.st_gid = 0
+        st.pointee.st_atim = startTime
+        st.pointee.st_mtim = startTime
+        st.pointee.st_ctim = startTime
+        switch node {
+        case .directory(let names):
+            st.pointee.st_mode = S_IFDIR | 0o555
+            st.pointee.st_nlink = 2 + UInt(names.count)
+        case .file(let file):
+            st.pointee.st_mode = S_IFREG | 0o444
+            st.pointee.st_nlink = 1
+            // Like procfs, /proc files report size 0; sysfs files report a page.
+            st.pointee.st_size = file.rawValue.hasPrefix("/sys/") ? 4096 : 0
+        }
+        return 0
+    }
+
+    func open(_ path: String, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Int32 {
+        guard let node = tree.node(at: path) else { return -ENOENT }
+        guard case .file(let file) = node else { return -EISDIR }
+        let flags = cfuse3_open_flags(fi)
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
+        let pid = fuse_get_context()!.pointee.pid
+        let bytes = view.render(file, for: pid)
+        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes)).toOpaque()))
+        cfuse3_set_direct_io(fi)
+        return 0
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Logging
+import LXCFSCore
+import LXCFSFilesystem
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The view switches shared by the daemon and `render`, spelled as lxcfs spells them.
+struct ViewFlags: ParsableArguments {
+    @Flag(name: .customLong("enable-cfs"), help: "Cut the visible CPUs to the CFS quota, rounded up.")
+    var enableCFS = false
+
+    @Flag(name: [.customShort("u"), .customLong("disable-swap")], help: "Show SwapTotal and SwapFree as 0 kB.")
+    var disableSwap = false
+
+    @Flag(name: [.customShort("l"), .customLong("enable-loadavg")], help: "Per-container load averages in proc/loadavg.")
+    var enableLoadavg = false
+
+    var viewOptions: ViewOptions {
+        ViewOptions(enableCFS: enableCFS, disableSwap: disableSwap, enableLoadavg: enableLoadavg)
+    }
+}
+
+/// A command-line failure: one sentence, printed as `swift-lxcfs: SENTENCE`, exit 1.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ sentence: String) { description = sentence }
+}
+
+/// The entry point: `swift-lxcfs render ...` runs `Render`; anything else
+/// is the daemon's command line. (A positional MOUNTPOINT beside subcommands
+/// would swallow the word `render`, so the dispatch is done here.)
+@main
+enum Entry {
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "render" {
+            Render.main(Array(args.dropFirst()))
+        } else {
+            SwiftLXCFS.main(args)
+        }
+    }
+}
+
+struct SwiftLXCFS: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "swift-lxcfs",
+        abstract: "A FUSE filesystem that shows each container its own /proc view (a drop-in for lxcfs).",
+        discussion: """
+            Mounts proc/ and sys/ views at MOUNTPOINT. Bind-mount them over a container's /proc \
+            and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
+
+            'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
+            process would read it.
+            """,
+        version: version
+    )
+
+    @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Run in the foreground (always the case; accepted for lxcfs compatibility).")
+    var foreground = false
+
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log at debug level, including every value that falls back to the host's.")
+    var debug = false
+
+    @Option(name: [.customShort("p"), .customLong("pidfile")], help: "The pidfile, locked while the daemon runs.")
+    var pidfile = "/run/swift-lxcfs.pid"
+
+    @Option(name: [.customShort("o")], help: "Extra FUSE mount options, comma-separated.")
+    var mountOptions: [String] = []
+
+    @OptionGroup var view: ViewFlags
+
+    @Argument(help: "Where to mount.")
+    var mountpoint = "/var/lib/lxcfs"
+
+    mutating func run() throws {
+        let logger = makeLogger(debug: debug)
+        do {
+            try Daemon(mountPoint: mountpoint, pidfile: pidfile,
+                       fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
+                       viewOptions: view.viewOptions, logger: logger).run()
+        } catch let failure as Failure {
+            printError(failure.description)
+            throw ExitCode.failure
+        } catch let error as MountError {
+            printError(error.description)
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// `swift-lxcfs render`: prints a file exactly as a process would read it through the mount.
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swift-lxcfs render",
+        abstract: "Print a virtual file as process PID would read it through the mount.",
+        discussion: "With --root, every host file is read under DIR and \"now\" is DIR/proc/uptime."
+    )
+
+    @Option(help: "Read every host file under this folder instead of /.")
+    var root = "/"
+
+    @Option(help: "The reading process's host pid.")
+    var pid: Int32
+
+    @OptionGroup var view: ViewFlags
+
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks to standard error.")
+    var debug = false
+
+    @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online.")
+    var file: String
+
+    func run() throws {
+        guard let virtualFile = VirtualFile(path: file) else {
+            let known = VirtualFile.allCases.map(\.rawValue).joined(separator: ", ")
+            printError("\(file) is not a served file; the served files are \(known).")
+            throw ExitCode.failure
+        }
+        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: makeLogger(debug: debug))
+        let bytes = view.render(virtualFile, for: pid)
+        bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(1, raw.baseAddress! + off, raw.count - off)
+                if n <= 0 { break }
+                off += n
+            }
+        }
+    }
+}
+
+func makeLogger(debug: Bool) -> Logger {
+    LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    var logger = Logger(label: "swift-lxcfs")
+    logger.logLevel = debug ? .debug : .info
+    return logger
+}
+
+func printError(_ sentence: String) {
+    let line = "swift-lxcfs: \(sentence)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}

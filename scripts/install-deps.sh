@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and running swift-lxcfs needs (Debian/Ubuntu, as root):
+# libfuse3 headers and fusermount3. With --test, also what the test suite needs.
+set -euo pipefail
+pkgs=(libfuse3-dev fuse3 pkg-config)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(procps util-linux python3 python3-pytest lxcfs)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# lxcfs from apt starts its own service on systemd hosts; the tests start their own copy.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet lxcfs 2>/dev/null; then
+  systemctl disable --now lxcfs >/dev/null 2>&1 || true
+fi
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || { echo "swift-lxcfs: no Swift toolchain found (looked in PATH and /opt/swift)." >&2; exit 1; }
