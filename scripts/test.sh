@@ -10,4 +10,5 @@ swift test 2>&1 | tee /tmp/swift-lxcfs-unit.log
 if [[ -f ../shared/cases/run_cases.py ]]; then
   python3 ../shared/cases/run_cases.py .build/release/swift-lxcfs
 fi
+python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
 SWIFT_LXCFS_BIN="$PWD/.build/release/swift-lxcfs" python3 -m pytest -v -p no:cacheprovider Tests/integration "$@"
