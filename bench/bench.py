@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Benchmark of swift-lxcfs against the FUSE floor, lxcfs and the host's /proc.
+
+Run through scripts/bench.sh (which installs what is missing and builds).
+Every read is open, read to EOF, close, done by bench/readbench.c from reader
+processes that each sit in their own v1 cgroup with its own limits. For each
+served file and reader count the targets are run in turn, several times, and
+the medians are compared:
+
+  host    the host's own file (no FUSE at all)
+  floor   bench/floorfs.c: constant content, same libfuse API and threading
+  lxcfs   lxcfs from the distribution (5.0.3 on Debian bookworm)
+  swift   swift-lxcfs from .build/release
+
+Then the per-read cost is measured with 1, 100 and 1000 cgroups existing, and
+the daemon's memory after 100k and 1M reads spread over 1000 cgroups.
+
+This is a measurement, not a test: it prints a table and the targets met,
+and writes .build/bench/latest.{json,md} (and docs/performance.md's results
+section with --update-doc). It cleans up its mounts and cgroups on exit,
+Ctrl-C included.
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+# The served files: one row per file. Extend here when the daemon serves more.
+FILES = [
+    "proc/meminfo",
+    "proc/cpuinfo",
+    "proc/stat",
+    "proc/uptime",
+    "sys/devices/system/cpu/online",
+]
+
+TARGETS = ("host", "floor", "lxcfs", "swift")
+CGROOT = "/sys/fs/cgroup"
+CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset")
+CG_PARENT = "swl-bench"          # every cgroup made here is CG_PARENT/cg-K
+MIB = 1024 * 1024
+
+# Targets as ratios (see docs/performance.md).
+FLOOR_THROUGHPUT = 0.9           # at 1 and 4 readers
+LXCFS_THROUGHPUT = 2.5
+FLOOR_P99 = 1.5
+SCALE_GROWTH = 0.10              # per-read cost, 1 -> 1000 cgroups
+RSS_LIMIT_KIB = 16 * 1024
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Stop(Exception):
+    pass
+
+
+def on_signal(signum, frame):
+    raise Stop(f"signal {signum}")
+
+
+# ---------------------------------------------------------------- cgroups
+
+class Cgroups:
+    """Cgroups CG_PARENT/cg-0 .. cg-(N-1) in every controller, each with its
+    own memory limit, cpuset and CFS quota. Grown on demand, removed at the end."""
+
+    def __init__(self):
+        self.count = 0
+        self.cpus = open("/sys/devices/system/cpu/online").read().strip()
+        self.mems = open(os.path.join(CGROOT, "cpuset", "cpuset.mems")).read().strip() or "0"
+        self.remove_all()  # leftovers of an interrupted run
+        for c in CONTROLLERS:
+            os.makedirs(os.path.join(CGROOT, c, CG_PARENT), exist_ok=True)
+        parent = os.path.join(CGROOT, "cpuset", CG_PARENT)
+        self._write(os.path.join(parent, "cpuset.cpus"), self.cpus)
+        self._write(os.path.join(parent, "cpuset.mems"), self.mems)
+        self.online = self._cpu_numbers(self.cpus)
+
+    @staticmethod
+    def _cpu_numbers(text):
+        out = []
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+        return out
+
+    @staticmethod
+    def _write(path, value):
+        with open(path, "w") as f:
+            f.write(str(value))
+
+    def ensure(self, n):
+        """Makes sure cg-0 .. cg-(n-1) exist."""
+        while self.count < n:
+            k = self.count
+            for c in CONTROLLERS:
+                os.mkdir(os.path.join(CGROOT, c, CG_PARENT, f"cg-{k}"))
+            d = lambda c: os.path.join(CGROOT, c, CG_PARENT, f"cg-{k}")
+            # Each cgroup its own limits: memory 256 MiB + k MiB, a cpuset that
+            # cycles through single CPUs and all CPUs, a quota on every other one.
+            self._write(os.path.join(d("memory"), "memory.limit_in_bytes"), (256 + k) * MIB)
+            cpus = self.cpus if k % (len(self.online) + 1) == 0 else str(self.online[k % len(self.online)])
+            self._write(os.path.join(d("cpuset"), "cpuset.cpus"), cpus)
+            self._write(os.path.join(d("cpuset"), "cpuset.mems"), self.mems)
+            if k % 2:
+                self._write(os.path.join(d("cpu"), "cpu.cfs_quota_us"), 50000 + 1000 * (k % 50))
+            self.count += 1
+
+    def shrink(self, n):
+        """Removes cgroups down to n."""
+        while self.count > n:
+            self.count -= 1
+            for c in CONTROLLERS:
+                self._rmdir(os.path.join(CGROOT, c, CG_PARENT, f"cg-{self.count}"))
+
+    @staticmethod
+    def _rmdir(path):
+        for _ in range(100):
+            try:
+                os.rmdir(path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                # Only readbench children of this run can be inside.
+                try:
+                    for pid in open(os.path.join(path, "cgroup.procs")).read().split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                except FileNotFoundError:
+                    return
+                time.sleep(0.02)
+
+    def remove_all(self):
+        for c in CONTROLLERS:
+            parent = os.path.join(CGROOT, c, CG_PARENT)
+            if not os.path.isdir(parent):
+                continue
+            for name in os.listdir(parent):
+                if name.startswith("cg-"):
+                    self._rmdir(os.path.join(parent, name))
+            self._rmdir(parent)
+        self.count = 0
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    """A FUSE server process on its own mount point."""
+
+    def __init__(self, name, argv, mountpoint, workdir):
+        self.name = name
+        self.mountpoint = mountpoint
+        self.logpath = os.path.join(workdir, f"{name}.log")
+        os.makedirs(mountpoint, exist_ok=True)
+        self.log = open(self.logpath, "w")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not os.path.ismount(mountpoint):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} did not mount {mountpoint}; see {self.logpath}")
+            time.sleep(0.05)
+
+    def status(self, field):
+        """A field of /proc/PID/status in kB (VmRSS, VmHWM, RssAnon)."""
+        try:
+            for line in open(f"/proc/{self.proc.pid}/status"):
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except FileNotFoundError:
+            pass
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if os.path.ismount(self.mountpoint):
+            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], check=False)
+        self.log.close()
+
+
+# ---------------------------------------------------------------- runs
+
+def readbench(tools, paths, procs, seconds, cgroups, ncg, maxreads=0, tasks=0, first=0):
+    argv = [tools["readbench"], "-n", str(procs), "-t", str(seconds), "-c", f"{CG_PARENT}/cg",
+            "-g", str(ncg), "-k", str(first)]
+    if maxreads:
+        argv += ["-r", str(maxreads)]
+    if tasks:
+        argv += ["-T", str(tasks)]
+    out = subprocess.run(argv + list(paths), capture_output=True, text=True,
+                         timeout=max(60, seconds * 3 + 60) if seconds else 900)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise RuntimeError(f"readbench failed: {out.stderr.strip()} {out.stdout.strip()}")
+    return json.loads(out.stdout)
+
+
+def median_of(runs, key):
+    values = [r[key] for r in runs]
+    return statistics.median(values) if values else None
+
+
+def measure(tools, servers, files, readers, reps, seconds, cgroups, ncg, results, scale):
+    """Runs every (file, target) `reps` times, interleaved so that noise hits
+    all targets alike, and stores medians in results[scale][file][readers][target]."""
+    for f in files:
+        runs = {t: [] for t in servers}
+        for _ in range(reps):
+            for t, root in servers.items():
+                path = os.path.join(root, f)
+                runs[t].append(readbench(tools, [path], readers, seconds, cgroups, ncg))
+        cell = results.setdefault(str(scale), {}).setdefault(f, {}).setdefault(str(readers), {})
+        for t, rs in runs.items():
+            cell[t] = {
+                "reads_per_s": median_of(rs, "reads_per_s"),
+                "p50_us": median_of(rs, "p50_us"),
+                "p99_us": median_of(rs, "p99_us"),
+                "errors": sum(r["errors"] for r in rs),
+                "runs": [round(r["reads_per_s"]) for r in rs],
+            }
+        parts = "  ".join(f"{t} {cell[t]['reads_per_s']:.0f}/s" for t in runs)
+        log(f"  cgroups={scale} readers={readers} {f}: {parts}")
+
+
+def memory_run(tools, swift, files, total_reads, ncg, cgroups):
+    """1000 reads per short-lived reader, 4 at a time, reader k in cgroup k,
+    over all files in turn; RSS after the first tenth and after all."""
+    per = 1000
+    tasks = max(1, total_reads // per)
+    first = max(1, tasks // 10)
+    paths = [os.path.join(swift.mountpoint, f) for f in files]
+    before = swift.status("VmRSS")
+    r1 = readbench(tools, paths, 4, 0, cgroups, ncg, maxreads=per, tasks=first)
+    rss1 = swift.status("VmRSS")
+    r2 = readbench(tools, paths, 4, 0, cgroups, ncg, maxreads=per, tasks=tasks - first, first=first)
+    rss2 = swift.status("VmRSS")
+    return {
+        "reads_first": r1["reads"], "reads_total": r1["reads"] + r2["reads"],
+        "errors": r1["errors"] + r2["errors"], "cgroups": ncg,
+        "rss_start_kib": before, "rss_after_first_kib": rss1, "rss_after_total_kib": rss2,
+        "peak_rss_kib": swift.status("VmHWM"), "rss_anon_kib": swift.status("RssAnon"),
+    }
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def ratio(a, b):
+    if not a or not b:
+        return None
+    return a / b
+
+
+def report(res):
+    """The markdown tables and the list of targets."""
+    out = []
+    main = res["main_scale"]
+    cells = res["results"].get(str(main), {})
+    out.append(f"### Throughput and latency ({main} cgroups existing; medians of {res['reps']} runs of {res['seconds']} s)")
+    out.append("")
+    out.append("| file | readers | host r/s | floor r/s | lxcfs r/s | swift r/s | swift/floor | swift/lxcfs "
+               "| p50 µs floor / lxcfs / swift | p99 µs floor / lxcfs / swift | p99 swift/floor |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    checks = []
+    for f in res["files"]:
+        for n in res["readers"]:
+            c = cells.get(f, {}).get(str(n))
+            if not c:
+                continue
+            g = lambda t, k: c.get(t, {}).get(k)
+            rf = ratio(g("swift", "reads_per_s"), g("floor", "reads_per_s"))
+            rl = ratio(g("swift", "reads_per_s"), g("lxcfs", "reads_per_s"))
+            rp = ratio(g("swift", "p99_us"), g("floor", "p99_us"))
+            out.append(f"| {f} | {n} | {fmt(g('host', 'reads_per_s'))} | {fmt(g('floor', 'reads_per_s'))} "
+                       f"| {fmt(g('lxcfs', 'reads_per_s'))} | {fmt(g('swift', 'reads_per_s'))} "
+                       f"| {fmt(rf, 2)} | {fmt(rl, 2)} "
+                       f"| {fmt(g('floor', 'p50_us'))} / {fmt(g('lxcfs', 'p50_us'))} / {fmt(g('swift', 'p50_us'))} "
+                       f"| {fmt(g('floor', 'p99_us'))} / {fmt(g('lxcfs', 'p99_us'))} / {fmt(g('swift', 'p99_us'))} "
+                       f"| {fmt(rp, 2)} |")
+            if n in (1, 4) and rf is not None:
+                checks.append((f"{f}, {n} readers: throughput ≥ {FLOOR_THROUGHPUT}× floor", rf >= FLOOR_THROUGHPUT, f"{rf:.2f}×"))
+            if rl is not None:
+                checks.append((f"{f}, {n} readers: throughput ≥ {LXCFS_THROUGHPUT}× lxcfs", rl >= LXCFS_THROUGHPUT, f"{rl:.2f}×"))
+            if rp is not None:
+                checks.append((f"{f}, {n} readers: p99 ≤ {FLOOR_P99}× floor p99", rp <= FLOOR_P99, f"{rp:.2f}×"))
+            errs = sum(c.get(t, {}).get("errors", 0) for t in c)
+            if errs:
+                checks.append((f"{f}, {n} readers: no read errors", False, f"{errs} errors"))
+    scales = [s for s in res["scales"] if str(s) in res["results"]]
+    if len(scales) > 1:
+        out.append("")
+        out.append("### Per-read cost against the number of cgroups (1 reader; µs per read = 1e6 / reads per second)")
+        out.append("")
+        out.append("| file | " + " | ".join(f"floor @{s}" for s in scales) + " | "
+                   + " | ".join(f"lxcfs @{s}" for s in scales) + " | "
+                   + " | ".join(f"swift @{s}" for s in scales) + f" | swift {scales[0]}→{scales[-1]} | swift/floor {scales[0]}→{scales[-1]} |")
+        out.append("|---|" + "---:|" * (3 * len(scales) + 2))
+        for f in res["files"]:
+            cost = {}
+            for t in ("floor", "lxcfs", "swift"):
+                cost[t] = []
+                for s in scales:
+                    rps = res["results"][str(s)].get(f, {}).get("1", {}).get(t, {}).get("reads_per_s")
+                    cost[t].append(1e6 / rps if rps else None)
+            sw, fl = cost["swift"], cost["floor"]
+            growth = ratio(sw[-1], sw[0])
+            rel = ratio(ratio(sw[-1], fl[-1]), ratio(sw[0], fl[0]))
+            out.append(f"| {f} | " + " | ".join(fmt(v, 1) for v in cost["floor"] + cost["lxcfs"] + sw)
+                       + f" | {fmt(None if growth is None else (growth - 1) * 100, 1)} % "
+                       + f"| {fmt(None if rel is None else (rel - 1) * 100, 1)} % |")
+            if growth is not None:
+                checks.append((f"{f}: per-read cost grows < {SCALE_GROWTH:.0%} from {scales[0]} to {scales[-1]} cgroups",
+                               growth - 1 < SCALE_GROWTH,
+                               f"{(growth - 1) * 100:+.1f} % (relative to the floor {(rel - 1) * 100:+.1f} %)"))
+    mem = res.get("memory")
+    if mem:
+        out.append("")
+        out.append(f"### swift-lxcfs memory ({mem['reads_total']:,} reads over {mem['cgroups']} cgroups, all files in turn)")
+        out.append("")
+        out.append("| at start | after first {:,} reads | after {:,} reads | peak (VmHWM) | anonymous (RssAnon) at end |".format(
+            mem["reads_first"], mem["reads_total"]))
+        out.append("|---:|---:|---:|---:|---:|")
+        out.append(f"| {fmt(mem['rss_start_kib'])} KiB | {fmt(mem['rss_after_first_kib'])} KiB | "
+                   f"{fmt(mem['rss_after_total_kib'])} KiB | {fmt(mem['peak_rss_kib'])} KiB | {fmt(mem['rss_anon_kib'])} KiB |")
+        checks.append(("peak RSS ≤ 16 MiB", (mem["peak_rss_kib"] or 1 << 30) <= RSS_LIMIT_KIB,
+                       f"{fmt(mem['peak_rss_kib'])} KiB"))
+        grow = (mem["rss_after_total_kib"] or 0) - (mem["rss_after_first_kib"] or 0)
+        checks.append((f"no RSS growth from {mem['reads_first']:,} to {mem['reads_total']:,} reads",
+                       grow <= 0, f"{grow:+d} KiB"))
+        if mem["errors"]:
+            checks.append(("memory run: no read errors", False, f"{mem['errors']} errors"))
+    out.append("")
+    out.append("### Targets")
+    out.append("")
+    for name, ok, value in checks:
+        out.append(f"- {'met' if ok else '**not met**'}: {name} ({value})")
+    return "\n".join(out) + "\n", checks
+
+
+def update_doc(text, command):
+    path = os.path.join(REPO, "docs", "performance.md")
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    doc = open(path).read() if os.path.exists(path) else f"# Performance\n\n{begin}\n{end}\n"
+    if begin not in doc:
+        doc += f"\n{begin}\n{end}\n"
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    body = f"{begin}\nCommand: `{command}`\n\n{text}{end}"
+    with open(path, "w") as f:
+        f.write(head + body + tail)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="short runs: 0.3 s, 1 run each, 100k memory reads")
+    ap.add_argument("--seconds", type=float, help="length of each run (default 1)")
+    ap.add_argument("--reps", type=int, help="runs per cell; medians are reported (default 3)")
+    ap.add_argument("--files", help="comma-separated subset of: " + ",".join(FILES))
+    ap.add_argument("--readers", default="1,4,32", help="reader counts (default 1,4,32)")
+    ap.add_argument("--scales", default="1,100,1000", help="cgroups existing (default 1,100,1000)")
+    ap.add_argument("--memory-reads", type=int, help="reads of the memory run, 0 to skip (default 1000000)")
+    ap.add_argument("--targets", default=",".join(TARGETS), help="subset of host,floor,lxcfs,swift")
+    ap.add_argument("--binary", default=os.path.join(REPO, ".build", "release", "swift-lxcfs"))
+    ap.add_argument("--tools", required=True, help="folder with the compiled readbench and floorfs")
+    ap.add_argument("--out", default=os.path.join(REPO, ".build", "bench"), help="where latest.json/.md go")
+    ap.add_argument("--update-doc", action="store_true", help="write the results into docs/performance.md")
+    ap.add_argument("--command", default="scripts/bench.sh", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    seconds = a.seconds or (0.3 if a.quick else 1.0)
+    reps = a.reps or (1 if a.quick else 3)
+    mem_reads = a.memory_reads if a.memory_reads is not None else (100_000 if a.quick else 1_000_000)
+    files = a.files.split(",") if a.files else FILES
+    readers = [int(x) for x in a.readers.split(",")]
+    scales = sorted(int(x) for x in a.scales.split(","))
+    targets = [t for t in a.targets.split(",") if t]
+    tools = {"readbench": os.path.join(a.tools, "readbench"), "floorfs": os.path.join(a.tools, "floorfs")}
+    # The main table runs where every reader has its own cgroup.
+    main_scale = next((s for s in scales if s >= max(readers)), max(readers))
+    if main_scale not in scales:
+        scales = sorted(scales + [main_scale])
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    work = tempfile.mkdtemp(prefix="swl-bench-")
+    servers, cg = {}, None
+    res = {"files": files, "readers": readers, "scales": scales, "reps": reps, "seconds": seconds,
+           "main_scale": main_scale, "results": {}, "host": os.uname().nodename,
+           "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "cpus": os.cpu_count()}
+    try:
+        cg = Cgroups()
+        roots = {}
+        if "host" in targets:
+            roots["host"] = "/"
+        if "floor" in targets:
+            srv = Server("floor", [tools["floorfs"], os.path.join(work, "floor")] + ["/" + f for f in files],
+                         os.path.join(work, "floor"), work)
+            servers["floor"] = srv
+            roots["floor"] = srv.mountpoint
+        if "lxcfs" in targets:
+            srv = Server("lxcfs", ["lxcfs", "-p", os.path.join(work, "lxcfs.pid"), os.path.join(work, "lxcfs")],
+                         os.path.join(work, "lxcfs"), work)
+            servers["lxcfs"] = srv
+            roots["lxcfs"] = srv.mountpoint
+        if "swift" in targets:
+            srv = Server("swift", [a.binary, "-p", os.path.join(work, "swift.pid"), os.path.join(work, "swift")],
+                         os.path.join(work, "swift"), work)
+            servers["swift"] = srv
+            roots["swift"] = srv.mountpoint
+        for t, root in roots.items():
+            for f in files:
+                if not os.path.exists(os.path.join(root, f)):
+                    raise RuntimeError(f"{t} does not serve {f}")
+        started = time.monotonic()
+        for s in scales:
+            cg.ensure(s)
+            log(f"{s} cgroups exist")
+            counts = readers if s == main_scale else [1]
+            for n in counts:
+                if n > s:
+                    continue
+                active = roots if s == main_scale else {t: r for t, r in roots.items() if t != "host"}
+                measure(tools, active, files, n, reps, seconds, cg, s, res["results"], s)
+        if mem_reads and "swift" in servers:
+            ncg = max(scales)
+            cg.ensure(ncg)
+            log(f"memory run: {mem_reads:,} reads over {ncg} cgroups")
+            res["memory"] = memory_run(tools, servers["swift"], files, mem_reads, ncg, cg)
+        res["elapsed_s"] = round(time.monotonic() - started, 1)
+    except Stop as e:
+        log(f"stopped ({e}); cleaning up")
+        return 130
+    finally:
+        for srv in servers.values():
+            srv.stop()
+        if cg:
+            cg.remove_all()
+    text, checks = report(res)
+    header = (f"Run {res['started']} on {res['host']} ({res['cpus']} CPUs), {res['elapsed_s']} s. "
+              f"Each cell: median of {reps} interleaved runs of {seconds} s.\n\n")
+    print(header + text)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "latest.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(a.out, "latest.md"), "w") as f:
+        f.write(header + text)
+    if a.update_doc:
+        update_doc(header + text, a.command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
