@@ -62,17 +62,55 @@ public enum ByteParser {
 
     /// The first whitespace-separated word of a text as an integer.
     public static func firstInteger(_ bytes: ArraySlice<UInt8>) -> Int64? {
-        guard let w = words(bytes).first else { return nil }
+        guard let w = firstWord(bytes) else { return nil }
         return integer(w)
+    }
+
+    /// The first whitespace-separated word of a text, without allocating.
+    /// - Returns: the word, or `nil` when the text is only whitespace.
+    @inline(__always)
+    public static func firstWord(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        var i = bytes.startIndex
+        return nextWord(bytes, from: &i)
+    }
+
+    /// The next whitespace-separated word at or after `index`, without
+    /// allocating; moves `index` past it.
+    /// - Returns: the word, or `nil` when only whitespace is left.
+    @inline(__always)
+    public static func nextWord(_ bytes: ArraySlice<UInt8>, from index: inout Int) -> ArraySlice<UInt8>? {
+        var i = index
+        let end = bytes.endIndex
+        while i < end, isSpace(bytes[i]) { i += 1 }
+        guard i < end else { index = end; return nil }
+        let start = i
+        while i < end, !isSpace(bytes[i]) { i += 1 }
+        index = i
+        return bytes[start..<i]
+    }
+
+    /// Calls `body` with each line of a text, without its newline and
+    /// without allocating; a final newline does not start an empty line.
+    @inline(__always)
+    public static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+        var start = bytes.startIndex
+        let end = bytes.endIndex
+        while start < end {
+            var i = start
+            while i < end, bytes[i] != newline { i += 1 }
+            body(bytes[start..<i])
+            start = i + 1
+        }
     }
 
     /// Parses `key value` lines (cgroup `memory.stat`, `cpu.stat`) and calls
     /// `body` for each line whose value is an unsigned integer.
     public static func forEachKeyValue(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
-        for line in lines(bytes) {
-            let ws = words(line)
-            guard ws.count >= 2, let v = unsigned(ws[1]) else { continue }
-            body(ws[0], v)
+        forEachLine(bytes) { line in
+            var i = line.startIndex
+            guard let key = nextWord(line, from: &i), let word = nextWord(line, from: &i),
+                  let v = unsigned(word) else { return }
+            body(key, v)
         }
     }
 

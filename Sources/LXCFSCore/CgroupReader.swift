@@ -45,41 +45,37 @@ public struct MemoryStat: Sendable, Equatable {
     ///   - unified: true for v2 keys, false for v1 `total_*` keys.
     public init(parsing bytes: ArraySlice<UInt8>, unified: Bool) {
         var s = MemoryStat()
+        // Keys are compared as bytes: no String per line on the hot path.
         ByteParser.forEachKeyValue(bytes) { key, value in
             if unified {
-                switch String(decoding: key, as: UTF8.self) {
-                case "file": s.cache = value
-                case "shmem": s.shmem = value
-                case "active_anon": s.activeAnon = value
-                case "inactive_anon": s.inactiveAnon = value
-                case "active_file": s.activeFile = value
-                case "inactive_file": s.inactiveFile = value
-                case "unevictable": s.unevictable = value
-                case "file_mapped": s.mapped = value
-                case "anon": s.anon = value
-                case "file_dirty": s.dirty = value
-                case "file_writeback": s.writeback = value
-                case "slab": s.slab = value
-                case "slab_reclaimable": s.slabReclaimable = value
-                case "slab_unreclaimable": s.slabUnreclaimable = value
-                default: break
-                }
+                if ByteParser.equals(key, "file") { s.cache = value }
+                else if ByteParser.equals(key, "shmem") { s.shmem = value }
+                else if ByteParser.equals(key, "active_anon") { s.activeAnon = value }
+                else if ByteParser.equals(key, "inactive_anon") { s.inactiveAnon = value }
+                else if ByteParser.equals(key, "active_file") { s.activeFile = value }
+                else if ByteParser.equals(key, "inactive_file") { s.inactiveFile = value }
+                else if ByteParser.equals(key, "unevictable") { s.unevictable = value }
+                else if ByteParser.equals(key, "file_mapped") { s.mapped = value }
+                else if ByteParser.equals(key, "anon") { s.anon = value }
+                else if ByteParser.equals(key, "file_dirty") { s.dirty = value }
+                else if ByteParser.equals(key, "file_writeback") { s.writeback = value }
+                else if ByteParser.equals(key, "slab") { s.slab = value }
+                else if ByteParser.equals(key, "slab_reclaimable") { s.slabReclaimable = value }
+                else if ByteParser.equals(key, "slab_unreclaimable") { s.slabUnreclaimable = value }
             } else {
                 guard ByteParser.hasPrefix(key, "total_") else { return }
-                switch String(decoding: key.dropFirst(6), as: UTF8.self) {
-                case "cache": s.cache = value
-                case "shmem": s.shmem = value
-                case "active_anon": s.activeAnon = value
-                case "inactive_anon": s.inactiveAnon = value
-                case "active_file": s.activeFile = value
-                case "inactive_file": s.inactiveFile = value
-                case "unevictable": s.unevictable = value
-                case "mapped_file": s.mapped = value
-                case "rss": s.anon = value
-                case "dirty": s.dirty = value
-                case "writeback": s.writeback = value
-                default: break
-                }
+                let k = key.dropFirst(6)
+                if ByteParser.equals(k, "cache") { s.cache = value }
+                else if ByteParser.equals(k, "shmem") { s.shmem = value }
+                else if ByteParser.equals(k, "active_anon") { s.activeAnon = value }
+                else if ByteParser.equals(k, "inactive_anon") { s.inactiveAnon = value }
+                else if ByteParser.equals(k, "active_file") { s.activeFile = value }
+                else if ByteParser.equals(k, "inactive_file") { s.inactiveFile = value }
+                else if ByteParser.equals(k, "unevictable") { s.unevictable = value }
+                else if ByteParser.equals(k, "mapped_file") { s.mapped = value }
+                else if ByteParser.equals(k, "rss") { s.anon = value }
+                else if ByteParser.equals(k, "dirty") { s.dirty = value }
+                else if ByteParser.equals(k, "writeback") { s.writeback = value }
             }
         }
         self = s
@@ -141,7 +137,7 @@ public struct CgroupReader: Sendable {
     /// the v1 unlimited value.
     func limit(_ path: String) -> UInt64? {
         guard let bytes = root.read(path, sizeHint: 64),
-              let word = ByteParser.words(bytes[...]).first,
+              let word = ByteParser.firstWord(bytes[...]),
               let v = ByteParser.unsigned(word), v < Self.unlimitedThreshold else { return nil }
         return v
     }
@@ -149,7 +145,7 @@ public struct CgroupReader: Sendable {
     /// A plain counter from a cgroup file, such as `memory.current`.
     func counter(_ path: String) -> UInt64? {
         guard let bytes = root.read(path, sizeHint: 64),
-              let word = ByteParser.words(bytes[...]).first else { return nil }
+              let word = ByteParser.firstWord(bytes[...]) else { return nil }
         return ByteParser.unsigned(word)
     }
 

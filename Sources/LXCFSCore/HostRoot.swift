@@ -3,13 +3,12 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import SystemPackage
 
 /// The folder every host file is read under: `/` on a real host, a fixture
 /// folder in tests and in `swift-lxcfs render --root`.
 ///
-/// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation on
-/// the hot path. Every reader returns `nil` instead of throwing, because a
+/// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation
+/// and no path normalisation on the hot path. Every reader returns `nil` instead of throwing, because a
 /// missing or vanished file (an exited process, a deleted cgroup) is an
 /// ordinary event that callers answer with host values.
 public struct HostRoot: Sendable, Hashable {
@@ -37,31 +36,35 @@ public struct HostRoot: Sendable, Hashable {
     ///   - sizeHint: the first buffer size in bytes; the buffer grows as needed.
     /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
     public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
-        let full = resolve(path)
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(FilePath(full), .readOnly, options: [.closeOnExec])
-        } catch {
-            return nil
+        let fd: Int32 = prefix.isEmpty
+            ? path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            : resolve(path).withCString { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return Self.readAll(fd, sizeHint: sizeHint)
+    }
+
+    /// Reads an open descriptor to EOF into an array that starts at
+    /// `sizeHint` bytes (uninitialised, so the common case costs one
+    /// allocation) and doubles while it fills up.
+    /// - Returns: the bytes, or `nil` when a read fails.
+    static func readAll(_ fd: Int32, sizeHint: Int) -> [UInt8]? {
+        let first = max(sizeHint, 64)
+        var failed = false
+        var buffer = [UInt8](unsafeUninitializedCapacity: first) { raw, count in
+            count = fill(fd, raw.baseAddress!, raw.count, &failed)
         }
-        defer { try? fd.close() }
-        var buffer = [UInt8](repeating: 0, count: max(sizeHint, 64))
-        var filled = 0
-        while true {
-            if filled == buffer.count {
-                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+        if failed { return nil }
+        guard buffer.count == first else { return buffer }
+        var filled = first
+        repeat {
+            buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            let n = buffer.withUnsafeMutableBytes { raw in
+                fill(fd, raw.baseAddress! + filled, raw.count - filled, &failed)
             }
-            let n: Int
-            do {
-                n = try buffer.withUnsafeMutableBytes { raw in
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]), retryOnInterrupt: true)
-                }
-            } catch {
-                return nil
-            }
-            if n == 0 { break }
+            if failed { return nil }
             filled += n
-        }
+        } while filled == buffer.count
         buffer.removeSubrange(filled...)
         return buffer
     }
@@ -89,4 +92,23 @@ public struct HostRoot: Sendable, Hashable {
         let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
         return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
     }
+}
+
+/// Reads from `fd` until `capacity` bytes are in or `read(2)` returns 0;
+/// sets `failed` when a read fails (other than EINTR).
+/// - Returns: the bytes read.
+private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int, _ failed: inout Bool) -> Int {
+    var count = 0
+    while count < capacity {
+        let n = read(fd, base + count, capacity - count)
+        if n > 0 {
+            count += n
+        } else if n == 0 {
+            break
+        } else if errno != EINTR {
+            failed = true
+            break
+        }
+    }
+    return count
 }

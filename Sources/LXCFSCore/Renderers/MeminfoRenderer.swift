@@ -10,17 +10,21 @@ public enum MeminfoRenderer {
     ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
     /// - Returns: the file's bytes.
     public static func render(host: ArraySlice<UInt8>, memory m: MemoryUsage, options: ViewOptions) -> [UInt8] {
-        let lines = ByteParser.lines(host)
-        var hostKB: [String: UInt64] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ByteParser.colon) else { continue }
-            let key = String(decoding: line[..<colon], as: UTF8.self)
-            if let v = ByteParser.words(line[(colon + 1)...]).first.flatMap(ByteParser.unsigned) { hostKB[key] = v }
+        // One pass for the three host values needed; keys compared as bytes.
+        var hostTotal = UInt64.max
+        var hostFree = UInt64.max
+        var hostSwap: UInt64 = 0
+        ByteParser.forEachLine(host) { line in
+            guard let colon = line.firstIndex(of: ByteParser.colon) else { return }
+            let key = line[..<colon]
+            let isTotal = ByteParser.equals(key, "MemTotal")
+            let isFree = !isTotal && ByteParser.equals(key, "MemFree")
+            let isSwap = !isTotal && !isFree && ByteParser.equals(key, "SwapTotal")
+            guard isTotal || isFree || isSwap,
+                  let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return }
+            if isTotal { hostTotal = v } else if isFree { hostFree = v } else { hostSwap = v }
         }
         let kb: (UInt64) -> UInt64 = { $0 / 1024 }
-        let hostTotal = hostKB["MemTotal"] ?? UInt64.max
-        let hostFree = hostKB["MemFree"] ?? UInt64.max
-        let hostSwap = hostKB["SwapTotal"] ?? 0
         let s = m.stat
 
         let total = min(m.limit.map(kb) ?? hostTotal, hostTotal)
@@ -39,14 +43,8 @@ public enum MeminfoRenderer {
         let swapFree = swapTotal > swapUsed ? swapTotal - swapUsed : 0
 
         var out = TextBuffer(capacity: host.count + 64)
-        for line in lines {
-            let value: UInt64?
-            if let colon = line.firstIndex(of: ByteParser.colon) {
-                value = replacement(line[..<colon])
-            } else {
-                value = nil
-            }
-            if let value, let colon = line.firstIndex(of: ByteParser.colon) {
+        ByteParser.forEachLine(host) { line in
+            if let colon = line.firstIndex(of: ByteParser.colon), let value = replacement(line[..<colon]) {
                 let key = line[...colon]
                 out.append(key)
                 if key.count < 16 { out.bytes.append(contentsOf: repeatElement(ByteParser.space, count: 16 - key.count)) }
@@ -60,31 +58,29 @@ public enum MeminfoRenderer {
         return out.bytes
 
         func replacement(_ key: ArraySlice<UInt8>) -> UInt64? {
-            switch String(decoding: key, as: UTF8.self) {
-            case "MemTotal": return total
-            case "MemFree": return free
-            case "MemAvailable": return available
-            case "Buffers": return 0
-            case "Cached": return kb(s.cache)
-            case "Active": return kb(s.activeAnon) + kb(s.activeFile)
-            case "Inactive": return kb(s.inactiveAnon) + kb(s.inactiveFile)
-            case "Active(anon)": return kb(s.activeAnon)
-            case "Inactive(anon)": return kb(s.inactiveAnon)
-            case "Active(file)": return kb(s.activeFile)
-            case "Inactive(file)": return kb(s.inactiveFile)
-            case "Unevictable": return kb(s.unevictable)
-            case "SwapTotal": return swapTotal
-            case "SwapFree": return swapFree
-            case "Dirty": return kb(s.dirty)
-            case "Writeback": return kb(s.writeback)
-            case "AnonPages": return kb(s.anon)
-            case "Mapped": return kb(s.mapped)
-            case "Shmem": return kb(s.shmem)
-            case "Slab": return kb(s.slab)
-            case "SReclaimable": return kb(s.slabReclaimable)
-            case "SUnreclaim": return kb(s.slabUnreclaimable)
-            default: return nil
-            }
+            if ByteParser.equals(key, "MemTotal") { return total }
+            if ByteParser.equals(key, "MemFree") { return free }
+            if ByteParser.equals(key, "MemAvailable") { return available }
+            if ByteParser.equals(key, "Buffers") { return 0 }
+            if ByteParser.equals(key, "Cached") { return kb(s.cache) }
+            if ByteParser.equals(key, "Active") { return kb(s.activeAnon) + kb(s.activeFile) }
+            if ByteParser.equals(key, "Inactive") { return kb(s.inactiveAnon) + kb(s.inactiveFile) }
+            if ByteParser.equals(key, "Active(anon)") { return kb(s.activeAnon) }
+            if ByteParser.equals(key, "Inactive(anon)") { return kb(s.inactiveAnon) }
+            if ByteParser.equals(key, "Active(file)") { return kb(s.activeFile) }
+            if ByteParser.equals(key, "Inactive(file)") { return kb(s.inactiveFile) }
+            if ByteParser.equals(key, "Unevictable") { return kb(s.unevictable) }
+            if ByteParser.equals(key, "SwapTotal") { return swapTotal }
+            if ByteParser.equals(key, "SwapFree") { return swapFree }
+            if ByteParser.equals(key, "Dirty") { return kb(s.dirty) }
+            if ByteParser.equals(key, "Writeback") { return kb(s.writeback) }
+            if ByteParser.equals(key, "AnonPages") { return kb(s.anon) }
+            if ByteParser.equals(key, "Mapped") { return kb(s.mapped) }
+            if ByteParser.equals(key, "Shmem") { return kb(s.shmem) }
+            if ByteParser.equals(key, "Slab") { return kb(s.slab) }
+            if ByteParser.equals(key, "SReclaimable") { return kb(s.slabReclaimable) }
+            if ByteParser.equals(key, "SUnreclaim") { return kb(s.slabUnreclaimable) }
+            return nil
         }
     }
 }
