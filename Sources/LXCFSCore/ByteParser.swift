@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Small parsers over the bytes of kernel text files. Each takes a slice and
 /// never allocates more than its result.
 public enum ByteParser {
@@ -117,29 +123,17 @@ public enum ByteParser {
     /// Compares a byte slice with ASCII text.
     @inline(__always)
     public static func equals(_ bytes: ArraySlice<UInt8>, _ text: StaticString) -> Bool {
-        guard bytes.count == text.utf8CodeUnitCount else { return false }
-        return text.withUTF8Buffer { buf in
-            var j = bytes.startIndex
-            for b in buf {
-                if bytes[j] != b { return false }
-                j += 1
-            }
-            return true
-        }
+        let n = text.utf8CodeUnitCount
+        guard bytes.count == n else { return false }
+        return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, text.utf8Start, n) == 0 }
     }
 
     /// True when `bytes` starts with the ASCII text `prefix`.
     @inline(__always)
     public static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
-        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
-        return prefix.withUTF8Buffer { buf in
-            var j = bytes.startIndex
-            for b in buf {
-                if bytes[j] != b { return false }
-                j += 1
-            }
-            return true
-        }
+        let n = prefix.utf8CodeUnitCount
+        guard bytes.count >= n else { return false }
+        return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, prefix.utf8Start, n) == 0 }
     }
 }
 

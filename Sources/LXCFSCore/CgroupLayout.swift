@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// One mounted cgroup hierarchy, as found in `/proc/self/mountinfo`.
 public struct CgroupHierarchy: Sendable, Hashable {
     /// The controllers this hierarchy holds (`["cpu", "cpuacct"]`), plus a
@@ -145,30 +151,52 @@ public struct CgroupLayout: Sendable, Hashable {
 /// A process's cgroup membership, from `/proc/PID/cgroup`: one path per v1
 /// hierarchy (`N:ctrl1,ctrl2:/path`) and one for the unified hierarchy
 /// (`0::/path`).
+///
+/// Keeps the file's bytes and finds a hierarchy's line when asked, so that
+/// a render builds only the one or two paths it needs.
 public struct CgroupMembership: Sendable, Hashable {
-    /// Path per v1 controller (and per `name=...`), as the kernel prints it.
-    public let v1Paths: [String: String]
+    /// The text of `/proc/PID/cgroup`.
+    let bytes: [UInt8]
     /// The unified hierarchy path, with a trailing `init.scope` leaf removed.
     public let unifiedPath: String?
 
     /// Parses `/proc/PID/cgroup`.
     public init(parsing bytes: ArraySlice<UInt8>) {
-        var v1: [String: String] = [:]
+        self.bytes = Array(bytes)
         var unified: String?
-        for line in ByteParser.lines(bytes) {
-            let parts = line.split(separator: ByteParser.colon, maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3 else { continue }
-            let path = String(decoding: parts[2], as: UTF8.self)
-            if parts[1].isEmpty {
-                if ByteParser.equals(parts[0], "0") { unified = Self.dropInitScope(path) }
-                continue
+        Self.forEachEntry(self.bytes[...]) { id, controllers, path in
+            if controllers.isEmpty, ByteParser.equals(id, "0") {
+                unified = Self.dropInitScope(String(decoding: path, as: UTF8.self))
             }
-            for c in parts[1].split(separator: ByteParser.comma) {
-                v1[String(decoding: c, as: UTF8.self)] = path
-            }
+            return true
         }
-        v1Paths = v1
         unifiedPath = unified
+    }
+
+    /// Path per v1 controller (and per `name=...`), as the kernel prints it.
+    public var v1Paths: [String: String] {
+        var v1: [String: String] = [:]
+        Self.forEachEntry(bytes[...]) { _, controllers, path in
+            guard !controllers.isEmpty else { return true }
+            let p = String(decoding: path, as: UTF8.self)
+            for c in controllers.split(separator: ByteParser.comma) {
+                v1[String(decoding: c, as: UTF8.self)] = p
+            }
+            return true
+        }
+        return v1
+    }
+
+    /// Calls `body` with the three fields of each `ID:CONTROLLERS:PATH` line
+    /// until it returns false; lines without two colons are skipped.
+    static func forEachEntry(_ bytes: ArraySlice<UInt8>,
+                             _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, ArraySlice<UInt8>) -> Bool) {
+        var more = true
+        ByteParser.forEachLine(bytes) { line in
+            guard more, let c1 = line.firstIndex(of: ByteParser.colon),
+                  let c2 = line[(c1 + 1)...].firstIndex(of: ByteParser.colon) else { return }
+            more = body(line[..<c1], line[(c1 + 1)..<c2], line[(c2 + 1)...])
+        }
     }
 
     /// A v2 leaf named `init.scope` counts as its parent.
@@ -183,8 +211,33 @@ public struct CgroupMembership: Sendable, Hashable {
     public func path(in hierarchy: CgroupHierarchy) -> String? {
         if hierarchy.isUnified { return unifiedPath }
         for c in hierarchy.controllers {
-            if let p = v1Paths[c] { return p }
+            if let p = v1Path(c) { return p }
         }
         return nil
+    }
+
+    /// The path of the v1 hierarchy line whose controller list holds `controller`;
+    /// the last such line wins, as when the lines are read into a map.
+    func v1Path(_ controller: String) -> String? {
+        var found: ArraySlice<UInt8>?
+        var name = controller
+        guard !name.isEmpty else { return nil }
+        name.withUTF8 { want in
+            Self.forEachEntry(bytes[...]) { _, controllers, path in
+                var start = controllers.startIndex
+                while start < controllers.endIndex {
+                    var end = start
+                    while end < controllers.endIndex, controllers[end] != ByteParser.comma { end += 1 }
+                    if end - start == want.count,
+                       controllers[start..<end].withUnsafeBufferPointer({ memcmp($0.baseAddress!, want.baseAddress!, want.count) == 0 }) {
+                        found = path
+                        break
+                    }
+                    start = end + 1
+                }
+                return true
+            }
+        }
+        return found.map { String(decoding: $0, as: UTF8.self) }
     }
 }

@@ -57,29 +57,45 @@ public enum MeminfoRenderer {
         }
         return out.bytes
 
+        // Dispatch on the key's length first: most host lines are rejected
+        // after one comparison.
         func replacement(_ key: ArraySlice<UInt8>) -> UInt64? {
-            if ByteParser.equals(key, "MemTotal") { return total }
-            if ByteParser.equals(key, "MemFree") { return free }
-            if ByteParser.equals(key, "MemAvailable") { return available }
-            if ByteParser.equals(key, "Buffers") { return 0 }
-            if ByteParser.equals(key, "Cached") { return kb(s.cache) }
-            if ByteParser.equals(key, "Active") { return kb(s.activeAnon) + kb(s.activeFile) }
-            if ByteParser.equals(key, "Inactive") { return kb(s.inactiveAnon) + kb(s.inactiveFile) }
-            if ByteParser.equals(key, "Active(anon)") { return kb(s.activeAnon) }
-            if ByteParser.equals(key, "Inactive(anon)") { return kb(s.inactiveAnon) }
-            if ByteParser.equals(key, "Active(file)") { return kb(s.activeFile) }
-            if ByteParser.equals(key, "Inactive(file)") { return kb(s.inactiveFile) }
-            if ByteParser.equals(key, "Unevictable") { return kb(s.unevictable) }
-            if ByteParser.equals(key, "SwapTotal") { return swapTotal }
-            if ByteParser.equals(key, "SwapFree") { return swapFree }
-            if ByteParser.equals(key, "Dirty") { return kb(s.dirty) }
-            if ByteParser.equals(key, "Writeback") { return kb(s.writeback) }
-            if ByteParser.equals(key, "AnonPages") { return kb(s.anon) }
-            if ByteParser.equals(key, "Mapped") { return kb(s.mapped) }
-            if ByteParser.equals(key, "Shmem") { return kb(s.shmem) }
-            if ByteParser.equals(key, "Slab") { return kb(s.slab) }
-            if ByteParser.equals(key, "SReclaimable") { return kb(s.slabReclaimable) }
-            if ByteParser.equals(key, "SUnreclaim") { return kb(s.slabUnreclaimable) }
+            switch key.count {
+            case 4:
+                if ByteParser.equals(key, "Slab") { return kb(s.slab) }
+            case 5:
+                if ByteParser.equals(key, "Dirty") { return kb(s.dirty) }
+                if ByteParser.equals(key, "Shmem") { return kb(s.shmem) }
+            case 6:
+                if ByteParser.equals(key, "Cached") { return kb(s.cache) }
+                if ByteParser.equals(key, "Active") { return kb(s.activeAnon) + kb(s.activeFile) }
+                if ByteParser.equals(key, "Mapped") { return kb(s.mapped) }
+            case 7:
+                if ByteParser.equals(key, "MemFree") { return free }
+                if ByteParser.equals(key, "Buffers") { return 0 }
+            case 8:
+                if ByteParser.equals(key, "MemTotal") { return total }
+                if ByteParser.equals(key, "Inactive") { return kb(s.inactiveAnon) + kb(s.inactiveFile) }
+                if ByteParser.equals(key, "SwapFree") { return swapFree }
+            case 9:
+                if ByteParser.equals(key, "SwapTotal") { return swapTotal }
+                if ByteParser.equals(key, "Writeback") { return kb(s.writeback) }
+                if ByteParser.equals(key, "AnonPages") { return kb(s.anon) }
+            case 10:
+                if ByteParser.equals(key, "SUnreclaim") { return kb(s.slabUnreclaimable) }
+            case 11:
+                if ByteParser.equals(key, "Unevictable") { return kb(s.unevictable) }
+            case 12:
+                if ByteParser.equals(key, "MemAvailable") { return available }
+                if ByteParser.equals(key, "Active(anon)") { return kb(s.activeAnon) }
+                if ByteParser.equals(key, "Active(file)") { return kb(s.activeFile) }
+                if ByteParser.equals(key, "SReclaimable") { return kb(s.slabReclaimable) }
+            case 14:
+                if ByteParser.equals(key, "Inactive(anon)") { return kb(s.inactiveAnon) }
+                if ByteParser.equals(key, "Inactive(file)") { return kb(s.inactiveFile) }
+            default:
+                break
+            }
             return nil
         }
     }
