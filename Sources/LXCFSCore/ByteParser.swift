@@ -55,15 +55,17 @@ public enum ByteParser {
     /// some page sizes) are clamped to `UInt64`.
     public static func unsigned(_ word: ArraySlice<UInt8>) -> UInt64? {
         guard !word.isEmpty else { return nil }
-        var value: UInt64 = 0
-        for b in word {
-            guard isDigit(b) else { return nil }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
-            if o1 || o2 { return UInt64.max }
-            value = a
+        return word.withUnsafeBufferPointer { buf -> UInt64? in
+            var value: UInt64 = 0
+            for b in buf {
+                guard isDigit(b) else { return nil }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(b - 48))
+                if o1 || o2 { return UInt64.max }
+                value = a
+            }
+            return value
         }
-        return value
     }
 
     /// The first whitespace-separated word of a text as an integer.
@@ -85,27 +87,56 @@ public enum ByteParser {
     /// - Returns: the word, or `nil` when only whitespace is left.
     @inline(__always)
     public static func nextWord(_ bytes: ArraySlice<UInt8>, from index: inout Int) -> ArraySlice<UInt8>? {
-        var i = index
+        let base = bytes.startIndex
         let end = bytes.endIndex
-        while i < end, isSpace(bytes[i]) { i += 1 }
-        guard i < end else { index = end; return nil }
-        let start = i
-        while i < end, !isSpace(bytes[i]) { i += 1 }
-        index = i
-        return bytes[start..<i]
+        guard index < end else { index = end; return nil }
+        let (start, stop) = bytes.withUnsafeBufferPointer { buf -> (Int, Int) in
+            var i = index - base
+            let n = buf.count
+            while i < n, isSpace(buf[i]) { i += 1 }
+            let start = i
+            while i < n, !isSpace(buf[i]) { i += 1 }
+            return (start, i)
+        }
+        index = base + stop
+        return start < stop ? bytes[(base + start)..<(base + stop)] : nil
+    }
+
+    /// The index of the first `byte` in `bytes` (`memchr(3)`).
+    @inline(__always)
+    public static func firstIndex(of byte: UInt8, in bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty else { return nil }
+        return bytes.withUnsafeBufferPointer { buf -> Int? in
+            guard let hit = memchr(buf.baseAddress!, Int32(byte), buf.count) else { return nil }
+            return bytes.startIndex + (UnsafeRawPointer(hit) - UnsafeRawPointer(buf.baseAddress!))
+        }
     }
 
     /// Calls `body` with each line of a text, without its newline and
     /// without allocating; a final newline does not start an empty line.
     @inline(__always)
     public static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
-        var start = bytes.startIndex
-        let end = bytes.endIndex
-        while start < end {
-            var i = start
-            while i < end, bytes[i] != newline { i += 1 }
-            body(bytes[start..<i])
-            start = i + 1
+        forEachLine(while: bytes) { line in
+            body(line)
+            return true
+        }
+    }
+
+    /// Calls `body` with each line of a text until it returns false.
+    @inline(__always)
+    public static func forEachLine(while bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        let base = bytes.startIndex
+        bytes.withUnsafeBufferPointer { buf in
+            let p = UnsafeRawPointer(buf.baseAddress!)
+            var start = 0
+            while start < n {
+                var end = n
+                if let hit = memchr(p + start, Int32(newline), n - start) { end = UnsafeRawPointer(hit) - p }
+                if !body(bytes[(base + start)..<(base + end)]) { return }
+                start = end + 1
+            }
         }
     }
 

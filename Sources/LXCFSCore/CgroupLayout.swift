@@ -193,8 +193,8 @@ public struct CgroupMembership: Sendable, Hashable {
                              _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, ArraySlice<UInt8>) -> Bool) {
         var more = true
         ByteParser.forEachLine(bytes) { line in
-            guard more, let c1 = line.firstIndex(of: ByteParser.colon),
-                  let c2 = line[(c1 + 1)...].firstIndex(of: ByteParser.colon) else { return }
+            guard more, let c1 = ByteParser.firstIndex(of: ByteParser.colon, in: line),
+                  let c2 = ByteParser.firstIndex(of: ByteParser.colon, in: line[(c1 + 1)...]) else { return }
             more = body(line[..<c1], line[(c1 + 1)..<c2], line[(c2 + 1)...])
         }
     }

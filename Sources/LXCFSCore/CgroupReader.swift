@@ -126,7 +126,8 @@ public struct CgroupReader: Sendable {
         var dir = hierarchy.directory(of: path)
         var result = [dir]
         let top = hierarchy.mountPoint
-        while dir != top, dir.count > top.count, let slash = dir.lastIndex(of: "/") {
+        // Byte lengths and a byte search: no Character walking.
+        while dir != top, dir.utf8.count > top.utf8.count, let slash = dir.utf8.lastIndex(of: UInt8(ascii: "/")) {
             dir = slash == dir.startIndex ? "/" : String(dir[..<slash])
             result.append(dir)
         }

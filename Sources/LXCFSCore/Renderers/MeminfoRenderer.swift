@@ -14,15 +14,20 @@ public enum MeminfoRenderer {
         var hostTotal = UInt64.max
         var hostFree = UInt64.max
         var hostSwap: UInt64 = 0
-        ByteParser.forEachLine(host) { line in
-            guard let colon = line.firstIndex(of: ByteParser.colon) else { return }
+        var found = (total: false, free: false, swap: false)
+        ByteParser.forEachLine(while: host) { line in
+            guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line) else { return true }
             let key = line[..<colon]
             let isTotal = ByteParser.equals(key, "MemTotal")
             let isFree = !isTotal && ByteParser.equals(key, "MemFree")
             let isSwap = !isTotal && !isFree && ByteParser.equals(key, "SwapTotal")
             guard isTotal || isFree || isSwap,
-                  let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return }
-            if isTotal { hostTotal = v } else if isFree { hostFree = v } else { hostSwap = v }
+                  let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return true }
+            if isTotal { hostTotal = v; found.total = true }
+            else if isFree { hostFree = v; found.free = true }
+            else { hostSwap = v; found.swap = true }
+            // The kernel prints each key once: stop when all three are in.
+            return !(found.total && found.free && found.swap)
         }
         let kb: (UInt64) -> UInt64 = { $0 / 1024 }
         let s = m.stat
@@ -44,7 +49,7 @@ public enum MeminfoRenderer {
 
         var out = TextBuffer(capacity: host.count + 64)
         ByteParser.forEachLine(host) { line in
-            if let colon = line.firstIndex(of: ByteParser.colon), let value = replacement(line[..<colon]) {
+            if let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line), let value = replacement(line[..<colon]) {
                 let key = line[...colon]
                 out.append(key)
                 if key.count < 16 { out.bytes.append(contentsOf: repeatElement(ByteParser.space, count: 16 - key.count)) }
