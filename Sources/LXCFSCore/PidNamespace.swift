@@ -11,10 +11,17 @@ public struct ProcessStat: Sendable, Equatable {
     /// and parentheses, so fields are counted after its last `)`.
     public init?(parsing bytes: ArraySlice<UInt8>) {
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let rest = ByteParser.words(bytes[(close + 1)...])
-        // rest[0] is field 3 (state); field N is rest[N - 3].
-        guard rest.count >= 20, let ppid = ByteParser.integer(rest[1]),
-              let start = ByteParser.unsigned(rest[19]) else { return nil }
+        // Words after the name: the first is field 3 (state); field N is word N - 3.
+        let rest = bytes[(close + 1)...]
+        var i = rest.startIndex
+        var ppid: Int64?
+        var start: UInt64?
+        for field in 3...22 {
+            guard let word = ByteParser.nextWord(rest, from: &i) else { return nil }
+            if field == 4 { ppid = ByteParser.integer(word) }
+            if field == 22 { start = ByteParser.unsigned(word) }
+        }
+        guard let ppid, let start else { return nil }
         parentPid = Int32(truncatingIfNeeded: ppid)
         startTime = start
     }
@@ -37,6 +44,8 @@ public final class PidNamespaceResolver: Sendable {
 
     let root: HostRoot
     private let cache = Mutex<[String: Init]>([:])
+    /// The host's pid namespace, once known (it never changes while the daemon runs).
+    private let hostNamespaceCache = Mutex<String?>(nil)
 
     public init(root: HostRoot) {
         self.root = root
@@ -45,6 +54,16 @@ public final class PidNamespaceResolver: Sendable {
     /// The pid namespace name of a process, such as `pid:[4026531836]`.
     public func namespace(of pid: Int32) -> String? {
         root.readLink("/proc/\(pid)/ns/pid")
+    }
+
+    /// The host's pid namespace: that of pid 1, or, where `/proc/1/ns/pid`
+    /// cannot be read (pid 1 of a micro-VM may refuse it with EACCES), that of
+    /// the daemon itself, which runs in the host's pid namespace. Read once.
+    public func hostNamespace() -> String? {
+        if let known = hostNamespaceCache.withLock({ $0 }) { return known }
+        guard let ns = namespace(of: 1) ?? root.readLink("/proc/self/ns/pid") else { return nil }
+        hostNamespaceCache.withLock { $0 = ns }
+        return ns
     }
 
     func stat(of pid: Int32) -> ProcessStat? {
@@ -57,7 +76,7 @@ public final class PidNamespaceResolver: Sendable {
     ///   of pid 1), or when its namespace or init cannot be read.
     public func initProcess(of pid: Int32) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
-        if let hostNS = namespace(of: 1), hostNS == ns { return nil }
+        if let hostNS = hostNamespace(), hostNS == ns { return nil }
         if let cached = cache.withLock({ $0[ns] }),
            namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
             return cached
