@@ -22,12 +22,19 @@ public enum ByteParser {
 
     /// The lines of a text, without their newlines.
     public static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        bytes.split(separator: newline, omittingEmptySubsequences: false).dropLastIfEmpty()
+        var out: [ArraySlice<UInt8>] = []
+        out.reserveCapacity(bytes.count / 32 + 2)
+        forEachLine(bytes) { out.append($0) }
+        return out
     }
 
     /// The whitespace-separated words of a text.
     public static func words(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
-        bytes.split(whereSeparator: isSpace)
+        var out: [ArraySlice<UInt8>] = []
+        out.reserveCapacity(16)
+        var i = bytes.startIndex
+        while let w = nextWord(bytes, from: &i) { out.append(w) }
+        return out
     }
 
     /// A signed decimal integer that makes up the whole of `word`.
@@ -165,14 +172,6 @@ public enum ByteParser {
         let n = prefix.utf8CodeUnitCount
         guard bytes.count >= n else { return false }
         return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, prefix.utf8Start, n) == 0 }
-    }
-}
-
-extension Array where Element == ArraySlice<UInt8> {
-    /// Drops the empty piece that follows a final newline.
-    func dropLastIfEmpty() -> [ArraySlice<UInt8>] {
-        if let last, last.isEmpty { return Array(dropLast()) }
-        return self
     }
 }
 

@@ -14,18 +14,27 @@ public struct CPUList: Sendable, Hashable, CustomStringConvertible {
     /// Parses the kernel's list format.
     /// - Returns: the list, or `nil` when the text is empty or malformed.
     public init?(parsing bytes: ArraySlice<UInt8>) {
+        guard let text = ByteParser.firstWord(bytes) else { return nil }
         var result: [Int] = []
-        let text = ByteParser.words(bytes).first ?? []
-        guard !text.isEmpty else { return nil }
-        for part in text.split(separator: ByteParser.comma) {
-            let ends = part.split(separator: ByteParser.minus, omittingEmptySubsequences: false)
-            guard ends.count == 1 || ends.count == 2,
-                  let lo = ByteParser.integer(ends[0]), lo >= 0, lo < 1 << 16 else { return nil }
-            let hi = ends.count == 2 ? ByteParser.integer(ends[1]) : lo
-            guard let hi, hi >= lo, hi < 1 << 16 else { return nil }
+        var ascending = true
+        var start = text.startIndex
+        // Comma-separated parts (empty parts skipped), each `N` or `LO-HI`.
+        while start < text.endIndex {
+            let end = ByteParser.firstIndex(of: ByteParser.comma, in: text[start...]) ?? text.endIndex
+            let part = text[start..<end]
+            start = end + 1
+            if part.isEmpty { continue }
+            let dash = ByteParser.firstIndex(of: ByteParser.minus, in: part)
+            let loText = dash.map { part[..<$0] } ?? part
+            let hiText = dash.map { part[($0 + 1)...] } ?? part
+            guard ByteParser.firstIndex(of: ByteParser.minus, in: hiText) == nil || dash == nil,
+                  let lo = ByteParser.integer(loText), lo >= 0, lo < 1 << 16,
+                  let hi = ByteParser.integer(hiText), hi >= lo, hi < 1 << 16 else { return nil }
+            if let last = result.last, last >= Int(lo) { ascending = false }
             result.append(contentsOf: Int(lo)...Int(hi))
         }
-        self.init(result)
+        // Well-formed lists come out ascending; anything else is sorted and deduplicated.
+        cpus = ascending ? result : Array(Set(result)).sorted()
     }
 
     /// Parses the kernel's list format from a string.
