@@ -65,17 +65,23 @@ public struct MemoryStat: Sendable, Equatable {
             } else {
                 guard ByteParser.hasPrefix(key, "total_") else { return }
                 let k = key.dropFirst(6)
-                if ByteParser.equals(k, "cache") { s.cache = value }
-                else if ByteParser.equals(k, "shmem") { s.shmem = value }
-                else if ByteParser.equals(k, "active_anon") { s.activeAnon = value }
-                else if ByteParser.equals(k, "inactive_anon") { s.inactiveAnon = value }
-                else if ByteParser.equals(k, "active_file") { s.activeFile = value }
-                else if ByteParser.equals(k, "inactive_file") { s.inactiveFile = value }
-                else if ByteParser.equals(k, "unevictable") { s.unevictable = value }
-                else if ByteParser.equals(k, "mapped_file") { s.mapped = value }
-                else if ByteParser.equals(k, "rss") { s.anon = value }
-                else if ByteParser.equals(k, "dirty") { s.dirty = value }
-                else if ByteParser.equals(k, "writeback") { s.writeback = value }
+                switch k.count {
+                case 3: if ByteParser.equals(k, "rss") { s.anon = value }
+                case 5:
+                    if ByteParser.equals(k, "cache") { s.cache = value }
+                    else if ByteParser.equals(k, "shmem") { s.shmem = value }
+                    else if ByteParser.equals(k, "dirty") { s.dirty = value }
+                case 9: if ByteParser.equals(k, "writeback") { s.writeback = value }
+                case 11:
+                    if ByteParser.equals(k, "active_anon") { s.activeAnon = value }
+                    else if ByteParser.equals(k, "active_file") { s.activeFile = value }
+                    else if ByteParser.equals(k, "unevictable") { s.unevictable = value }
+                    else if ByteParser.equals(k, "mapped_file") { s.mapped = value }
+                case 13:
+                    if ByteParser.equals(k, "inactive_anon") { s.inactiveAnon = value }
+                    else if ByteParser.equals(k, "inactive_file") { s.inactiveFile = value }
+                default: break
+                }
             }
         }
         self = s
@@ -134,6 +140,16 @@ public struct CgroupReader: Sendable {
         return result
     }
 
+    /// The levels of `dirs` (from `ancestry`) that can hold a limit: all but
+    /// the hierarchy's root cgroup, whose memory and CFS limits cannot be set
+    /// (v1 refuses the write, v2 has no `memory.max` or `cpu.max` there).
+    /// Where the mount's root is a deeper cgroup (a cgroup namespace), every
+    /// level is kept.
+    func limitLevels(_ dirs: [String], _ hierarchy: CgroupHierarchy) -> ArraySlice<String> {
+        if hierarchy.mountRoot == "/", dirs.last == hierarchy.mountPoint { return dirs.dropLast() }
+        return dirs[...]
+    }
+
     /// A byte count from a cgroup file: `nil` for `max`, missing, garbage or
     /// the v1 unlimited value.
     func limit(_ path: String) -> UInt64? {
@@ -164,7 +180,7 @@ public struct CgroupReader: Sendable {
         let swapFile = v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes"
         m.usage = counter(dirs[0] + usageFile)
         var swapLimit: UInt64?
-        for (level, dir) in dirs.enumerated() {
+        for (level, dir) in limitLevels(dirs, h).enumerated() {
             if let l = limit(dir + limitFile) {
                 m.limit = min(m.limit ?? l, l)
                 let used = level == 0 ? m.usage : counter(dir + usageFile)
@@ -215,7 +231,7 @@ public struct CgroupReader: Sendable {
     public func cfsQuota(_ membership: CgroupMembership) -> Double? {
         guard let h = layout.hierarchy(for: "cpu"), let dirs = ancestry(membership, h) else { return nil }
         var best: Double?
-        for dir in dirs {
+        for dir in limitLevels(dirs, h) {
             var quota: Int64?
             var period: Int64?
             if h.isUnified {
