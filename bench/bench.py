@@ -42,6 +42,8 @@ FILES = [
 ]
 
 TARGETS = ("host", "floor", "lxcfs", "swift")
+# The floor runs libfuse's loop as swift-lxcfs does (FUSEMount: clone_fd, 16 idle threads).
+FLOOR_LOOP = ["-c", "-i", "16"]
 CGROOT = "/sys/fs/cgroup"
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset")
 CG_PARENT = "swl-bench"          # every cgroup made here is CG_PARENT/cg-K
@@ -223,8 +225,11 @@ def measure(tools, servers, files, readers, reps, seconds, cgroups, ncg, results
     all targets alike, and stores medians in results[scale][file][readers][target]."""
     for f in files:
         runs = {t: [] for t in servers}
-        for _ in range(reps):
-            for t, root in servers.items():
+        names = list(servers)
+        for rep in range(reps):
+            # Rotate the order each time so no target always runs first.
+            for t in names[rep % len(names):] + names[:rep % len(names)]:
+                root = servers[t]
                 path = os.path.join(root, f)
                 runs[t].append(readbench(tools, [path], readers, seconds, cgroups, ncg))
         cell = results.setdefault(str(scale), {}).setdefault(f, {}).setdefault(str(readers), {})
@@ -419,7 +424,7 @@ def main():
         if "host" in targets:
             roots["host"] = "/"
         if "floor" in targets:
-            srv = Server("floor", [tools["floorfs"], os.path.join(work, "floor")] + ["/" + f for f in files],
+            srv = Server("floor", [tools["floorfs"]] + FLOOR_LOOP + [os.path.join(work, "floor")] + ["/" + f for f in files],
                          os.path.join(work, "floor"), work)
             servers["floor"] = srv
             roots["floor"] = srv.mountpoint

@@ -31,14 +31,19 @@ public struct FUSEMount {
     public let options: [String]
     /// Worker threads kept idle between bursts of requests.
     public let maxIdleThreads: UInt32
+    /// Whether each worker thread reads requests from its own clone of
+    /// `/dev/fuse` (libfuse's `clone_fd`), so that concurrent readers do not
+    /// queue on one descriptor.
+    public let cloneFD: Bool
 
     /// - Parameters:
     ///   - mountPoint: the directory to mount on.
     ///   - extraOptions: user-supplied `-o` options, appended to the defaults.
-    public init(mountPoint: String, extraOptions: [String] = [], maxIdleThreads: UInt32 = 16) {
+    public init(mountPoint: String, extraOptions: [String] = [], maxIdleThreads: UInt32 = 16, cloneFD: Bool = true) {
         self.mountPoint = mountPoint
         self.options = ["allow_other", "fsname=swift-lxcfs", "subtype=lxcfs"] + extraOptions
         self.maxIdleThreads = maxIdleThreads
+        self.cloneFD = cloneFD
     }
 
     /// Mounts, calls `ready` once the mount is in place, serves requests
@@ -66,7 +71,7 @@ public struct FUSEMount {
             defer { fuse_remove_signal_handlers(session) }
             logger.info("serving", metadata: ["mountpoint": "\(mountPoint)", "options": "\(options.joined(separator: ","))"])
             ready()
-            let result = cfuse3_loop_mt(fuse, 0, maxIdleThreads)
+            let result = cfuse3_loop_mt(fuse, cloneFD ? 1 : 0, maxIdleThreads)
             logger.info("unmounting", metadata: ["mountpoint": "\(mountPoint)"])
             return result
         }
