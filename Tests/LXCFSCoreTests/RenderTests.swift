@@ -139,4 +139,13 @@ final class RenderTests: XCTestCase {
         try f.process(201, parent: 1, ns: "pid:[4026532999]", start: 300_500, cgroup: "0::/\n")
         XCTAssertTrue(f.render(.uptime, pid: 201).hasPrefix("1995.00 "))
     }
+
+    func testHostNamespaceFromTheDaemonWhenPid1IsUnreadable() throws {
+        let f = try FixtureRoot()
+        try f.host(mountinfo: FixtureRoot.v1Mountinfo)
+        try f.remove("/proc/1/ns/pid")
+        try f.write("/proc/self/ns/pid", "pid:[4026531836]\n")
+        try f.process(300, parent: 1, ns: "pid:[4026531836]", start: 30_000, cgroup: "0::/\n")
+        XCTAssertEqual(f.render(.uptime, pid: 300), "5000.00 18000.00\n")
+    }
 }
