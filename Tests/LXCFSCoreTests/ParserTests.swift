@@ -69,3 +69,22 @@ final class ParserTests: XCTestCase {
         XCTAssertNil(ProcessStat(parsing: Array("garbage".utf8)[...]))
     }
 }
+
+final class GarbageInputTests: XCTestCase {
+    /// Host files with absurd or missing values render without trapping.
+    func testHugeAndMissingHostValuesDoNotTrap() throws {
+        let f = try FixtureRoot()
+        try f.host(mountinfo: FixtureRoot.v1Mountinfo)
+        try f.write("/proc/meminfo", "SwapTotal: 99999999999999999999999 kB\n")
+        try f.write("/proc/uptime", "99999999999999999999.99 1\n")
+        try f.process(42, parent: 7, ns: "pid:[1]", start: UInt64.max, cgroup: "5:memory:/c\n")
+        try f.process(7, parent: 0, ns: "pid:[1]", start: UInt64.max, cgroup: "5:memory:/c\n")
+        try f.write("/sys/fs/cgroup/memory/c/memory.stat", "total_active_file 99999999999999999999999\n")
+        try f.write("/sys/fs/cgroup/memory/c/memory.limit_in_bytes", "-5\n")
+        _ = f.render(.meminfo, pid: 42)
+        _ = f.render(.uptime, pid: 42)
+        _ = f.render(.stat, pid: 42)
+        _ = f.render(.cpuinfo, pid: 42)
+        XCTAssertEqual(f.render(.cpuOnline, pid: 42), "0-3\n")
+    }
+}
