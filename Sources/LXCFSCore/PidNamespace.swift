@@ -56,10 +56,12 @@ public final class PidNamespaceResolver: Sendable {
         root.readLink("/proc/\(pid)/ns/pid")
     }
 
-    /// The host's pid namespace: that of pid 1, or, where `/proc/1/ns/pid`
-    /// cannot be read (pid 1 of a micro-VM may refuse it with EACCES), that of
-    /// the daemon itself, which runs in the host's pid namespace. Read once.
-    public func hostNamespace() -> String? {
+    /// The host's pid namespace: that of pid 1, or, where pid 1's is not
+    /// readable (pid 1 in another user namespace, or a micro-VM's init that
+    /// refuses it with EACCES), the daemon's own, which must be the host's
+    /// for it to see readers' pids. Read once: it never changes while the
+    /// daemon runs.
+    func hostNamespace() -> String? {
         if let known = hostNamespaceCache.withLock({ $0 }) { return known }
         guard let ns = namespace(of: 1) ?? root.readLink("/proc/self/ns/pid") else { return nil }
         hostNamespaceCache.withLock { $0 = ns }
