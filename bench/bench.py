@@ -46,7 +46,7 @@ TARGETS = ("host", "floor", "lxcfs", "swift")
 FLOOR_LOOP = ["-c", "-i", "16"]
 CGROOT = "/sys/fs/cgroup"
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset")
-CG_PARENT = "swl-bench"          # every cgroup made here is CG_PARENT/cg-K
+CG_PARENT = "swl-bench"          # default parent: every cgroup made here is PARENT/cg-K
 MIB = 1024 * 1024
 
 # Targets as ratios (see docs/performance.md).
@@ -72,17 +72,18 @@ def on_signal(signum, frame):
 # ---------------------------------------------------------------- cgroups
 
 class Cgroups:
-    """Cgroups CG_PARENT/cg-0 .. cg-(N-1) in every controller, each with its
+    """Cgroups PARENT/cg-0 .. cg-(N-1) in every controller, each with its
     own memory limit, cpuset and CFS quota. Grown on demand, removed at the end."""
 
-    def __init__(self):
+    def __init__(self, parent):
+        self.parent = parent
         self.count = 0
         self.cpus = open("/sys/devices/system/cpu/online").read().strip()
         self.mems = open(os.path.join(CGROOT, "cpuset", "cpuset.mems")).read().strip() or "0"
         self.remove_all()  # leftovers of an interrupted run
         for c in CONTROLLERS:
-            os.makedirs(os.path.join(CGROOT, c, CG_PARENT), exist_ok=True)
-        parent = os.path.join(CGROOT, "cpuset", CG_PARENT)
+            os.makedirs(os.path.join(CGROOT, c, self.parent), exist_ok=True)
+        parent = os.path.join(CGROOT, "cpuset", self.parent)
         self._write(os.path.join(parent, "cpuset.cpus"), self.cpus)
         self._write(os.path.join(parent, "cpuset.mems"), self.mems)
         self.online = self._cpu_numbers(self.cpus)
@@ -105,8 +106,8 @@ class Cgroups:
         while self.count < n:
             k = self.count
             for c in CONTROLLERS:
-                os.mkdir(os.path.join(CGROOT, c, CG_PARENT, f"cg-{k}"))
-            d = lambda c: os.path.join(CGROOT, c, CG_PARENT, f"cg-{k}")
+                os.mkdir(os.path.join(CGROOT, c, self.parent, f"cg-{k}"))
+            d = lambda c: os.path.join(CGROOT, c, self.parent, f"cg-{k}")
             # Each cgroup its own limits: memory 256 MiB + k MiB, a cpuset that
             # cycles through single CPUs and all CPUs, a quota on every other one.
             self._write(os.path.join(d("memory"), "memory.limit_in_bytes"), (256 + k) * MIB)
@@ -122,7 +123,7 @@ class Cgroups:
         while self.count > n:
             self.count -= 1
             for c in CONTROLLERS:
-                self._rmdir(os.path.join(CGROOT, c, CG_PARENT, f"cg-{self.count}"))
+                self._rmdir(os.path.join(CGROOT, c, self.parent, f"cg-{self.count}"))
 
     @staticmethod
     def _rmdir(path):
@@ -146,7 +147,7 @@ class Cgroups:
 
     def remove_all(self):
         for c in CONTROLLERS:
-            parent = os.path.join(CGROOT, c, CG_PARENT)
+            parent = os.path.join(CGROOT, c, self.parent)
             if not os.path.isdir(parent):
                 continue
             for name in os.listdir(parent):
@@ -199,10 +200,30 @@ class Server:
         self.log.close()
 
 
+# ---------------------------------------------------------------- tools
+
+def build_tools(folder):
+    """Compiles bench/readbench.c and bench/floorfs.c into `folder` when missing or older."""
+    os.makedirs(folder, exist_ok=True)
+    cc = os.environ.get("CC") or next((c for c in ("gcc", "cc", "clang", "/opt/swift/usr/bin/clang")
+                                        if subprocess.run(["sh", "-c", f"command -v {c}"],
+                                                          capture_output=True).returncode == 0), None)
+    if not cc:
+        raise RuntimeError("no C compiler (gcc, cc or clang) found")
+    fuse = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    for name, extra in (("readbench", []), ("floorfs", fuse)):
+        src = os.path.join(REPO, "bench", name + ".c")
+        out = os.path.join(folder, name)
+        if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+            continue
+        subprocess.run([cc, "-O2", "-Wall", "-o", out, src] + extra, check=True)
+
+
 # ---------------------------------------------------------------- runs
 
 def readbench(tools, paths, procs, seconds, cgroups, ncg, maxreads=0, tasks=0, first=0):
-    argv = [tools["readbench"], "-n", str(procs), "-t", str(seconds), "-c", f"{CG_PARENT}/cg",
+    argv = [tools["readbench"], "-n", str(procs), "-t", str(seconds), "-c", f"{cgroups.parent}/cg",
             "-g", str(ncg), "-k", str(first)]
     if maxreads:
         argv += ["-r", str(maxreads)]
@@ -249,13 +270,14 @@ def memory_run(tools, swift, files, total_reads, ncg, cgroups):
     """1000 reads per short-lived reader, 4 at a time, reader k in cgroup k,
     over all files in turn; RSS after the first tenth and after all."""
     per = 1000
-    tasks = max(1, total_reads // per)
+    tasks = max(2, total_reads // per)
     first = max(1, tasks // 10)
     paths = [os.path.join(swift.mountpoint, f) for f in files]
     before = swift.status("VmRSS")
-    r1 = readbench(tools, paths, 4, 0, cgroups, ncg, maxreads=per, tasks=first)
+    r1 = readbench(tools, paths, min(4, first), 0, cgroups, ncg, maxreads=per, tasks=first)
     rss1 = swift.status("VmRSS")
-    r2 = readbench(tools, paths, 4, 0, cgroups, ncg, maxreads=per, tasks=tasks - first, first=first)
+    r2 = readbench(tools, paths, min(4, tasks - first), 0, cgroups, ncg, maxreads=per,
+                   tasks=tasks - first, first=first)
     rss2 = swift.status("VmRSS")
     return {
         "reads_first": r1["reads"], "reads_total": r1["reads"] + r2["reads"],
@@ -391,7 +413,9 @@ def main():
     ap.add_argument("--memory-reads", type=int, help="reads of the memory run, 0 to skip (default 1000000)")
     ap.add_argument("--targets", default=",".join(TARGETS), help="subset of host,floor,lxcfs,swift")
     ap.add_argument("--binary", default=os.path.join(REPO, ".build", "release", "swift-lxcfs"))
-    ap.add_argument("--tools", required=True, help="folder with the compiled readbench and floorfs")
+    ap.add_argument("--tools", default=os.path.join(REPO, ".build", "bench", "tools"),
+                    help="folder for the compiled readbench and floorfs (built there when missing)")
+    ap.add_argument("--cgroup-parent", default=CG_PARENT, help="parent of the cgroups made (default %(default)s)")
     ap.add_argument("--out", default=os.path.join(REPO, ".build", "bench"), help="where latest.json/.md go")
     ap.add_argument("--update-doc", action="store_true", help="write the results into docs/performance.md")
     ap.add_argument("--command", default="scripts/bench.sh", help=argparse.SUPPRESS)
@@ -413,13 +437,14 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
-    work = tempfile.mkdtemp(prefix="swl-bench-")
+    work = tempfile.mkdtemp(prefix=a.cgroup_parent + "-")
     servers, cg = {}, None
     res = {"files": files, "readers": readers, "scales": scales, "reps": reps, "seconds": seconds,
            "main_scale": main_scale, "results": {}, "host": os.uname().nodename,
            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "cpus": os.cpu_count()}
     try:
-        cg = Cgroups()
+        build_tools(a.tools)
+        cg = Cgroups(a.cgroup_parent)
         roots = {}
         if "host" in targets:
             roots["host"] = "/"
