@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,19 +9,28 @@ import Musl
 /// folder in tests and in `swift-lxcfs render --root`.
 ///
 /// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation
-/// and no path normalisation on the hot path. Every reader returns `nil` instead of throwing, because a
-/// missing or vanished file (an exited process, a deleted cgroup) is an
-/// ordinary event that callers answer with host values.
+/// and no path normalisation on the hot path. On the real host, the
+/// host-wide kernel files (`KeptOpenFiles.paths`) stay open and are re-read
+/// with one `pread(2)` at offset 0. Every reader returns `nil` instead of
+/// throwing, because a missing or vanished file (an exited process, a
+/// deleted cgroup) is an ordinary event that callers answer with host values.
 public struct HostRoot: Sendable, Hashable {
     /// The root folder without a trailing slash; empty for `/`.
     public let prefix: String
+    /// The kept-open host files; `nil` under a fixture root, whose files a
+    /// test may replace between reads.
+    let kept: KeptOpenFiles?
 
     /// - Parameter path: the root folder, `/` for the real host.
     public init(_ path: String = "/") {
         var p = path
         while p.count > 1, p.hasSuffix("/") { p.removeLast() }
         prefix = (p == "/" || p.isEmpty) ? "" : p
+        kept = prefix.isEmpty ? KeptOpenFiles() : nil
     }
+
+    public static func == (a: HostRoot, b: HostRoot) -> Bool { a.prefix == b.prefix }
+    public func hash(into hasher: inout Hasher) { hasher.combine(prefix) }
 
     /// True when this root is the real host's `/`.
     public var isHost: Bool { prefix.isEmpty }
@@ -36,6 +46,7 @@ public struct HostRoot: Sendable, Hashable {
     ///   - sizeHint: the first buffer size in bytes; the buffer grows as needed.
     /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
     public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
+        if let kept, let bytes = kept.read(path, sizeHint: sizeHint) { return bytes }
         let fd: Int32 = prefix.isEmpty
             ? path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             : resolve(path).withCString { open($0, O_RDONLY | O_CLOEXEC) }
@@ -111,4 +122,72 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
         }
     }
     return count
+}
+
+/// Host-wide kernel files (procfs and sysfs `seq_file`s) held open for the
+/// life of the daemon and re-read with one `pread(2)` at offset 0, which
+/// makes the kernel generate the file afresh: one system call instead of
+/// open, read, read and close, and no path walk.
+///
+/// A `pread` that fills its whole buffer might have been cut short, so it is
+/// not used: the caller falls back to a normal read and the buffer for the
+/// next time is doubled. One `pread` is atomic against other threads on the
+/// same descriptor (the kernel holds the `seq_file` lock for its duration).
+final class KeptOpenFiles: Sendable {
+    /// The files kept open: host-wide, never replaced, never per process.
+    static let paths: Set<String> = [
+        "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
+        "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
+    ]
+
+    /// A kept descriptor and the buffer size, in bytes, to read it with.
+    /// A descriptor whose `pread` failed is never used again but stays open,
+    /// so that no other thread's `pread` can land on a reused number.
+    struct Entry {
+        var fd: Int32
+        var capacity: Int
+        var failed = false
+    }
+
+    private let table = Mutex<[String: Entry]>([:])
+
+    deinit {
+        table.withLock { t in
+            for e in t.values { close(e.fd) }
+        }
+    }
+
+    /// The file's current contents, or `nil` when `path` is not kept open or
+    /// the kept descriptor cannot give the whole file in one `pread` (the
+    /// caller then reads it the ordinary way).
+    func read(_ path: String, sizeHint: Int) -> [UInt8]? {
+        guard path.utf8.count < 40, Self.paths.contains(path) else { return nil }
+        let found: Entry? = table.withLock { t in
+            if let e = t[path] { return e }
+            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else { return nil }
+            let e = Entry(fd: fd, capacity: max(sizeHint, 256))
+            t[path] = e
+            return e
+        }
+        guard let entry = found, !entry.failed else { return nil }
+        var n = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: entry.capacity) { raw, count in
+            repeat {
+                n = pread(entry.fd, raw.baseAddress!, raw.count, 0)
+            } while n < 0 && errno == EINTR
+            count = max(n, 0)
+        }
+        if n >= 0, n < entry.capacity { return bytes }
+        table.withLock { t in
+            guard var e = t[path], e.fd == entry.fd else { return }
+            if n < 0 {
+                e.failed = true
+            } else {
+                e.capacity *= 2
+                t[path] = e
+            }
+        }
+        return nil
+    }
 }
