@@ -119,8 +119,14 @@ public final class ContainerView: Sendable {
         guard let m else { return online?.cpus ?? [0] }
         var cpus = reader.cpuset(m)?.cpus ?? online?.cpus ?? [0]
         if let online {
-            let onlineSet = Set(online.cpus)
-            let inside = cpus.filter { onlineSet.contains($0) }
+            // Both lists are ascending: intersect them in one merge pass.
+            var inside: [Int] = []
+            inside.reserveCapacity(cpus.count)
+            var j = 0
+            for cpu in cpus {
+                while j < online.cpus.count, online.cpus[j] < cpu { j += 1 }
+                if j < online.cpus.count, online.cpus[j] == cpu { inside.append(cpu) }
+            }
             if !inside.isEmpty { cpus = inside }
         }
         if options.enableCFS, let quota = reader.cfsQuota(m) {

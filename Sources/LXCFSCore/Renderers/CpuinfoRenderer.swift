@@ -8,22 +8,23 @@ public enum CpuinfoRenderer {
     ///   - visible: the host CPU numbers to show, ascending.
     /// - Returns: the file's bytes; the host's file when it has no `processor` blocks.
     public static func render(host: ArraySlice<UInt8>, visible: [Int]) -> [UInt8] {
-        let keep = Set(visible)
+        // Which host CPU numbers to keep, as a table indexed by CPU number.
+        var keep = [Bool](repeating: false, count: (visible.max() ?? -1) + 1)
+        for cpu in visible where cpu >= 0 { keep[cpu] = true }
         var out = TextBuffer(capacity: host.count)
         var next = 0
         var sawBlock = false
         var blockStart = host.startIndex
-        var i = host.startIndex
         // Walk blocks: a block ends at "\n\n" or at the end of the file.
         while blockStart < host.endIndex {
-            i = blockStart
+            var i = blockStart
             var end = host.endIndex
-            while i < host.endIndex {
-                if host[i] == ByteParser.newline, i + 1 < host.endIndex, host[i + 1] == ByteParser.newline {
-                    end = i + 2
+            while let nl = ByteParser.firstIndex(of: ByteParser.newline, in: host[i...]) {
+                if nl + 1 < host.endIndex, host[nl + 1] == ByteParser.newline {
+                    end = nl + 2
                     break
                 }
-                i += 1
+                i = nl + 1
             }
             let block = host[blockStart..<end]
             blockStart = end
@@ -32,11 +33,11 @@ public enum CpuinfoRenderer {
                 continue
             }
             sawBlock = true
-            let firstLineEnd = block.firstIndex(of: ByteParser.newline) ?? block.endIndex
+            let firstLineEnd = ByteParser.firstIndex(of: ByteParser.newline, in: block) ?? block.endIndex
             let firstLine = block[block.startIndex..<firstLineEnd]
-            guard let colon = firstLine.firstIndex(of: ByteParser.colon),
-                  let n = ByteParser.words(firstLine[(colon + 1)...]).first.flatMap(ByteParser.integer),
-                  keep.contains(Int(n)) else { continue }
+            guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: firstLine),
+                  let n = ByteParser.firstWord(firstLine[(colon + 1)...]).flatMap(ByteParser.integer),
+                  n >= 0, n < keep.count, keep[Int(n)] else { continue }
             out.append(block[block.startIndex...colon])
             out.append(byte: ByteParser.space)
             out.append(UInt64(next))
