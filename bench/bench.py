@@ -41,6 +41,24 @@ FILES = [
     "sys/devices/system/cpu/online",
 ]
 
+# The host files one render reads for a reader in PARENT/cg-0 (v1): "C/..." is
+# /sys/fs/cgroup/C/PARENT/cg-0/..., "C/^/..." the parent cgroup's file. Reading
+# each once (open, read, close) is work no exact view can skip, so their summed
+# cost bounds how close to the floor a file can get.
+RENDER_READS = {
+    "proc/meminfo": ["/proc/meminfo", "/proc/self/cgroup", "memory/memory.stat",
+                     "memory/memory.usage_in_bytes", "memory/memory.limit_in_bytes",
+                     "memory/memory.memsw.limit_in_bytes", "memory/^/memory.limit_in_bytes",
+                     "memory/^/memory.memsw.limit_in_bytes", "memory/memory.memsw.usage_in_bytes"],
+    "proc/cpuinfo": ["/proc/cpuinfo", "/proc/self/cgroup", "/sys/devices/system/cpu/online",
+                     "cpuset/cpuset.effective_cpus"],
+    "proc/stat": ["/proc/stat", "/proc/self/cgroup", "/sys/devices/system/cpu/online",
+                  "cpuset/cpuset.effective_cpus", "cpuacct/cpuacct.usage_all"],
+    "proc/uptime": ["/proc/uptime"],
+    "sys/devices/system/cpu/online": ["/proc/self/cgroup", "/sys/devices/system/cpu/online",
+                                      "cpuset/cpuset.effective_cpus"],
+}
+
 TARGETS = ("host", "floor", "lxcfs", "swift")
 # The floor runs libfuse's loop as swift-lxcfs does (FUSEMount: clone_fd, 16 idle threads).
 FLOOR_LOOP = ["-c", "-i", "16"]
@@ -266,6 +284,25 @@ def measure(tools, servers, files, readers, reps, seconds, cgroups, ncg, results
         log(f"  cgroups={scale} readers={readers} {f}: {parts}")
 
 
+def kernel_files(tools, files, seconds, cgroups):
+    """The cost of each host file a render reads (1 reader in cg-0), summed per served file."""
+    out = {}
+    for f in files:
+        parts = []
+        for rel in RENDER_READS.get(f, []):
+            if rel.startswith("/"):
+                path = rel
+            else:
+                ctrl, _, rest = rel.partition("/")
+                cg = cgroups.parent if rest.startswith("^/") else f"{cgroups.parent}/cg-0"
+                path = os.path.join(CGROOT, ctrl, cg, rest[2:] if rest.startswith("^/") else rest)
+            r = readbench(tools, [path], 1, seconds, cgroups, cgroups.count)
+            parts.append({"path": path, "p50_us": r["p50_us"], "reads_per_s": r["reads_per_s"]})
+        out[f] = {"files": parts, "sum_p50_us": sum(p["p50_us"] for p in parts)}
+        log(f"  kernel files of {f}: {len(parts)} files, {out[f]['sum_p50_us']:.1f} µs (sum of p50)")
+    return out
+
+
 def memory_run(tools, swift, files, total_reads, ncg, cgroups):
     """1000 reads per short-lived reader, 4 at a time, reader k in cgroup k,
     over all files in turn; RSS after the first tenth and after all."""
@@ -362,6 +399,23 @@ def report(res):
                 checks.append((f"{f}: per-read cost grows < {SCALE_GROWTH:.0%} from {scales[0]} to {scales[-1]} cgroups",
                                growth - 1 < SCALE_GROWTH,
                                f"{(growth - 1) * 100:+.1f} % (relative to the floor {(rel - 1) * 100:+.1f} %)"))
+    kf = res.get("kernel_files")
+    if kf:
+        out.append("")
+        out.append("### The least an exact view adds: the host files each render reads (1 reader, p50 of open+read+close)")
+        out.append("")
+        out.append("| file | host files read per render | their summed p50 µs | floor p50 µs | swift p50 µs "
+                   "| best possible swift/floor (1 reader) |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for f in res["files"]:
+            k = kf.get(f)
+            c = cells.get(f, {}).get("1", {})
+            fl, sw = c.get("floor", {}).get("p50_us"), c.get("swift", {}).get("p50_us")
+            if not k:
+                continue
+            bound = fl / (fl + k["sum_p50_us"]) if fl else None
+            out.append(f"| {f} | {len(k['files'])} | {fmt(k['sum_p50_us'], 1)} | {fmt(fl, 1)} | {fmt(sw, 1)} "
+                       f"| {fmt(bound, 2)} |")
     mem = res.get("memory")
     if mem:
         out.append("")
@@ -411,6 +465,7 @@ def main():
     ap.add_argument("--readers", default="1,4,32", help="reader counts (default 1,4,32)")
     ap.add_argument("--scales", default="1,100,1000", help="cgroups existing (default 1,100,1000)")
     ap.add_argument("--memory-reads", type=int, help="reads of the memory run, 0 to skip (default 1000000)")
+    ap.add_argument("--no-kernel-files", action="store_true", help="skip timing the host files each render reads")
     ap.add_argument("--targets", default=",".join(TARGETS), help="subset of host,floor,lxcfs,swift")
     ap.add_argument("--binary", default=os.path.join(REPO, ".build", "release", "swift-lxcfs"))
     ap.add_argument("--tools", default=os.path.join(REPO, ".build", "bench", "tools"),
@@ -477,6 +532,8 @@ def main():
                     continue
                 active = roots if s == main_scale else {t: r for t, r in roots.items() if t != "host"}
                 measure(tools, active, files, n, reps, seconds, cg, s, res["results"], s)
+            if s == main_scale and not a.no_kernel_files:
+                res["kernel_files"] = kernel_files(tools, files, seconds, cg)
         if mem_reads and "swift" in servers:
             ncg = max(scales)
             cg.ensure(ncg)
