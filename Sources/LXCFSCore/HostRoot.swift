@@ -20,6 +20,8 @@ public struct HostRoot: Sendable, Hashable {
     /// The kept-open host files; `nil` under a fixture root, whose files a
     /// test may replace between reads.
     let kept: KeptOpenFiles?
+    /// The cgroup files each worker thread keeps open; `nil` under a fixture root.
+    let cgroupFiles: ThreadKeptFiles?
 
     /// - Parameter path: the root folder, `/` for the real host.
     public init(_ path: String = "/") {
@@ -27,6 +29,7 @@ public struct HostRoot: Sendable, Hashable {
         while p.count > 1, p.hasSuffix("/") { p.removeLast() }
         prefix = (p == "/" || p.isEmpty) ? "" : p
         kept = prefix.isEmpty ? KeptOpenFiles() : nil
+        cgroupFiles = prefix.isEmpty ? ThreadKeptFiles() : nil
     }
 
     public static func == (a: HostRoot, b: HostRoot) -> Bool { a.prefix == b.prefix }
@@ -47,6 +50,9 @@ public struct HostRoot: Sendable, Hashable {
     /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
     public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
         if let kept, let bytes = kept.read(path, sizeHint: sizeHint) { return bytes }
+        if let cgroupFiles, path.utf8.starts(with: "/sys/fs/cgroup/".utf8) {
+            return cgroupFiles.read(path, sizeHint: sizeHint)
+        }
         let fd: Int32 = prefix.isEmpty
             ? path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             : resolve(path).withCString { open($0, O_RDONLY | O_CLOEXEC) }
@@ -189,5 +195,84 @@ final class KeptOpenFiles: Sendable {
             }
         }
         return nil
+    }
+}
+
+/// Cgroup files (under `/sys/fs/cgroup/`) kept open by each thread that
+/// reads them, and re-read with one `pread(2)` at offset 0, like
+/// `KeptOpenFiles` but per thread, so that a descriptor is closed and
+/// replaced without any other thread holding it. A `pread` that fails (the
+/// kernel answers ENODEV once the cgroup is removed, even if one of the same
+/// name is made again) or fills its buffer closes the descriptor and the
+/// file is read the ordinary way.
+///
+/// Each thread keeps at most `perThread` descriptors (256, fewer when the
+/// open-file limit is low) and closes them all when that is reached, so the
+/// daemon's memory and descriptors stay bounded however many cgroups exist;
+/// a thread's descriptors are closed when the thread ends.
+final class ThreadKeptFiles: @unchecked Sendable {
+    /// One thread's descriptors by path.
+    final class Files {
+        var fds: [String: Int32] = [:]
+        func closeAll() {
+            for fd in fds.values { close(fd) }
+            fds.removeAll(keepingCapacity: true)
+        }
+        deinit { closeAll() }
+    }
+
+    private let key: pthread_key_t
+    /// The most descriptors one thread keeps.
+    let perThread: Int
+
+    init() {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { files in
+            if let files { Unmanaged<Files>.fromOpaque(files).release() }
+        }
+        key = k
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let soft = limit.rlim_cur == rlim_t.max ? 1 << 20 : Int(clamping: limit.rlim_cur)
+        // Leave room for the daemon's own files and up to 64 worker threads.
+        perThread = max(0, min(256, (soft - 256) / 64))
+    }
+
+    /// This thread's descriptors, made on first use.
+    private func files() -> Files {
+        if let raw = pthread_getspecific(key) { return Unmanaged<Files>.fromOpaque(raw).takeUnretainedValue() }
+        let files = Files()
+        pthread_setspecific(key, Unmanaged.passRetained(files).toOpaque())
+        return files
+    }
+
+    /// Reads a whole cgroup file.
+    /// - Returns: its bytes, or `nil` when it cannot be opened or read.
+    func read(_ path: String, sizeHint: Int) -> [UInt8]? {
+        let capacity = max(sizeHint, 64)
+        let files = perThread > 0 ? files() : nil
+        if let files, let fd = files.fds[path] {
+            var n = 0
+            let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
+                repeat {
+                    n = pread(fd, raw.baseAddress!, capacity, 0)
+                } while n < 0 && errno == EINTR
+                count = max(n, 0)
+            }
+            if n >= 0, n < capacity { return bytes }
+            close(fd)
+            files.fds[path] = nil
+        }
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        let bytes = HostRoot.readAll(fd, sizeHint: sizeHint)
+        // Keep it when one pread of the same size will give the whole file next time.
+        if let files, let bytes, bytes.count < capacity {
+            if files.fds.count >= perThread { files.closeAll() }
+            files.fds[path] = fd
+        } else {
+            close(fd)
+        }
+        return bytes
     }
 }
