@@ -18,7 +18,7 @@ def test_quickest_benchmark_prints_its_table(tmp_path):
     run = subprocess.run(
         [sys.executable, os.path.join(REPO, "bench", "bench.py"), "--quick",
          "--seconds", "0.2", "--reps", "1", "--readers", "1", "--scales", "1",
-         "--files", "proc/uptime", "--memory-reads", "2000",
+         "--files", "proc/uptime", "--memory-reads", "10000",
          "--binary", BIN, "--tools", str(tmp_path / "tools"), "--out", str(out),
          "--cgroup-parent", PARENT],
         capture_output=True, text=True, timeout=120)
@@ -32,7 +32,8 @@ def test_quickest_benchmark_prints_its_table(tmp_path):
         assert cell[target]["reads_per_s"] > 0, (target, cell)
         assert cell[target]["errors"] == 0, (target, cell)
     mem = res["memory"]
-    assert mem["reads_total"] == 2000 and mem["errors"] == 0
+    assert mem["reads_total"] == 10000 and mem["errors"] == 0
+    assert len(mem["checkpoints"]) == 10
     assert 0 < mem["peak_rss_kib"] < 1024 * 1024
     # Nothing left behind: no cgroups, no mounts.
     for c in ("memory", "cpu", "cpuacct", "cpuset"):
