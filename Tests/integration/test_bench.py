@@ -23,8 +23,9 @@ def test_quickest_benchmark_prints_its_table(tmp_path):
          "--cgroup-parent", PARENT],
         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    table = [l for l in run.stdout.splitlines() if l.startswith("| proc/uptime | 1 |")]
-    assert len(table) == 1, run.stdout
+    main = run.stdout.split("### Throughput and latency", 1)[1].split("###", 1)[0]
+    rows = [l for l in main.splitlines() if l.startswith("| proc/uptime | 1 |")]
+    assert len(rows) == 1 and len(rows[0].split("|")) == 13, run.stdout
     assert "### Targets" in run.stdout
     res = json.load(open(out / "latest.json"))
     cell = res["results"]["1"]["proc/uptime"]["1"]
