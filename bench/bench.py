@@ -450,6 +450,7 @@ def report(res):
 
 def update_doc(text, command):
     path = os.path.join(REPO, "docs", "performance.md")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
     doc = open(path).read() if os.path.exists(path) else f"# Performance\n\n{begin}\n{end}\n"
     if begin not in doc:
