@@ -222,7 +222,8 @@ public struct TextBuffer: Sendable {
         var digits = 1
         var v = value
         while v >= 10 { v /= 10; digits += 1 }
-        if digits < width { bytes.append(contentsOf: repeatElement(ByteParser.space, count: width - digits)) }
+        var pad = width - digits
+        while pad > 0 { bytes.append(ByteParser.space); pad -= 1 }
         append(value)
     }
 

@@ -207,16 +207,26 @@ final class KeptOpenFiles: Sendable {
 /// file is read the ordinary way.
 ///
 /// Each thread keeps at most `perThread` descriptors (256, fewer when the
-/// open-file limit is low) and closes them all when that is reached, so the
-/// daemon's memory and descriptors stay bounded however many cgroups exist;
-/// a thread's descriptors are closed when the thread ends.
+/// open-file limit is low) and closes them all when that is reached, and all
+/// threads together keep at most half the open-file limit, so the daemon's
+/// memory and descriptors stay bounded however many cgroups and threads
+/// exist; a thread's descriptors are closed when the thread ends.
 final class ThreadKeptFiles: @unchecked Sendable {
     /// One thread's descriptors by path.
     final class Files {
+        let owner: ThreadKeptFiles
         var fds: [String: Int32] = [:]
+        init(owner: ThreadKeptFiles) { self.owner = owner }
         func closeAll() {
             for fd in fds.values { close(fd) }
+            owner.total.subtract(fds.count, ordering: .relaxed)
             fds.removeAll(keepingCapacity: true)
+        }
+        func remove(_ path: String) {
+            if let fd = fds.removeValue(forKey: path) {
+                close(fd)
+                owner.total.subtract(1, ordering: .relaxed)
+            }
         }
         deinit { closeAll() }
     }
@@ -224,6 +234,11 @@ final class ThreadKeptFiles: @unchecked Sendable {
     private let key: pthread_key_t
     /// The most descriptors one thread keeps.
     let perThread: Int
+    /// The most descriptors all threads together keep: half the open-file
+    /// limit, whatever number of threads libfuse starts.
+    let allThreads: Int
+    /// Descriptors kept now, over all threads.
+    let total = Atomic<Int>(0)
 
     init() {
         var k = pthread_key_t()
@@ -236,12 +251,13 @@ final class ThreadKeptFiles: @unchecked Sendable {
         let soft = limit.rlim_cur == rlim_t.max ? 1 << 20 : Int(clamping: limit.rlim_cur)
         // Leave room for the daemon's own files and up to 64 worker threads.
         perThread = max(0, min(256, (soft - 256) / 64))
+        allThreads = soft / 2
     }
 
     /// This thread's descriptors, made on first use.
     private func files() -> Files {
         if let raw = pthread_getspecific(key) { return Unmanaged<Files>.fromOpaque(raw).takeUnretainedValue() }
-        let files = Files()
+        let files = Files(owner: self)
         pthread_setspecific(key, Unmanaged.passRetained(files).toOpaque())
         return files
     }
@@ -260,8 +276,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
                 count = max(n, 0)
             }
             if n >= 0, n < capacity { return bytes }
-            close(fd)
-            files.fds[path] = nil
+            files.remove(path)
         }
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
@@ -269,10 +284,13 @@ final class ThreadKeptFiles: @unchecked Sendable {
         // Keep it when one pread of the same size will give the whole file next time.
         if let files, let bytes, bytes.count < capacity {
             if files.fds.count >= perThread { files.closeAll() }
-            files.fds[path] = fd
-        } else {
-            close(fd)
+            if total.add(1, ordering: .relaxed).newValue <= allThreads {
+                files.fds[path] = fd
+                return bytes
+            }
+            total.subtract(1, ordering: .relaxed)
         }
+        close(fd)
         return bytes
     }
 }

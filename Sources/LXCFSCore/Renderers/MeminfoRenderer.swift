@@ -54,7 +54,8 @@ public enum MeminfoRenderer {
             if let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line), let value = replacement(line[..<colon]) {
                 let key = line[...colon]
                 out.append(key)
-                if key.count < 16 { out.bytes.append(contentsOf: repeatElement(ByteParser.space, count: 16 - key.count)) }
+                var pad = 16 - key.count
+                while pad > 0 { out.append(byte: ByteParser.space); pad -= 1 }
                 out.append(value, width: 8)
                 out.append(" kB\n")
             } else {
