@@ -1,0 +1,282 @@
+#!/bin/sh
+# The guest's /init for scripts/vm-test.sh (busybox ash, pid 1 in the VM).
+#
+# Mounts a pure cgroup v2 hierarchy, makes a swap device, creates nested
+# cgroups with limits, starts two swift-lxcfs daemons (plain, and with
+# --enable-cfs -l), reads their files from processes inside the cgroups and
+# prints one line per check on the serial console:
+#
+#   VMCHECK pass|fail|skip NAME: DETAIL
+#
+# then `VMDONE passed=N failed=N skipped=N` and hands the result to the host
+# through QEMU's isa-debug-exit port (0 = all passed, 1 = some failed), so
+# that QEMU's own exit status is (CODE << 1) | 1.
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin
+export TERM=dumb
+umask 022
+
+CG=/sys/fs/cgroup
+PARENT=$CG/swl-vm-parent
+CHILD=$PARENT/child
+MNT=/var/lib/lxcfs          # plain daemon
+MNT_CFS=/var/lib/lxcfs-cfs  # --enable-cfs -l
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+log() { echo "VMLOG $*"; }
+
+# pass|fail|skip NAME DETAIL
+report() {
+    case $1 in
+        pass) PASSED=$((PASSED + 1)) ;;
+        fail) FAILED=$((FAILED + 1)) ;;
+        skip) SKIPPED=$((SKIPPED + 1)) ;;
+    esac
+    echo "VMCHECK $1 $2: $3"
+}
+
+# check NAME EXPECTED ACTUAL: passes when both strings are equal.
+check_eq() {
+    if [ "$2" = "$3" ]; then report pass "$1" "$3"; else report fail "$1" "expected '$2', got '$3'"; fi
+}
+
+# Ends the run: the closing line, then QEMU's exit port (poweroff as a fallback).
+finish() {
+    echo "VMDONE passed=$PASSED failed=$FAILED skipped=$SKIPPED"
+    code=0
+    [ "$FAILED" -eq 0 ] || code=1
+    [ "${1:-ok}" = ok ] || code=2
+    sync
+    printf "\\$(printf %o "$code")" | dd of=/dev/port bs=1 seek=244 count=1 conv=notrunc 2>/dev/null
+    poweroff -f
+}
+
+# A set-up step that must work, or the run ends as failed.
+must() {
+    "$@" || { report fail setup "'$*' failed"; finish error; }
+}
+
+# in_cgroup DIR CMD...: runs CMD as a process of cgroup DIR.
+in_cgroup() {
+    sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$@"
+}
+
+# field FILE KEY: the number after "KEY:" in a meminfo-style file.
+field() { awk -v k="$2:" '$1 == k { print $2; exit }' "$1"; }
+
+# ---------------------------------------------------------------- set-up
+mkdir -p /proc /sys /dev /tmp /run "$MNT" "$MNT_CFS"
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+must mount -t cgroup2 cgroup2 $CG
+log "kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, cmdline: $(cat /proc/cmdline)"
+
+while read -r module; do
+    must insmod "/lib/modules/$module"
+done < /lib/modules/load-order
+
+# A swap device larger than the cgroup's swap allowance, so that SwapTotal
+# shows the cgroup's memory.swap.max and not the host's swap.
+must truncate -s 128M /swapfile
+must losetup /dev/loop0 /swapfile
+must mkswap /dev/loop0 >/dev/null
+must swapon /dev/loop0
+HOST_SWAP_KB=$(field /proc/meminfo SwapTotal)
+log "host: MemTotal $(field /proc/meminfo MemTotal) kB, SwapTotal $HOST_SWAP_KB kB, online $(cat /sys/devices/system/cpu/online)"
+
+# The kernel must really be pure cgroup v2: no v1 hierarchy in mountinfo.
+v1=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup") n++; break } } END { print n + 0 }' /proc/self/mountinfo)
+v2=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") n++; break } } END { print n + 0 }' /proc/self/mountinfo)
+check_eq pure_cgroup_v2 "v1=0 v2=1" "v1=$v1 v2=$v2"
+
+must sh -c "echo '+cpu +cpuset +memory' > $CG/cgroup.subtree_control"
+must mkdir $PARENT
+must sh -c "echo 512M > $PARENT/memory.max"
+must sh -c "echo 64M > $PARENT/memory.swap.max"
+must sh -c "echo '150000 100000' > $PARENT/cpu.max"
+must sh -c "echo '+cpu +cpuset +memory' > $PARENT/cgroup.subtree_control"
+must mkdir $CHILD
+must sh -c "echo max > $CHILD/memory.max"
+must sh -c "echo 'max 100000' > $CHILD/cpu.max"
+must sh -c "echo 0-2 > $CHILD/cpuset.cpus"
+log "parent: memory.max $(cat $PARENT/memory.max), memory.swap.max $(cat $PARENT/memory.swap.max), cpu.max $(cat $PARENT/cpu.max)"
+log "child: memory.max $(cat $CHILD/memory.max), cpu.max $(cat $CHILD/cpu.max), cpuset.cpus.effective $(cat $CHILD/cpuset.cpus.effective)"
+
+# start_daemon MOUNTPOINT NAME ARGS...
+start_daemon() {
+    mnt=$1 name=$2
+    shift 2
+    swift-lxcfs -p "/run/$name.pid" "$@" "$mnt" > "/tmp/$name.log" 2>&1 &
+    i=0
+    while ! awk -v m="$mnt" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; do
+        i=$((i + 1))
+        if [ $i -gt 600 ] || ! kill -0 $! 2>/dev/null; then
+            report fail "daemon_$name" "no mount at $mnt: $(cat /tmp/$name.log)"
+            finish error
+        fi
+        sleep 0.1
+    done
+    report pass "daemon_$name" "mounted at $mnt (swift-lxcfs $*)"
+}
+start_daemon $MNT plain
+start_daemon $MNT_CFS cfs --enable-cfs -l
+
+# ---------------------------------------------------------------- memory
+in_cgroup $CHILD cat $MNT/proc/meminfo > /tmp/meminfo
+check_eq meminfo_memtotal_from_parent "524288" "$(field /tmp/meminfo MemTotal)"
+expect_swap=65536
+[ "$HOST_SWAP_KB" -lt $expect_swap ] && expect_swap=$HOST_SWAP_KB
+check_eq meminfo_swaptotal "$expect_swap" "$(field /tmp/meminfo SwapTotal)"
+free_kb=$(field /tmp/meminfo MemFree)
+avail_kb=$(field /tmp/meminfo MemAvailable)
+if [ -n "$free_kb" ] && [ "$free_kb" -gt 0 ] && [ "$free_kb" -le 524288 ] && [ "$avail_kb" -le 524288 ]; then
+    report pass meminfo_free_within_limit "MemFree $free_kb kB, MemAvailable $avail_kb kB"
+else
+    report fail meminfo_free_within_limit "MemFree '$free_kb' kB, MemAvailable '$avail_kb' kB, limit 524288 kB"
+fi
+
+# ---------------------------------------------------------------- CPUs
+# cpu_views NAME MOUNT EXPECTED_COUNT EXPECTED_ONLINE
+cpu_views() {
+    in_cgroup $CHILD cat $2/proc/cpuinfo > /tmp/cpuinfo
+    check_eq "cpuinfo_processors_$1" "$(awk -v n=$3 'BEGIN { for (i = 0; i < n; i++) printf "%s%d", (i ? " " : ""), i }')" \
+        "$(awk -F': *' '/^processor/ { printf "%s%s", s, $2; s = " " }' /tmp/cpuinfo)"
+    check_eq "online_$1" "$4" "$(in_cgroup $CHILD cat $2/sys/devices/system/cpu/online)"
+    for f in possible present; do
+        if out=$(in_cgroup $CHILD cat $2/sys/devices/system/cpu/$f 2>/tmp/err); then
+            check_eq "${f}_$1" "$4" "$out"
+        elif grep -q 'No such file' /tmp/err; then
+            report skip "${f}_$1" "not served yet (ENOENT)"
+        else
+            report fail "${f}_$1" "$(cat /tmp/err)"
+        fi
+    done
+}
+cpu_views nocfs $MNT 3 0-2
+cpu_views cfs $MNT_CFS 2 0-1
+
+# Busy time in the child: a shell loop (user time) and many small reads and
+# writes (system time), so that cpu.stat has something to show.
+in_cgroup $CHILD timeout 2 sh -c 'while :; do :; done'
+in_cgroup $CHILD dd if=/dev/zero of=/dev/null bs=1 count=100000 2>/dev/null
+
+# stat_lines NAME MOUNT CPUS: cpu.stat read before and after /proc/stat by the
+# same cgroup; the rendered user/system ticks must lie between the two.
+stat_lines() {
+    in_cgroup $CHILD sh -c "cat $CHILD/cpu.stat > /tmp/before; cat $2/proc/stat > /tmp/stat; cat $CHILD/cpu.stat > /tmp/after"
+    check_eq "stat_cpu_lines_$1" "$(awk -v n=$3 'BEGIN { for (i = 0; i < n; i++) printf "%scpu%d", (i ? " " : ""), i }')" \
+        "$(awk '/^cpu[0-9]/ { printf "%s%s", s, $1; s = " " }' /tmp/stat)"
+    result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" '
+        function usec(text, key,   n, i, w) {
+            n = split(text, w, /[ \n]+/)
+            for (i = 1; i < n; i++) if (w[i] == key) return w[i + 1]
+            return -1
+        }
+        $1 == "cpu" { for (i = 2; i <= 11; i++) total[i] = $i; seen = 1 }
+        $1 ~ /^cpu[0-9]/ { for (i = 2; i <= 11; i++) sum[i] += $i }
+        END {
+            if (!seen) { print "fail no cpu line"; exit }
+            for (i = 2; i <= 11; i++) if (total[i] != sum[i]) { print "fail cpu line field " i - 1 " is " total[i] ", the cpuN lines add up to " sum[i]; exit }
+            for (i = 3; i <= 11; i++) if (i != 4 && i != 5 && total[i] != 0) { print "fail cpu line field " i - 1 " is " total[i] ", expected 0"; exit }
+            ub = int(usec(b, "user_usec") / 10000); ua = int(usec(a, "user_usec") / 10000)
+            sb = int(usec(b, "system_usec") / 10000); sa = int(usec(a, "system_usec") / 10000)
+            msg = "user " total[2] " ticks (cpu.stat " ub ".." ua "), system " total[4] " ticks (cpu.stat " sb ".." sa ")"
+            if (total[2] < ub || total[2] > ua || total[4] < sb || total[4] > sa || total[2] < 1) print "fail " msg
+            else print "pass " msg
+        }' /tmp/stat)
+    report "${result%% *}" "stat_user_system_$1" "${result#* }"
+}
+stat_lines nocfs $MNT 3
+stat_lines cfs $MNT_CFS 2
+
+# ---------------------------------------------------------------- uptime
+# A reader in the host's pid namespace sees the host's uptime.
+in_cgroup $CHILD sh -c "cat /proc/uptime > /tmp/h0; cat $MNT/proc/uptime > /tmp/u; cat /proc/uptime > /tmp/h1"
+result=$(awk -v h0="$(cut -d' ' -f1 /tmp/h0)" -v h1="$(cut -d' ' -f1 /tmp/h1)" '{
+    msg = $1 " s (host " h0 ".." h1 " s)"
+    print (($1 >= h0 - 0.01 && $1 <= h1 + 0.01) ? "pass " : "fail ") msg }' /tmp/u)
+report "${result%% *}" uptime_host_namespace "${result#* }"
+
+# A reader in its own pid namespace sees the time since that namespace's
+# init started (init's start time, /proc/1/stat field 22, in 1/100 s).
+in_cgroup $CHILD unshare -p -f --mount-proc sh -c \
+    "sleep 1; cat /proc/uptime > /tmp/h0; cat $MNT/proc/uptime > /tmp/u; cat /proc/uptime > /tmp/h1; cut -d' ' -f22 /proc/1/stat > /tmp/start; echo \$\$ > /tmp/nspid"
+result=$(awk -v h0="$(cut -d' ' -f1 /tmp/h0)" -v h1="$(cut -d' ' -f1 /tmp/h1)" -v start="$(cat /tmp/start)" -v nspid="$(cat /tmp/nspid)" '{
+    lo = h0 - start / 100; hi = h1 - start / 100
+    msg = $1 " s (init is pid " nspid " in its namespace, started at " start / 100 " s; expected " lo ".." hi " s; host " h1 " s)"
+    print ((nspid == 1 && $1 >= lo - 0.01 && $1 <= hi + 0.01 && $1 < h0) ? "pass " : "fail ") msg }' /tmp/u)
+report "${result%% *}" uptime_pid_namespace_init "${result#* }"
+
+# ---------------------------------------------------------------- swaps
+if out=$(in_cgroup $CHILD cat $MNT/proc/swaps 2>/tmp/err); then
+    printf '%s\n' "$out" > /tmp/swaps
+    sizes=$(awk 'NR > 1 { printf "%s%s", s, $3; s = " " }' /tmp/swaps)
+    if head -n1 /tmp/swaps | grep -q '^Filename' && [ "$sizes" = "$expect_swap" ]; then
+        report pass swaps "one swap line of $sizes kB"
+    else
+        report fail swaps "expected a header and one line of $expect_swap kB, got: $(tr '\n' '|' < /tmp/swaps)"
+    fi
+elif grep -q 'No such file' /tmp/err; then
+    report skip swaps "not served yet (ENOENT)"
+else
+    report fail swaps "$(cat /tmp/err)"
+fi
+
+# ---------------------------------------------------------------- loadavg -l
+if out=$(in_cgroup $CHILD cat $MNT_CFS/proc/loadavg 2>/tmp/err); then
+    # Two busy loops in the child for long enough that the daemon samples them.
+    in_cgroup $CHILD timeout 12 sh -c 'while :; do :; done' &
+    in_cgroup $CHILD timeout 12 sh -c 'while :; do :; done' &
+    sleep 11
+    out=$(in_cgroup $CHILD cat $MNT_CFS/proc/loadavg)
+    host=$(cat /proc/loadavg)
+    wait
+    result=$(echo "$out" | awk '{
+        split($4, rt, "/")
+        ok = NF == 5 && $1 > 0 && rt[2] >= 2 && $5 ~ /^[0-9]+$/
+        print (ok ? "pass " : "fail ") "\"" $0 "\"" }')
+    report "${result%% *}" loadavg_cgroup "${result#* } after two busy loops in the child (host: $host)"
+elif grep -q 'No such file' /tmp/err; then
+    report skip loadavg_cgroup "not served yet (ENOENT)"
+else
+    report fail loadavg_cgroup "$(cat /tmp/err)"
+fi
+
+# ---------------------------------------------------------------- real tools
+# procps free and top, in a mount namespace with the files bound over /proc.
+# (Full paths: busybox sh would run its own free and top applets, and
+# busybox free reads sysinfo(2), which no /proc view can change.)
+in_cgroup $CHILD unshare -m sh -c "
+    for f in meminfo cpuinfo stat uptime; do mount --bind $MNT/proc/\$f /proc/\$f || exit 1; done
+    /usr/bin/free -k > /tmp/free && /usr/bin/top -b -n 1 > /tmp/top" 2>/tmp/err || report fail real_tools_setup "$(cat /tmp/err)"
+log "free -k: $(head -3 /tmp/free | tr -s ' ' | tr '\n' '|')"
+log "top: $(head -5 /tmp/top | tr -s ' ' | tr '\n' '|')"
+check_eq free_mem_total 524288 "$(awk '$1 == "Mem:" { print $2 }' /tmp/free)"
+check_eq free_swap_total "$expect_swap" "$(awk '$1 == "Swap:" { print $2 }' /tmp/free)"
+
+# top_total NAME KEY EXPECTED_KB: top's "KiB|MiB|GiB KEY: N total" line,
+# equal to EXPECTED_KB within top's rounding to one decimal.
+top_total() {
+    result=$(awk -v key="$2" -v want="$3" '
+        $2 ~ "^" key && $1 ~ /^[KMG]iB$/ {
+            f = ($1 == "KiB") ? 1 : ($1 == "MiB") ? 1024 : 1048576
+            for (i = 2; i < NF; i++) if ($(i + 1) ~ /^total/) {
+                d = $i * f - want; if (d < 0) d = -d
+                print ((d <= f / 20 + 0.5) ? "pass " : "fail ") $1 " " key ": " $i " total, expected " want " kB"; exit
+            }
+        }' /tmp/top)
+    [ -n "$result" ] || result="fail no '$2' total line in top's output"
+    report "${result%% *}" "$1" "${result#* }"
+}
+top_total top_mem_total Mem 524288
+top_total top_swap_total Swap "$expect_swap"
+
+# ---------------------------------------------------------------- the end
+for name in plain cfs; do
+    if [ -s /tmp/$name.log ]; then log "daemon $name said: $(head -c 2000 /tmp/$name.log | tr '\n' '|')"; fi
+done
+finish
