@@ -1,18 +1,55 @@
 import CFuse3
 import Logging
 import LXCFSCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// One opened virtual file: its bytes, rendered once at open for the
-/// process that opened it and served from here at any offset. Kept in the
-/// FUSE file handle (`fuse_file_info.fh`) until release.
+/// One opened virtual file: its bytes, rendered at open for the process
+/// that opened it, and rendered again (for the process that reads) by every
+/// read at offset 0 after the first, as lxcfs does: tools such as procps
+/// `top` keep /proc/stat and /proc/meminfo open and re-read them from offset
+/// 0 on each refresh. Reads at other offsets are served from the latest
+/// snapshot. Kept in the FUSE file handle (`fuse_file_info.fh`) until release.
 final class OpenFile: Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    let file: VirtualFile
+    /// The latest rendering, and whether no read at offset 0 has used it yet.
+    private let snapshot: Mutex<(bytes: [UInt8], fresh: Bool)>
+
+    init(_ file: VirtualFile, _ bytes: [UInt8]) {
+        self.file = file
+        self.snapshot = Mutex((bytes, true))
+    }
+
+    /// Copies up to `size` bytes at `offset` into `buf`; a read at offset 0
+    /// renders the file again for `pid` unless the rendering made at open is
+    /// still unused.
+    /// - Returns: the number of bytes copied (0 at or past the end).
+    func read(into buf: UnsafeMutableRawPointer, size: Int, offset: Int, view: ContainerView, pid: Int32) -> Int {
+        var rerender = false
+        if offset == 0 {
+            rerender = snapshot.withLock { state in
+                defer { state.fresh = false }
+                return !state.fresh
+            }
+        }
+        let bytes: [UInt8]
+        if rerender {
+            bytes = view.render(file, for: pid)
+            snapshot.withLock { $0.bytes = bytes }
+        } else {
+            bytes = snapshot.withLock { $0.bytes }
+        }
+        guard offset >= 0, offset < bytes.count else { return 0 }
+        let n = min(size, bytes.count - offset)
+        bytes.withUnsafeBytes { src in
+            buf.copyMemory(from: src.baseAddress! + offset, byteCount: n)
+        }
+        return n
+    }
 }
 
 /// The state FUSE callbacks reach through `fuse_get_context()->private_data`:
@@ -79,13 +116,9 @@ public final class ContainerFilesystem: Sendable {
         ops.read = { _, buf, size, offset, fi in
             guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
             let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
-            let count = file.bytes.count
-            guard offset >= 0, Int(offset) < count else { return 0 }
-            let n = min(size, count - Int(offset))
-            file.bytes.withUnsafeBytes { src in
-                UnsafeMutableRawPointer(buf).copyMemory(from: src.baseAddress! + Int(offset), byteCount: n)
-            }
-            return Int32(n)
+            let pid = fuse_get_context()!.pointee.pid
+            return Int32(file.read(into: UnsafeMutableRawPointer(buf), size: size, offset: Int(offset),
+                                   view: ContainerFilesystem.current.view, pid: pid))
         }
         ops.release = { _, fi in
             if let fi, fi.pointee.fh != 0 {
@@ -146,7 +179,7 @@ public final class ContainerFilesystem: Sendable {
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
         let pid = fuse_get_context()!.pointee.pid
         let bytes = view.render(file, for: pid)
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes)).toOpaque()))
+        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(file, bytes)).toOpaque()))
         cfuse3_set_direct_io(fi)
         return 0
     }

@@ -120,7 +120,7 @@ start_daemon() {
         fi
         sleep 0.1
     done
-    report pass "daemon_$name" "mounted at $mnt (swift-lxcfs $*)"
+    report pass "daemon_$name" "mounted at $mnt${*:+ with $*}"
 }
 start_daemon $MNT plain
 start_daemon $MNT_CFS cfs --enable-cfs -l
@@ -247,33 +247,78 @@ else
 fi
 
 # ---------------------------------------------------------------- real tools
-# procps free and top, in a mount namespace with the files bound over /proc.
-# (Full paths: busybox sh would run its own free and top applets, and
-# busybox free reads sysinfo(2), which no /proc view can change.)
+# procps free and top, in a mount namespace with the files bound over /proc
+# and /sys/devices/system/cpu/online, as a container would have them. (Full
+# paths: busybox sh would run its own free and top applets, and busybox free
+# reads sysinfo(2), which no /proc view can change.) top runs two frames
+# while a busy loop runs in the child: it keeps /proc/stat open and re-reads
+# it from offset 0, so its second frame shows the cgroup's CPU use only if
+# such a re-read renders the file again. COLUMNS: top cuts lines to the
+# terminal width, 80 without a terminal, and would drop the second CPU of
+# each line.
+in_cgroup $CHILD timeout 8 sh -c 'while :; do :; done' &
+busy=$!
 in_cgroup $CHILD unshare -m sh -c "
     for f in meminfo cpuinfo stat uptime; do mount --bind $MNT/proc/\$f /proc/\$f || exit 1; done
-    /usr/bin/free -k > /tmp/free && /usr/bin/top -b -n 1 > /tmp/top" 2>/tmp/err || report fail real_tools_setup "$(cat /tmp/err)"
+    mount --bind $MNT/sys/devices/system/cpu/online /sys/devices/system/cpu/online || exit 1
+    /usr/bin/free -k > /tmp/free && COLUMNS=200 /usr/bin/top -b -n 2 -d 2 -1 > /tmp/top" 2>/tmp/err \
+    || report fail real_tools_setup "$(cat /tmp/err)"
+wait $busy
+# The last frame of top's output.
+awk '/^top - / { n++ } { frame[n] = frame[n] $0 "\n" } END { printf "%s", frame[n] }' /tmp/top > /tmp/top-last
 log "free -k: $(head -3 /tmp/free | tr -s ' ' | tr '\n' '|')"
-log "top: $(head -5 /tmp/top | tr -s ' ' | tr '\n' '|')"
+log "top: $(head -6 /tmp/top-last | tr -s ' ' | tr '\n' '|')"
 check_eq free_mem_total 524288 "$(awk '$1 == "Mem:" { print $2 }' /tmp/free)"
 check_eq free_swap_total "$expect_swap" "$(awk '$1 == "Swap:" { print $2 }' /tmp/free)"
 
-# top_total NAME KEY EXPECTED_KB: top's "KiB|MiB|GiB KEY: N total" line,
-# equal to EXPECTED_KB within top's rounding to one decimal.
+# top_total NAME KEY EXPECTED_KB: top's "KiB|MiB|GiB KEY: N total", equal to
+# EXPECTED_KB within top's rounding to one decimal.
 top_total() {
-    result=$(awk -v key="$2" -v want="$3" '
-        $2 ~ "^" key && $1 ~ /^[KMG]iB$/ {
-            f = ($1 == "KiB") ? 1 : ($1 == "MiB") ? 1024 : 1048576
-            for (i = 2; i < NF; i++) if ($(i + 1) ~ /^total/) {
-                d = $i * f - want; if (d < 0) d = -d
-                print ((d <= f / 20 + 0.5) ? "pass " : "fail ") $1 " " key ": " $i " total, expected " want " kB"; exit
-            }
-        }' /tmp/top)
-    [ -n "$result" ] || result="fail no '$2' total line in top's output"
+    result=$(grep -o "[KMG]iB $2 *: *[0-9.]* total" /tmp/top-last | head -n1 | awk -v want="$3" '{
+        f = ($1 == "KiB") ? 1 : ($1 == "MiB") ? 1024 : 1048576
+        sub(/.*: */, ""); v = $1
+        d = v * f - want; if (d < 0) d = -d
+        print ((d <= f / 20 + 0.5) ? "pass " : "fail ") $0 " (expected " want " kB)" }')
+    [ -n "$result" ] || result="fail no '$2' total in top's output"
     report "${result%% *}" "$1" "${result#* }"
 }
 top_total top_mem_total Mem 524288
 top_total top_swap_total Swap "$expect_swap"
+result=$(grep -o '%Cpu[0-9]* *: *[0-9.]* us' /tmp/top-last | awk -F: '{
+        sub(/ *$/, "", $1); sub(/ us/, "", $2); names = names sep $1; us += $2; sep = " " }
+    END { print ((names == "%Cpu0 %Cpu1 %Cpu2" && us > 0) ? "pass " : "fail ") names ", user " us "% in all in the second frame" }')
+report "${result%% *}" top_per_cpu_refresh "${result#* }"
+
+# ---------------------------------------------------------------- swap in use
+# A cgroup under the parent with memory.max 16M that holds 40 MiB of tmpfs
+# pages: most of them go to swap, which memory.swap.current counts.
+SMALL=$PARENT/small
+must mkdir $SMALL
+must sh -c "echo 16M > $SMALL/memory.max"
+mkdir -p /tmp/swl-vm-small
+in_cgroup $SMALL dd if=/dev/zero of=/tmp/swl-vm-small/fill bs=1M count=40 2>/dev/null \
+    || report fail swap_in_use_setup "dd into tmpfs under memory.max 16M failed"
+in_cgroup $SMALL sh -c "cat $SMALL/memory.swap.current > /tmp/before; cat $MNT/proc/meminfo > /tmp/meminfo; cat $SMALL/memory.swap.current > /tmp/after"
+check_eq meminfo_memtotal_small "16384" "$(field /tmp/meminfo MemTotal)"
+result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" -v total="$expect_swap" '
+    $1 == "SwapTotal:" { st = $2 } $1 == "SwapFree:" { sf = $2 }
+    END {
+        lo = total - int(a / 1024); hi = total - int(b / 1024)
+        msg = "SwapTotal " st " kB, SwapFree " sf " kB (memory.swap.current " int(b / 1024) ".." int(a / 1024) " kB)"
+        print ((st == total && b > 0 && sf >= lo && sf <= hi) ? "pass " : "fail ") msg
+    }' /tmp/meminfo)
+report "${result%% *}" meminfo_swapfree_small "${result#* }"
+rm -rf /tmp/swl-vm-small
+
+# ---------------------------------------------------------------- root cgroup
+log "root cgroup meminfo: $(head -5 $MNT/proc/meminfo | tr -s ' ' | tr '\n' '|')"
+# A process in the root cgroup (no memory.max, no memory.current, no cpu.max
+# there on cgroup v2) sees the host's totals and all CPUs.
+cat $MNT_CFS/proc/meminfo > /tmp/meminfo
+check_eq root_cgroup_meminfo_totals "MemTotal $(field /proc/meminfo MemTotal) SwapTotal $(field /proc/meminfo SwapTotal)" \
+    "MemTotal $(field /tmp/meminfo MemTotal) SwapTotal $(field /tmp/meminfo SwapTotal)"
+check_eq root_cgroup_cpus "online $(cat /sys/devices/system/cpu/online), 4 processors, 4 cpuN lines" \
+    "online $(cat $MNT_CFS/sys/devices/system/cpu/online), $(grep -c '^processor' $MNT_CFS/proc/cpuinfo) processors, $(grep -c '^cpu[0-9]' $MNT_CFS/proc/stat) cpuN lines"
 
 # ---------------------------------------------------------------- the end
 for name in plain cfs; do
