@@ -33,8 +33,8 @@ done
 if ((${#missing[@]})); then
   say "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # ------------------------------------------------------------ the kernel
@@ -43,7 +43,7 @@ download() {  # download PACKAGE: fetches PACKAGE's .deb into $CACHE unless ther
   local pkg=$1 version
   version=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
   if [[ -z $version || $version == "(none)" ]]; then
-    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
     version=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
   fi
   local deb
@@ -51,7 +51,7 @@ download() {  # download PACKAGE: fetches PACKAGE's .deb into $CACHE unless ther
   if [[ -z $deb ]]; then
     say "downloading $pkg $version"
     (cd "$CACHE" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$version" >/dev/null) || {
-      apt-get update -qq
+      apt-get -o DPkg::Lock::Timeout=600 update -qq
       (cd "$CACHE" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null)
     }
     deb=$(ls -t "$CACHE/${pkg}_"*.deb | head -n1)

@@ -139,6 +139,18 @@ else
     report fail meminfo_free_within_limit "MemFree '$free_kb' kB, MemAvailable '$avail_kb' kB, limit 524288 kB"
 fi
 
+# MemFree is the parent's headroom, 512M minus the parent's memory.current
+# (read before and after; 1 MiB of slack for what the readers themselves
+# allocate and free meanwhile).
+in_cgroup $CHILD sh -c "cat $PARENT/memory.current > /tmp/before; cat $MNT/proc/meminfo > /tmp/meminfo; cat $PARENT/memory.current > /tmp/after"
+result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" '
+    $1 == "MemFree:" { free = $2 }
+    END {
+        lo = int((536870912 - (a > b ? a : b)) / 1024) - 1024; hi = int((536870912 - (a < b ? a : b)) / 1024) + 1024
+        print ((free >= lo && free <= hi) ? "pass " : "fail ") "MemFree " free " kB, 512M minus the parent memory.current gives " lo + 1024 ".." hi - 1024 " kB"
+    }' /tmp/meminfo)
+report "${result%% *}" meminfo_free_parent_headroom "${result#* }"
+
 # ---------------------------------------------------------------- CPUs
 # cpu_views NAME MOUNT EXPECTED_COUNT EXPECTED_ONLINE
 cpu_views() {
