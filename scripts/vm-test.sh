@@ -14,12 +14,17 @@
 #                           (default .cache/vm; kept between runs)
 #   SWIFT_LXCFS_VM_TIMEOUT  hard limit for the VM, in seconds (default 420)
 #   SWIFT_LXCFS_VM_BIN      a prebuilt daemon to use instead of building one
+#
+# With --save-fixture, the guest's snapshot of the host files the daemon
+# reads becomes Tests/LXCFSCoreTests/Fixtures/v2-kernel/root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 CACHE=${SWIFT_LXCFS_VM_CACHE:-$REPO/.cache/vm}
 TIMEOUT=${SWIFT_LXCFS_VM_TIMEOUT:-420}
 MODULES=(fuse loop)
+save_fixture=0
+[[ ${1:-} == --save-fixture ]] && save_fixture=1
 
 say() { echo "vm-test: $*" >&2; }
 
@@ -159,6 +164,19 @@ say "the VM ran for $((SECONDS - start))s, QEMU exit status $qemu_status"
 # ------------------------------------------------------------ report
 tr -d '\r' < "$console" | sed -n 's/^VMLOG /  /p'
 tr -d '\r' < "$console" | sed -n 's/^VMCHECK //p' > "$CACHE/checks"
+# The guest's snapshot of the files the daemon reads (see scripts/vm/init.sh).
+rm -rf "$CACHE/snapshot"
+if grep -q '^VMSNAPSHOT-END' "$console"; then
+  mkdir -p "$CACHE/snapshot"
+  tr -d '\r' < "$console" | sed -n '/^VMSNAPSHOT-BEGIN/,/^VMSNAPSHOT-END/p' | sed '1d;$d' \
+    | base64 -d | tar -C "$CACHE/snapshot" -xzf - || say "could not unpack the guest's snapshot"
+  if [[ $save_fixture == 1 ]]; then
+    fixture=Tests/LXCFSCoreTests/Fixtures/v2-kernel/root
+    rm -rf "$fixture" && mkdir -p "$fixture" && cp -a "$CACHE/snapshot/." "$fixture/"
+    tr -d '\r' < "$console" | sed -n 's/^VMSNAPSHOT-BEGIN //p' > "$(dirname "$fixture")/readers"
+    say "saved the guest's snapshot as $fixture"
+  fi
+fi
 cat "$CACHE/checks"
 passed=$(grep -c '^pass ' "$CACHE/checks" || true)
 failed=$(grep -c '^fail ' "$CACHE/checks" || true)

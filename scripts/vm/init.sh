@@ -151,6 +151,39 @@ result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" '
     }' /tmp/meminfo)
 report "${result%% *}" meminfo_free_parent_headroom "${result#* }"
 
+# The memory.stat keys the daemon reads on cgroup v2 are the kernel's, and
+# the lines made from them carry the child's values: 8 MiB written to tmpfs
+# by the child count as its shmem and file (page cache).
+keys="file shmem active_anon inactive_anon active_file inactive_file unevictable file_mapped anon file_dirty file_writeback slab slab_reclaimable slab_unreclaimable"
+missing=""
+for k in $keys; do grep -q "^$k " $CHILD/memory.stat || missing="$missing $k"; done
+check_eq memory_stat_keys_exist "missing: none" "missing:${missing:- none}"
+mkdir -p /tmp/swl-vm-shm
+in_cgroup $CHILD dd if=/dev/zero of=/tmp/swl-vm-shm/fill bs=1M count=8 2>/dev/null
+in_cgroup $CHILD sh -c "cat $CHILD/memory.stat > /tmp/before; cat $MNT/proc/meminfo > /tmp/meminfo; cat $CHILD/memory.stat > /tmp/after"
+result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" '
+    function kb(text, key,   n, i, w) {
+        n = split(text, w, /[ \n]+/)
+        for (i = 1; i < n; i++) if (w[i] == key) return int(w[i + 1] / 1024)
+        return -1
+    }
+    function within(line, key,   lo, hi) {
+        lo = kb(b, key); hi = kb(a, key)
+        if (lo > hi) { t = lo; lo = hi; hi = t }
+        msg = msg sep line " " v[line] " kB (" key " " lo ".." hi ")"; sep = ", "
+        if (v[line] == "" || v[line] < lo || v[line] > hi) bad = 1
+    }
+    { v[$1] = $2 }
+    END {
+        within("Shmem:", "shmem"); within("Cached:", "file")
+        within("Active(file):", "active_file"); within("Inactive(file):", "inactive_file")
+        within("Unevictable:", "unevictable"); within("Mapped:", "file_mapped")
+        if (v["Shmem:"] < 8192) bad = 1
+        print (bad ? "fail " : "pass ") msg
+    }' /tmp/meminfo)
+report "${result%% *}" meminfo_lines_from_memory_stat "${result#* }"
+rm -rf /tmp/swl-vm-shm
+
 # ---------------------------------------------------------------- CPUs
 # cpu_views NAME MOUNT EXPECTED_COUNT EXPECTED_ONLINE
 cpu_views() {
@@ -204,6 +237,55 @@ stat_lines() {
 }
 stat_lines nocfs $MNT 3
 stat_lines cfs $MNT_CFS 2
+
+# ---------------------------------------------------------------- snapshot
+# The host files the daemon reads, copied as they are now into a fixture
+# root (the layout of ../shared/cases/README.md) and printed on the console
+# between VMSNAPSHOT markers, base64 of a gzipped tar: scripts/vm-test.sh
+# unpacks it into .cache/vm/snapshot, and `scripts/vm-test.sh
+# --save-fixture` makes it the fixture root of
+# Tests/integration/test_v2_kernel_fixture.py. Readers: a process in the
+# child, and the grandchild of a pid namespace's init in the child.
+# (Not through in_cgroup: a function run with & is a forked shell, and $!
+# would name that shell instead of the process in the child.)
+sh -c 'echo $$ > "$0/cgroup.procs" && exec sleep 600' $CHILD &
+sleeper=$!
+sh -c 'echo $$ > "$0/cgroup.procs" && exec unshare -p -f sh -c "sleep 600 & wait"' $CHILD &
+nsholder=$!
+sleep 1
+# busybox unshare forks twice: the namespace's init (NSpid "N 1") is a
+# grandchild of $nsholder; the reader is the init's child (NSpid "M 2").
+ns_init=$(awk '$1 == "NSpid:" && NF == 3 && $3 == 1 { split(FILENAME, p, "/"); print p[3] }' /proc/[0-9]*/status 2>/dev/null | head -n1)
+ns_reader=$(awk '{ print $1 }' /proc/$ns_init/task/$ns_init/children)
+ns_chain=$(awk '{ print $1 }' /proc/$nsholder/task/$nsholder/children)
+SNAP=/tmp/snapshot
+mkdir -p $SNAP/proc/self $SNAP/sys/devices/system/cpu $SNAP/sys/fs/cgroup
+cat /proc/self/mountinfo > $SNAP/proc/self/mountinfo
+for f in meminfo cpuinfo stat uptime loadavg swaps; do cat /proc/$f > $SNAP/proc/$f; done
+for f in online possible present; do cat /sys/devices/system/cpu/$f > $SNAP/sys/devices/system/cpu/$f; done
+for pid in 1 $sleeper $nsholder $ns_chain $ns_init $ns_reader; do
+    mkdir -p $SNAP/proc/$pid/ns
+    for f in cgroup stat status; do cat /proc/$pid/$f > $SNAP/proc/$pid/$f; done
+    readlink /proc/$pid/ns/pid > $SNAP/proc/$pid/ns/pid
+done
+for dir in $CG $PARENT $CHILD; do
+    mkdir -p $SNAP$dir
+    for f in $dir/*; do
+        [ -f "$f" ] && cat "$f" > "$SNAP$f" 2>/dev/null || rm -f "$SNAP$f"
+    done
+done
+{
+    echo "Captured by scripts/vm-test.sh on Linux $(uname -r), pure cgroup v2, 4 CPUs."
+    echo "$CHILD holds pid $sleeper (host pid namespace) and pid $nsholder (unshare), whose"
+    echo "grandchild $ns_init is the init of a new pid namespace and $ns_reader the init's child."
+    echo "$PARENT: memory.max 512M, memory.swap.max 64M, cpu.max 150000 100000."
+    echo "$CHILD: memory.max max, cpu.max max 100000, cpuset.cpus 0-2."
+} > $SNAP/README
+echo "VMSNAPSHOT-BEGIN readers=$sleeper,$ns_reader ns_init=$ns_init"
+tar -C $SNAP -czf - . | base64
+echo "VMSNAPSHOT-END"
+kill $sleeper $nsholder $ns_chain $ns_init 2>/dev/null
+wait $sleeper $nsholder 2>/dev/null
 
 # ---------------------------------------------------------------- uptime
 # A reader in the host's pid namespace sees the host's uptime.
@@ -331,6 +413,20 @@ check_eq root_cgroup_meminfo_totals "MemTotal $(field /proc/meminfo MemTotal) Sw
     "MemTotal $(field /tmp/meminfo MemTotal) SwapTotal $(field /tmp/meminfo SwapTotal)"
 check_eq root_cgroup_cpus "online $(cat /sys/devices/system/cpu/online), 4 processors, 4 cpuN lines" \
     "online $(cat $MNT_CFS/sys/devices/system/cpu/online), $(grep -c '^processor' $MNT_CFS/proc/cpuinfo) processors, $(grep -c '^cpu[0-9]' $MNT_CFS/proc/stat) cpuN lines"
+
+# ---------------------------------------------------------------- CPU hotplug
+# With CPU 1 taken offline, the child's cpuset.cpus.effective becomes 0,2:
+# two CPUs, shown as 0 and 1 everywhere; the root cgroup sees three.
+if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/dev/null; then
+    log "CPU 1 offline: host online $(cat /sys/devices/system/cpu/online), child cpuset.cpus.effective $(cat $CHILD/cpuset.cpus.effective)"
+    check_eq hotplug_child_cpus "processors 0 1, online 0-1, stat cpu0 cpu1" \
+        "processors $(in_cgroup $CHILD cat $MNT/proc/cpuinfo | awk -F': *' '/^processor/ { printf "%s%s", s, $2; s = " " }'), online $(in_cgroup $CHILD cat $MNT/sys/devices/system/cpu/online), stat $(in_cgroup $CHILD cat $MNT/proc/stat | awk '/^cpu[0-9]/ { printf "%s%s", s, $1; s = " " }')"
+    check_eq hotplug_root_cpus "processors 0 1 2, online 0-2" \
+        "processors $(awk -F': *' '/^processor/ { printf "%s%s", s, $2; s = " " }' $MNT/proc/cpuinfo), online $(cat $MNT/sys/devices/system/cpu/online)"
+    echo 1 > /sys/devices/system/cpu/cpu1/online
+else
+    report fail hotplug_setup "cannot take CPU 1 offline"
+fi
 
 # ---------------------------------------------------------------- the end
 for name in plain cfs; do
