@@ -24,6 +24,8 @@ REQUIRED = [
     "meminfo_swaptotal",
     "meminfo_free_within_limit",
     "meminfo_free_parent_headroom",
+    "memory_stat_keys_exist",
+    "meminfo_lines_from_memory_stat",
     "cpuinfo_processors_nocfs",
     "online_nocfs",
     "cpuinfo_processors_cfs",
@@ -43,6 +45,8 @@ REQUIRED = [
     "meminfo_swapfree_small",
     "root_cgroup_meminfo_totals",
     "root_cgroup_cpus",
+    "hotplug_child_cpus",
+    "hotplug_root_cpus",
 ]
 # Checks of files that other work adds to the daemon: the guest reports
 # `skip` while the daemon answers ENOENT for them, and that is let through.
