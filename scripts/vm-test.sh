@@ -27,6 +27,9 @@ save_fixture=0
 [[ ${1:-} == --save-fixture ]] && save_fixture=1
 
 say() { echo "vm-test: $*" >&2; }
+# Anything that fails before the checks ran (packages, download, build) is
+# exit status 2, never 1 (a check failed).
+trap 'say "failed at line $LINENO: $BASH_COMMAND"; exit 2' ERR
 
 # ------------------------------------------------------------ host packages
 source scripts/install-deps.sh
@@ -108,6 +111,9 @@ else
   swift build -c release --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -n 3 >&2
   daemon=$REPO/.build-static/release/swift-lxcfs
 fi
+if ldd "$daemon" | grep -q libswift; then
+  say "$daemon loads the Swift runtime dynamically; build it with --static-swift-stdlib"; exit 2
+fi
 
 # ------------------------------------------------------------ the initramfs
 root=$CACHE/initramfs
@@ -127,7 +133,7 @@ copy_libs() {  # copy_libs BINARY...: every shared library they load, at the sam
     cp -L "$lib" "$root$lib"
   done
 }
-copy_libs "$daemon" "$(command -v fusermount3)" "$(command -v free)" "$(command -v top)"
+copy_libs "$(command -v busybox)" "$daemon" "$(command -v fusermount3)" "$(command -v free)" "$(command -v top)"
 [[ -f /lib/terminfo/d/dumb ]] && cp /lib/terminfo/d/dumb "$root/lib/terminfo/d/"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"
@@ -150,6 +156,7 @@ console=$CACHE/console.log
 say "booting $kver under qemu-system-x86_64 -accel tcg (at most ${TIMEOUT}s)"
 start=$SECONDS
 set +e
+trap - ERR
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
   -accel tcg -smp 4 -m 1024 \
   -display none -monitor none -serial "file:$console" -nic none -no-reboot \
