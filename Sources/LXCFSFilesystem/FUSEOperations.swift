@@ -1,18 +1,40 @@
 import CFuse3
 import Logging
 import LXCFSCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// One opened virtual file: its bytes, rendered once at open for the
-/// process that opened it and served from here at any offset. Kept in the
-/// FUSE file handle (`fuse_file_info.fh`) until release.
+/// One opened virtual file: its bytes, rendered at open for the process
+/// that opened it and served from here at any offset. A second read at
+/// offset 0 (a reader that keeps the file open and seeks back, as top does
+/// with /proc/stat) renders the file again, as lxcfs does. Kept in the FUSE
+/// file handle (`fuse_file_info.fh`) until release.
 final class OpenFile: Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    let file: VirtualFile
+    /// The snapshot served, and whether it was already read from offset 0.
+    let snapshot: Mutex<(bytes: [UInt8], readFromStart: Bool)>
+    init(_ file: VirtualFile, _ bytes: [UInt8]) {
+        self.file = file
+        self.snapshot = Mutex((bytes, false))
+    }
+
+    /// The bytes to serve a read at `offset`: a fresh rendering when the
+    /// snapshot was already read from offset 0, else the snapshot.
+    func bytes(at offset: Int, render: () -> [UInt8]) -> [UInt8] {
+        if offset == 0, snapshot.withLock({ $0.readFromStart }) {
+            let fresh = render()
+            snapshot.withLock { $0 = (fresh, true) }
+            return fresh
+        }
+        return snapshot.withLock { s in
+            if offset == 0 { s.readFromStart = true }
+            return s.bytes
+        }
+    }
 }
 
 /// The state FUSE callbacks reach through `fuse_get_context()->private_data`:
@@ -79,10 +101,13 @@ public final class ContainerFilesystem: Sendable {
         ops.read = { _, buf, size, offset, fi in
             guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
             let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
-            let count = file.bytes.count
+            let bytes = file.bytes(at: Int(offset)) {
+                ContainerFilesystem.current.view.render(file.file, for: fuse_get_context()!.pointee.pid)
+            }
+            let count = bytes.count
             guard offset >= 0, Int(offset) < count else { return 0 }
             let n = min(size, count - Int(offset))
-            file.bytes.withUnsafeBytes { src in
+            bytes.withUnsafeBytes { src in
                 UnsafeMutableRawPointer(buf).copyMemory(from: src.baseAddress! + Int(offset), byteCount: n)
             }
             return Int32(n)
@@ -146,7 +171,7 @@ public final class ContainerFilesystem: Sendable {
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
         let pid = fuse_get_context()!.pointee.pid
         let bytes = view.render(file, for: pid)
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes)).toOpaque()))
+        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(file, bytes)).toOpaque()))
         cfuse3_set_direct_io(fi)
         return 0
     }
