@@ -57,7 +57,10 @@ public final class PidNamespaceResolver: Sendable {
     ///   of pid 1), or when its namespace or init cannot be read.
     public func initProcess(of pid: Int32) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
-        if let hostNS = namespace(of: 1), hostNS == ns { return nil }
+        // Where pid 1's namespace cannot be read (a sandbox that hides it),
+        // the daemon's own namespace stands for the host's.
+        let hostNS = namespace(of: 1) ?? (root.isHost ? root.readLink("/proc/self/ns/pid") : nil)
+        if let hostNS, hostNS == ns { return nil }
         if let cached = cache.withLock({ $0[ns] }),
            namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
             return cached
