@@ -76,10 +76,29 @@ public final class CPUTimeTracker: Sendable {
     /// Nanoseconds per clock tick (USER_HZ 100).
     static let nanosecondsPerTick: UInt64 = 10_000_000
 
+    /// A shown counter: whole clock ticks and the nanoseconds not yet a tick.
+    struct Counter {
+        var ticks: UInt64 = 0
+        var nanoseconds: UInt64 = 0
+
+        init(ticks: UInt64 = 0) { self.ticks = ticks }
+
+        mutating func add(_ ns: UInt64) {
+            let all = CPUTimeTracker.sum(nanoseconds, ns)
+            ticks = CPUTimeTracker.sum(ticks, all / CPUTimeTracker.nanosecondsPerTick)
+            nanoseconds = all % CPUTimeTracker.nanosecondsPerTick
+        }
+
+        mutating func add(_ other: Counter) {
+            ticks = CPUTimeTracker.sum(ticks, other.ticks)
+            add(other.nanoseconds)
+        }
+    }
+
     struct Row {
-        var user: UInt64 = 0      // ns
-        var system: UInt64 = 0    // ns
-        var idle: UInt64 = 0      // ns
+        var user = Counter()
+        var system = Counter()
+        var idle = Counter()
     }
 
     struct Entry {
@@ -140,10 +159,7 @@ public final class CPUTimeTracker: Sendable {
             Self.advance(&entry, sample)
             entry.directory = directory
             st.entries[key] = entry
-            return entry.rows.map {
-                CPUTimeRow(user: $0.user / Self.nanosecondsPerTick, system: $0.system / Self.nanosecondsPerTick,
-                           idle: $0.idle / Self.nanosecondsPerTick)
-            }
+            return entry.rows.map { CPUTimeRow(user: $0.user.ticks, system: $0.system.ticks, idle: $0.idle.ticks) }
         }
         sweepIfDue(now: now)
         return result
@@ -151,8 +167,7 @@ public final class CPUTimeTracker: Sendable {
 
     static func newEntry(_ sample: CPUTimeSample, directory: String) -> Entry {
         var e = Entry(rows: sample.firstRead.map {
-                          Row(user: $0.user * nanosecondsPerTick, system: $0.system * nanosecondsPerTick,
-                              idle: $0.idle * nanosecondsPerTick)
+                          Row(user: Counter(ticks: $0.user), system: Counter(ticks: $0.system), idle: Counter(ticks: $0.idle))
                       },
                       lastPerCPU: [:], lastTotal: nil, lastNow: sample.now, lastRead: sample.now,
                       directory: directory)
@@ -169,6 +184,20 @@ public final class CPUTimeTracker: Sendable {
             e.lastTotal = (u, s)
             e.lastPerCPU = [:]
         }
+    }
+
+    /// `a + b`, or `UInt64.max` where that overflows (garbage counters never trap).
+    @inline(__always)
+    static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? .max : r
+    }
+
+    /// `a * b`, or `UInt64.max` where that overflows.
+    @inline(__always)
+    static func product(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        return o ? .max : r
     }
 
     /// A counter's growth since the last read; a counter that went
@@ -193,9 +222,9 @@ public final class CPUTimeTracker: Sendable {
         // (so the aggregate line never goes down); new rows start at 0.
         if e.rows.count > n {
             for (k, extra) in e.rows[n...].enumerated() {
-                e.rows[k % n].user += extra.user
-                e.rows[k % n].system += extra.system
-                e.rows[k % n].idle += extra.idle
+                e.rows[k % n].user.add(extra.user)
+                e.rows[k % n].system.add(extra.system)
+                e.rows[k % n].idle.add(extra.idle)
             }
             e.rows.removeSubrange(n...)
         }
@@ -218,18 +247,18 @@ public final class CPUTimeTracker: Sendable {
                     let du = scaled(growth(v.user, since: last.user), factor)
                     let ds = scaled(growth(v.system, since: last.system), factor)
                     if let k = sample.visible.firstIndex(of: cpu) {
-                        wantUser[k] &+= du
-                        wantSystem[k] &+= ds
+                        wantUser[k] = sum(wantUser[k], du)
+                        wantSystem[k] = sum(wantSystem[k], ds)
                     } else {
-                        surplusUser &+= du
-                        surplusSystem &+= ds
+                        surplusUser = sum(surplusUser, du)
+                        surplusSystem = sum(surplusSystem, ds)
                     }
                 }
             }
         case .total(let u, let s):
             if let last = e.lastTotal {
-                let du = scaled(growth(u, since: last.user) * 1000, factor)
-                let ds = scaled(growth(s, since: last.system) * 1000, factor)
+                let du = scaled(product(growth(u, since: last.user), 1000), factor)
+                let ds = scaled(product(growth(s, since: last.system), 1000), factor)
                 let count = UInt64(n)
                 for k in 0..<n {
                     wantUser[k] = du / count + (UInt64(k) < du % count ? 1 : 0)
@@ -248,18 +277,18 @@ public final class CPUTimeTracker: Sendable {
             let u = min(wantUser[k], room[k])
             room[k] -= u
             addUser[k] = u
-            surplusUser &+= wantUser[k] - u
+            surplusUser = sum(surplusUser, wantUser[k] - u)
             let s = min(wantSystem[k], room[k])
             room[k] -= s
             addSystem[k] = s
-            surplusSystem &+= wantSystem[k] - s
+            surplusSystem = sum(surplusSystem, wantSystem[k] - s)
         }
         spread(&surplusUser, into: &addUser, room: &room)
         spread(&surplusSystem, into: &addSystem, room: &room)
         for k in 0..<n {
-            e.rows[k].user += addUser[k]
-            e.rows[k].system += addSystem[k]
-            e.rows[k].idle += room[k]
+            e.rows[k].user.add(addUser[k])
+            e.rows[k].system.add(addSystem[k])
+            e.rows[k].idle.add(room[k])
         }
         // Keep at most one second per visible CPU for the next reads.
         let carryLimit = UInt64(n) * 1_000_000_000

@@ -190,8 +190,10 @@ public final class ContainerView: Sendable {
         let view = cpuView(for: pid, membership: m, reader: reader)
         var busyNanoseconds: UInt64 = 0
         switch usage {
-        case .perCPU(let rows): for (_, v) in rows { busyNanoseconds &+= v.user &+ v.system }
-        case .total(let u, let s): busyNanoseconds = (u &+ s) &* 1000
+        case .perCPU(let rows):
+            for (_, v) in rows { busyNanoseconds = CPUTimeTracker.sum(busyNanoseconds, CPUTimeTracker.sum(v.user, v.system)) }
+        case .total(let u, let s):
+            busyNanoseconds = CPUTimeTracker.product(CPUTimeTracker.sum(u, s), 1000)
         }
         let factor = view.capacity > 0 ? max(1, Double(view.cpus.count) / view.capacity) : 1
         return UptimeRenderer.CPUTime(cpus: view.cpus.count,

@@ -78,4 +78,24 @@ final class ContainerViewCPUTimeTests: XCTestCase {
         // Without --enable-cfs: 2 visible CPUs, busy unscaled.
         XCTAssertEqual(String(decoding: plain.render(.uptime, for: 4242), as: UTF8.self), "50.00 98.00\n")
     }
+
+    func testAbsurdCountersNeverTrapOrGoDown() throws {
+        let huge = "18446744073709551615"
+        try write("/proc/stat", "cpu  \(huge) 0 \(huge) \(huge) 0 0 0 0 0 0\ncpu0 \(huge) 0 \(huge) \(huge) 0 0 0 0 0 0\ncpu1 1 0 1 1 0 0 0 0 0 0\n")
+        try write("/sys/fs/cgroup/c/cpu.stat", "user_usec \(huge)\nsystem_usec \(huge)\n")
+        for options in [ViewOptions(), ViewOptions(enableCFS: true)] {
+            let view = ContainerView(root: HostRoot(root.path), options: options)
+            var last: [String: [UInt64]]?
+            for (k, usage) in ["\(huge)", "5", "\(huge)"].enumerated() {
+                try write("/proc/uptime", "\(100 + k).00 150.00\n")
+                try write("/sys/fs/cgroup/c/cpu.stat", "user_usec \(usage)\nsystem_usec \(usage)\n")
+                let now = cpuLines(view.render(.stat, for: 4242))
+                if let last {
+                    for (name, fields) in now { XCTAssertTrue(zip(last[name]!, fields).allSatisfy { $0 <= $1 }, name) }
+                }
+                last = now
+                XCTAssertTrue(String(decoding: view.render(.uptime, for: 4242), as: UTF8.self).hasSuffix("\n"))
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ public enum StatRenderer {
         var fields: [UInt64] = Array(repeating: 0, count: 10)
         /// user + nice + system + idle + iowait + irq + softirq + steal
         /// (guest time is already counted in user and nice).
-        var total: UInt64 { fields[0..<8].reduce(0, +) }
+        var total: UInt64 { fields[0..<8].reduce(0, CPUTimeTracker.sum) }
     }
 
     /// Renders the file as a first, stateless read shows it (the fixture rules).
@@ -98,7 +98,7 @@ public enum StatRenderer {
             }
         }
         var sum = Times()
-        for r in rows { for k in 0..<10 { sum.fields[k] += r.fields[k] } }
+        for r in rows { for k in 0..<10 { sum.fields[k] = CPUTimeTracker.sum(sum.fields[k], r.fields[k]) } }
 
         var out = TextBuffer(capacity: host.count)
         var wroteCPU = false

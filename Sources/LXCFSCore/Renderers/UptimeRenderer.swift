@@ -32,12 +32,14 @@ public enum UptimeRenderer {
         guard let start = initStartTicks else { return Array(host) }
         let w = ByteParser.words(host)
         guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
-        let startHundredths = start * 100 / StatRenderer.ticksPerSecond
+        let startHundredths = start.multipliedReportingOverflow(by: 100).overflow
+            ? UInt64.max : start * 100 / StatRenderer.ticksPerSecond
         let uptime = up > startHundredths ? up - startHundredths : 0
         let scaledIdle: UInt64
         if let cpuTime {
             // All visible CPUs' time since the container started, less what the cgroup used.
-            let all = UInt64(max(cpuTime.cpus, 1)) * uptime
+            let (all, overflow) = UInt64(max(cpuTime.cpus, 1)).multipliedReportingOverflow(by: uptime)
+            if overflow { return Array(host) }
             scaledIdle = all > cpuTime.busyHundredths ? all - cpuTime.busyHundredths : 0
         } else {
             // Idle time scales with the share of the host's uptime the container has seen.
@@ -66,7 +68,8 @@ public enum UptimeRenderer {
             frac = ByteParser.unsigned(digits) ?? 0
             if digits.count == 1 { frac *= 10 }
         }
-        return whole * 100 + frac
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 100)
+        return overflow ? nil : scaled &+ frac
     }
 }
 
