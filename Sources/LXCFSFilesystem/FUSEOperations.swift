@@ -8,25 +8,28 @@ import Glibc
 import Musl
 #endif
 
-/// One opened virtual file: its bytes, rendered at open for the process
-/// that opened it and served from here at any offset. A second read at
-/// offset 0 (a reader that keeps the file open and seeks back, as top does
-/// with /proc/stat) renders the file again, as lxcfs does. Kept in the FUSE
-/// file handle (`fuse_file_info.fh`) until release.
+/// One opened file: its bytes, rendered at open for the process that opened
+/// it and served from here at any offset. A virtual file read again from
+/// offset 0 (a reader that keeps it open and seeks back, as top does with
+/// /proc/stat) is rendered again, as lxcfs does. Kept in the FUSE file
+/// handle (`fuse_file_info.fh`) until release.
 final class OpenFile: Sendable {
-    let file: VirtualFile
+    /// The virtual file to render again on a new read from offset 0; `nil`
+    /// for a file served as it was read at open.
+    let file: VirtualFile?
     /// The snapshot served, and whether it was already read from offset 0.
     let snapshot: Mutex<(bytes: [UInt8], readFromStart: Bool)>
-    init(_ file: VirtualFile, _ bytes: [UInt8]) {
+
+    init(_ bytes: [UInt8], file: VirtualFile? = nil) {
         self.file = file
         self.snapshot = Mutex((bytes, false))
     }
 
     /// The bytes to serve a read at `offset`: a fresh rendering when the
     /// snapshot was already read from offset 0, else the snapshot.
-    func bytes(at offset: Int, render: () -> [UInt8]) -> [UInt8] {
-        if offset == 0, snapshot.withLock({ $0.readFromStart }) {
-            let fresh = render()
+    func bytes(at offset: Int, render: (VirtualFile) -> [UInt8]) -> [UInt8] {
+        if offset == 0, let file, snapshot.withLock({ $0.readFromStart }) {
+            let fresh = render(file)
             snapshot.withLock { $0 = (fresh, true) }
             return fresh
         }
@@ -102,7 +105,7 @@ public final class ContainerFilesystem: Sendable {
             guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
             let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
             let bytes = file.bytes(at: Int(offset)) {
-                ContainerFilesystem.current.view.render(file.file, for: fuse_get_context()!.pointee.pid)
+                ContainerFilesystem.current.render($0, for: fuse_get_context()!.pointee.pid)
             }
             let count = bytes.count
             guard offset >= 0, Int(offset) < count else { return 0 }
@@ -164,6 +167,11 @@ public final class ContainerFilesystem: Sendable {
         return 0
     }
 
+    /// A virtual file rendered again for a reader that reads it anew from offset 0.
+    func render(_ file: VirtualFile, for pid: Int32) -> [UInt8] {
+        view.render(file, for: pid)
+    }
+
     func open(_ path: String, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Int32 {
         guard let node = tree.node(at: path) else { return -ENOENT }
         guard case .file(let file) = node else { return -EISDIR }
@@ -171,7 +179,7 @@ public final class ContainerFilesystem: Sendable {
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
         let pid = fuse_get_context()!.pointee.pid
         let bytes = view.render(file, for: pid)
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(file, bytes)).toOpaque()))
+        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes, file: file)).toOpaque()))
         cfuse3_set_direct_io(fi)
         return 0
     }
