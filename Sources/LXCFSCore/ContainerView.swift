@@ -20,6 +20,8 @@ public final class ContainerView: Sendable {
     let logger: Logger
     let namespaces: PidNamespaceResolver
     private let layoutCache: Mutex<(layout: CgroupLayout, readAt: UInt64)>
+    /// Per-cgroup load averages; present only with `enableLoadavg`.
+    public let loadavgSampler: LoadavgSampler?
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -34,6 +36,7 @@ public final class ContainerView: Sendable {
         self.options = options
         self.logger = logger
         self.namespaces = PidNamespaceResolver(root: root)
+        self.loadavgSampler = options.enableLoadavg ? LoadavgSampler(root: root) : nil
         self.layoutCache = Mutex((CgroupLayout.discover(root: root), Self.monotonicNanoseconds()))
     }
 
@@ -94,6 +97,9 @@ public final class ContainerView: Sendable {
             return UptimeRenderer.render(host: host[...], initStartTicks: initProcess?.startTime)
         case .cpuOnline:
             return CPUOnlineRenderer.render(count: visibleCPUs(for: pid).count)
+        case .loadavg, .swaps, .diskstats, .slabinfo, .cpuPressure, .ioPressure, .memoryPressure,
+             .cpuPossible, .cpuPresent, .cpuOffline:
+            return renderMore(file, for: pid)
         }
     }
 
