@@ -3,8 +3,8 @@ import XCTest
 
 /// swaps, diskstats, pressure and slabinfo on the v1 and v2 fixture hosts.
 final class FileRendererTests: XCTestCase {
-    let v1 = ContainerView(root: FixtureRoot.named("v1"))
-    let v2 = ContainerView(root: FixtureRoot.named("v2"))
+    let v1 = ContainerView(root: FileFixtures.named("v1"))
+    let v2 = ContainerView(root: FileFixtures.named("v2"))
     let swapLine = "none" + String(repeating: " ", count: 36) + "virtual\t\t"
 
     // MARK: swaps
@@ -19,7 +19,7 @@ final class FileRendererTests: XCTestCase {
     }
 
     func testSwapsDisableSwapIsHeaderOnly() {
-        let view = ContainerView(root: FixtureRoot.named("v1"), options: ViewOptions(disableSwap: true))
+        let view = ContainerView(root: FileFixtures.named("v1"), options: ViewOptions(disableSwap: true))
         XCTAssertEqual(view.render(.swaps, for: 4242).text, SwapsRenderer.header)
         XCTAssertTrue(view.render(.meminfo, for: 4242).text.contains("SwapTotal:             0 kB\n"))
     }
@@ -47,7 +47,7 @@ final class FileRendererTests: XCTestCase {
 
     func testSwapsOfAProcessThatIsGoneIsTheHostsFile() {
         XCTAssertEqual(v1.render(.swaps, for: 999_999).text,
-                       String(decoding: FixtureRoot.named("v1").read("/proc/swaps")!, as: UTF8.self))
+                       String(decoding: FileFixtures.named("v1").read("/proc/swaps")!, as: UTF8.self))
     }
 
     // MARK: diskstats
@@ -112,7 +112,7 @@ final class FileRendererTests: XCTestCase {
     // MARK: sysfs CPU lists
 
     func testCPUListsAgreeWithTheVisibleCPUs() {
-        let view = ContainerView(root: FixtureRoot.named("v1"))
+        let view = ContainerView(root: FileFixtures.named("v1"))
         let n = view.visibleCPUs(for: 4242).count
         let expected = n == 1 ? "0\n" : "0-\(n - 1)\n"
         for file in [VirtualFile.cpuOnline, .cpuPossible, .cpuPresent] {

@@ -5,21 +5,21 @@ import XCTest
 final class LoadavgTests: XCTestCase {
     func testOneSampleV1CountsRAndDOverDescendantsAndNamesTheLastPidInItsNamespace() {
         // tasks: 100 R, 101 S, 102 D, child 200 R, 201 S, grandchild 300 R.
-        let view = ContainerView(root: FixtureRoot.named("v1"), options: ViewOptions(enableLoadavg: true))
+        let view = ContainerView(root: FileFixtures.named("v1"), options: ViewOptions(enableLoadavg: true))
         // active 4 after one 5 s update from 0: 4 * (1 - exp) = 0.32, 0.07, 0.02.
         XCTAssertEqual(view.render(.loadavg, for: 4242).text, "0.32 0.07 0.02 3/6 201\n")
     }
 
     func testOneSampleV2ReadsCgroupThreads() {
-        let view = ContainerView(root: FixtureRoot.named("v2"), options: ViewOptions(enableLoadavg: true))
+        let view = ContainerView(root: FileFixtures.named("v2"), options: ViewOptions(enableLoadavg: true))
         // 100 R, 200 D, 201 S: active 2, running 1.
         XCTAssertEqual(view.render(.loadavg, for: 4242).text, "0.16 0.03 0.01 1/3 102\n")
     }
 
     func testWithoutTheFlagOrWithoutACgroupTheHostsFile() {
-        XCTAssertEqual(ContainerView(root: FixtureRoot.named("v1")).render(.loadavg, for: 4242).text,
+        XCTAssertEqual(ContainerView(root: FileFixtures.named("v1")).render(.loadavg, for: 4242).text,
                        "7.50 3.20 1.10 5/300 9999\n")
-        let view = ContainerView(root: FixtureRoot.named("v1"), options: ViewOptions(enableLoadavg: true))
+        let view = ContainerView(root: FileFixtures.named("v1"), options: ViewOptions(enableLoadavg: true))
         XCTAssertEqual(view.render(.loadavg, for: 4343).text, "7.50 3.20 1.10 5/300 9999\n")
     }
 
@@ -43,7 +43,7 @@ final class LoadavgTests: XCTestCase {
     }
 
     func testSamplerRegistersOnReadTicksAndDropsIdleAndVanishedCgroups() {
-        let root = FixtureRoot.named("v1")
+        let root = FileFixtures.named("v1")
         let reader = CgroupReader(root: root, layout: CgroupLayout.discover(root: root))
         let sampler = LoadavgSampler(root: root, idleLimit: 1_000)
         let group = TaskGroup(directory: "/sys/fs/cgroup/cpu,cpuacct/ctr", unified: false)

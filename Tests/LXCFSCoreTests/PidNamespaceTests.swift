@@ -6,13 +6,13 @@ import XCTest
 final class PidNamespaceTests: XCTestCase {
     var dir: URL!
 
-    override func setUpWithError() throws { dir = try FixtureRoot.scratch() }
+    override func setUpWithError() throws { dir = try FileFixtures.scratch() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     /// Writes a process: its namespace (as the link's text), parent and start time.
     func process(_ pid: Int32, ns: String, ppid: Int32, start: UInt64) throws {
-        try FixtureRoot.write(dir, "/proc/\(pid)/ns/pid", "pid:[\(ns)]\n")
-        try FixtureRoot.write(dir, "/proc/\(pid)/stat",
+        try FileFixtures.write(dir, "/proc/\(pid)/ns/pid", "pid:[\(ns)]\n")
+        try FileFixtures.write(dir, "/proc/\(pid)/stat",
                               "\(pid) (sh) S \(ppid) 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 \(start) 0 0\n")
     }
 

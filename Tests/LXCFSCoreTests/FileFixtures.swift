@@ -3,7 +3,7 @@ import LXCFSCore
 
 /// Fixture roots shipped with the tests (`Fixtures/v1`, `Fixtures/v2`) and
 /// scratch roots built per test.
-enum FixtureRoot {
+enum FileFixtures {
     /// A fixture host under `Fixtures/NAME`.
     static func named(_ name: String) -> HostRoot {
         let base = Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(name)
