@@ -47,6 +47,13 @@ public final class PidNamespaceResolver: Sendable {
         root.readLink("/proc/\(pid)/ns/pid")
     }
 
+    /// The host's pid namespace: that of pid 1, or, where pid 1's is not
+    /// readable (pid 1 in another user namespace), the daemon's own, which
+    /// must be the host's for it to see readers' pids.
+    func hostNamespace() -> String? {
+        namespace(of: 1) ?? root.readLink("/proc/self/ns/pid")
+    }
+
     func stat(of pid: Int32) -> ProcessStat? {
         guard let bytes = root.read("/proc/\(pid)/stat", sizeHint: 512) else { return nil }
         return ProcessStat(parsing: bytes[...])
@@ -57,7 +64,7 @@ public final class PidNamespaceResolver: Sendable {
     ///   of pid 1), or when its namespace or init cannot be read.
     public func initProcess(of pid: Int32) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
-        if let hostNS = namespace(of: 1), hostNS == ns { return nil }
+        if let hostNS = hostNamespace(), hostNS == ns { return nil }
         if let cached = cache.withLock({ $0[ns] }),
            namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
             return cached

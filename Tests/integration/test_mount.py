@@ -97,5 +97,10 @@ def test_creates_a_missing_mount_point(start_daemon, tmp_path):
 def test_bad_command_line_is_one_sentence(tmp_path):
     r = subprocess.run([BIN, "render", "--pid", "1", "/proc/nonsense"], capture_output=True, text=True)
     assert r.returncode != 0 and r.stderr.count("\n") == 1
-    r = subprocess.run([BIN, "--version"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.strip()
+    for args in (["--bogus"], ["render", "--pid", "x", "/proc/meminfo"], ["relative/mountpoint"]):
+        r = subprocess.run([BIN, "-p", str(tmp_path / "p.pid"), *args], capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0, args
+        assert r.stderr.startswith("swift-lxcfs: ") and r.stderr.count("\n") == 1, r.stderr
+    for flag in ("--version", "-v"):
+        r = subprocess.run([BIN, flag], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.strip()

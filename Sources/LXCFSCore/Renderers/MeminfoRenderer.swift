@@ -32,7 +32,9 @@ public enum MeminfoRenderer {
             free = total > used ? total - used : 0
         }
         free = min(free, hostFree, total)
-        let available = min(free + kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable), total)
+        let reclaimable = kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable)
+        let (sum, overflow) = free.addingReportingOverflow(reclaimable)
+        let available = min(overflow ? UInt64.max : sum, total)
         // Shared with /proc/swaps so that the two files always agree.
         let swap = SwapFigures(hostSwapTotalKB: hostSwap, memory: m, options: options)
         let swapTotal = swap.totalKB

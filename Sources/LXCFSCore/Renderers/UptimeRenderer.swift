@@ -11,7 +11,8 @@ public enum UptimeRenderer {
         guard let start = initStartTicks else { return Array(host) }
         let w = ByteParser.words(host)
         guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
-        let startHundredths = start * 100 / StatRenderer.ticksPerSecond
+        let startHundredths = start.multipliedReportingOverflow(by: 100).overflow
+            ? UInt64.max : start * 100 / StatRenderer.ticksPerSecond
         let uptime = up > startHundredths ? up - startHundredths : 0
         // Idle time scales with the share of the host's uptime the container has seen.
         let scaledIdle = up > 0 ? UInt64(Double(idle) * Double(uptime) / Double(up)) : 0
@@ -38,7 +39,8 @@ public enum UptimeRenderer {
             frac = ByteParser.unsigned(digits) ?? 0
             if digits.count == 1 { frac *= 10 }
         }
-        return whole * 100 + frac
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 100)
+        return overflow ? nil : scaled &+ frac
     }
 }
 
