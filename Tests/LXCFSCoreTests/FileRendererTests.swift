@@ -121,3 +121,25 @@ final class FileRendererTests: XCTestCase {
         XCTAssertEqual(view.render(.cpuOffline, for: 4242).text, "\n")
     }
 }
+
+/// v1 blkio on a kernel with CFQ: its own counters win over the throttle ones.
+final class BlkioFamilyTests: XCTestCase {
+    func testCFQCountersWithMergesAndTimesWinOverThrottle() throws {
+        let dir = try FileFixtures.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileFixtures.write(dir, "/proc/self/mountinfo",
+                               "36 31 0:33 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio\n")
+        try FileFixtures.write(dir, "/proc/7/cgroup", "1:blkio:/lxc/c1\n")
+        try FileFixtures.write(dir, "/proc/diskstats", "   8       0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n")
+        let cg = "/sys/fs/cgroup/blkio/lxc/c1/"
+        try FileFixtures.write(dir, cg + "blkio.io_serviced_recursive", "8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n")
+        try FileFixtures.write(dir, cg + "blkio.io_service_bytes_recursive", "8:0 Read 10240\n8:0 Write 20480\n8:0 Total 30720\nTotal 30720\n")
+        try FileFixtures.write(dir, cg + "blkio.io_merged_recursive", "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\nTotal 3\n")
+        try FileFixtures.write(dir, cg + "blkio.io_service_time_recursive", "8:0 Read 3000000\n8:0 Write 4000000\n8:0 Total 7000000\nTotal 7000000\n")
+        try FileFixtures.write(dir, cg + "blkio.io_wait_time_recursive", "8:0 Read 1000000\n8:0 Write 1000000\n8:0 Total 2000000\nTotal 2000000\n")
+        try FileFixtures.write(dir, cg + "blkio.throttle.io_serviced_recursive", "8:0 Read 99\n8:0 Write 99\n8:0 Total 198\nTotal 198\n")
+        let view = ContainerView(root: HostRoot(dir.path))
+        XCTAssertEqual(String(decoding: view.render(.diskstats, for: 7), as: UTF8.self),
+                       "   8       0 sda 10 1 20 4 20 2 40 5 0 7 0 0 0 0 0 0 0\n")
+    }
+}
