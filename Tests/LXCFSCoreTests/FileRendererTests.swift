@@ -143,3 +143,36 @@ final class BlkioFamilyTests: XCTestCase {
                        "   8       0 sda 10 1 20 4 20 2 40 5 0 7 0 0 0 0 0 0 0\n")
     }
 }
+
+/// Garbage in the new inputs never crashes and never invents devices or tasks.
+final class FileGarbageTests: XCTestCase {
+    func testGarbageCgroupFilesAreIgnored() throws {
+        let junk: [String] = ["", "\n\n", "max", "254:0", "254:0 Read", "254:0 Read x", ":0 Read 1", "254: Read 1",
+                              "99999999999:0 Read 1", "254:0 Read 99999999999999999999999", "\u{0}\u{1}\u{ff}",
+                              "254:0 rbytes=", "254:0 =5 rios=x", "254:0 rbytes=1=2", "some", "R R R"]
+        for j in junk {
+            let bytes = Array(j.utf8)[...]
+            _ = CgroupReader.parseRWStat(bytes)
+            _ = CgroupReader.parseIOStat(bytes)
+            _ = DiskstatsRenderer.render(host: bytes, io: [DeviceNumber(major: 254, minor: 0): BlockIOStat()])
+            _ = SwapFigures.hostSwapTotalKB(meminfo: bytes)
+            _ = PressureRenderer.render(cgroup: Array(bytes), host: nil)
+        }
+        XCTAssertTrue(CgroupReader.parseRWStat(Array("254:0 Read x\n:0 Read 1\n".utf8)[...]).isEmpty)
+        XCTAssertEqual(CgroupReader.parseIOStat(Array("254:0 rbytes=x rios=2\n".utf8)[...])[DeviceNumber(major: 254, minor: 0)]?.reads, 2)
+        XCTAssertNil(PressureRenderer.render(cgroup: Array("garbage".utf8), host: nil))
+
+        let dir = try FileFixtures.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileFixtures.write(dir, "/g/tasks", "12\nabc\n-5\n0\n99999999999\n13\n")
+        try FileFixtures.write(dir, "/proc/12/stat", "12 (a) b) c) R 1")
+        try FileFixtures.write(dir, "/proc/13/stat", "no parenthesis here")
+        try FileFixtures.write(dir, "/proc/12/status", "NSpid:\tgarbage\n")
+        let root = HostRoot(dir.path)
+        let reader = CgroupReader(root: root, layout: CgroupLayout(hierarchies: []))
+        let count = LoadavgSampler(root: root).sample(TaskGroup(directory: "/g", unified: false), reader: reader)
+        XCTAssertEqual(count?.total, 1)
+        XCTAssertEqual(count?.running, 1)
+        XCTAssertEqual(count?.lastPid, 12, "unreadable NSpid: the host id")
+    }
+}

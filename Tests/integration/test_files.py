@@ -191,11 +191,17 @@ def in_container_view(cg, d, script):
     return r.stdout
 
 
-def test_lscpu_getconf_and_python_agree_with_cpuinfo_in_a_one_cpu_cpuset(start_daemon, cgroups):
+@pytest.mark.parametrize("limit", ["cpuset", "cfs"])
+def test_lscpu_getconf_and_python_agree_with_cpuinfo_on_one_cpu(start_daemon, cgroups, limit):
     if shutil.which("lscpu") is None or shutil.which("unshare") is None:
         pytest.fail("util-linux (lscpu, unshare) is missing; scripts/install-deps.sh --test installs it")
-    d = start_daemon()
-    cg = cgroups("swl-files-cpu", cpus="0")
+    if limit == "cpuset":
+        d = start_daemon()
+        cg = cgroups("swl-files-cpu", cpus="0")
+    else:
+        # Every host CPU in the cpuset, a CFS quota of one CPU and --enable-cfs.
+        d = start_daemon("--enable-cfs")
+        cg = cgroups("swl-files-cfs", quota=100000, period=100000)
     out = in_container_view(cg, d, (
         "lscpu; echo getconf=$(getconf _NPROCESSORS_ONLN); "
         f"{sys.executable} -c 'import os; print(\"python=%d\" % os.cpu_count())'; "
