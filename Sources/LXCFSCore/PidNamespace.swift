@@ -79,11 +79,40 @@ public final class PidNamespaceResolver: Sendable {
             currentStat = parentStat
             steps += 1
         }
-        let found = Init(pid: current, startTime: currentStat.startTime)
+        var found = Init(pid: current, startTime: currentStat.startTime)
+        // A reader that entered the namespace from outside (`docker exec`,
+        // `nsenter`) has a parent outside it: its topmost in-namespace
+        // ancestor is not pid 1 there. Then pid 1 is looked for among all processes.
+        if namespacePid(of: current) != 1, let scanned = scanForInit(of: ns) {
+            found = scanned
+        }
         cache.withLock { cache in
             if cache.count > 4096 { cache.removeAll() }
             cache[ns] = found
         }
         return found
+    }
+
+    /// A process's pid in its innermost pid namespace (last `NSpid:` field
+    /// of `/proc/PID/status`).
+    /// - Returns: `nil` when the status or its `NSpid:` line cannot be read
+    ///   (kernels before 4.1), in which case the walk's result stands.
+    func namespacePid(of pid: Int32) -> Int64? {
+        guard let bytes = root.read("/proc/\(pid)/status", sizeHint: 2048) else { return nil }
+        for line in ByteParser.lines(bytes[...]) where ByteParser.hasPrefix(line, "NSpid:") {
+            return ByteParser.words(line.dropFirst(6)).last.flatMap(ByteParser.integer)
+        }
+        return nil
+    }
+
+    /// Looks through `/proc` for the process that is pid 1 of namespace `ns`.
+    /// Costs one link read per process; done once per namespace, then cached.
+    func scanForInit(of ns: String) -> Init? {
+        for entry in root.entries(of: "/proc") ?? [] {
+            guard let pid = Int32(entry.name), pid > 0, namespace(of: pid) == ns,
+                  namespacePid(of: pid) == 1, let st = stat(of: pid) else { continue }
+            return Init(pid: pid, startTime: st.startTime)
+        }
+        return nil
     }
 }

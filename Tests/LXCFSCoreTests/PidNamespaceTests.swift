@@ -50,3 +50,26 @@ final class PidNamespaceTests: XCTestCase {
         XCTAssertEqual(resolver.initProcess(of: 702), .init(pid: 700, startTime: 7000))
     }
 }
+
+/// A reader that joined the namespace from outside (`docker exec`) still finds pid 1.
+final class PidNamespaceExecTests: XCTestCase {
+    func testAReaderWhoseParentIsOutsideTheNamespaceFindsPidOne() throws {
+        let dir = try FileFixtures.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func process(_ pid: Int32, ns: String, ppid: Int32, start: UInt64, nspid: String) throws {
+            try FileFixtures.write(dir, "/proc/\(pid)/ns/pid", "pid:[\(ns)]\n")
+            try FileFixtures.write(dir, "/proc/\(pid)/stat",
+                                   "\(pid) (sh) S \(ppid) 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 \(start) 0 0\n")
+            try FileFixtures.write(dir, "/proc/\(pid)/status", "PPid:\t\(ppid)\nNSpid:\t\(nspid)\n")
+        }
+        try process(1, ns: "1", ppid: 0, start: 1, nspid: "1")
+        try process(400, ns: "1", ppid: 1, start: 900, nspid: "400")       // containerd-shim
+        try process(500, ns: "77", ppid: 400, start: 1000, nspid: "500\t1")  // the container's init
+        try process(800, ns: "77", ppid: 400, start: 9000, nspid: "800\t42") // docker exec'd shell
+        try process(801, ns: "77", ppid: 800, start: 9100, nspid: "801\t43")
+        let resolver = PidNamespaceResolver(root: HostRoot(dir.path))
+        XCTAssertEqual(resolver.initProcess(of: 801), .init(pid: 500, startTime: 1000))
+        // The exec'd shell was never cached as the init.
+        XCTAssertEqual(resolver.initProcess(of: 500), .init(pid: 500, startTime: 1000))
+    }
+}

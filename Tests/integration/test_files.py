@@ -258,3 +258,29 @@ def test_cpu_tree_is_read_only_and_keeps_host_files(start_daemon):
     assert e.value.errno in (errno.EACCES, errno.EROFS)
     with pytest.raises(FileNotFoundError):
         os.stat(os.path.join(base, "cpu99999"))
+
+
+def test_uptime_for_a_reader_that_entered_the_namespace_from_outside(start_daemon):
+    """Like `docker exec`: the reader's parent (nsenter) is outside the pid
+    namespace, so walking up its parents never reaches the namespace's pid 1."""
+    if shutil.which("nsenter") is None:
+        pytest.fail("util-linux (nsenter) is missing; scripts/install-deps.sh --test installs it")
+    d = start_daemon()
+    init = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sleep", "600"])
+    try:
+        def inner_sleep():
+            kids = open(f"/proc/{init.pid}/task/{init.pid}/children").read().split()
+            return kids[0] if kids else None
+        wait_for(lambda: inner_sleep() is not None, what="the namespace's init")
+        target = inner_sleep()
+        subprocess.run(["sleep", "2"], check=True)
+        # The reader starts at least 2 s after the namespace's pid 1.
+        r = subprocess.run(["nsenter", "-t", target, "-p", "--", "sh", "-c", f"cat {d.path('proc/uptime')}"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        up = float(r.stdout.split()[0])
+        assert up >= 1.9, r.stdout
+        assert up < float(open("/proc/uptime").read().split()[0]) - 1
+    finally:
+        init.kill()
+        init.wait()
