@@ -25,7 +25,10 @@ public struct ProcessStat: Sendable, Equatable {
 ///
 /// The namespace is named by the target of `/proc/PID/ns/pid`
 /// (`pid:[INODE]`). The init is the topmost ancestor, by parent pid, that is
-/// still in the same namespace. Results are cached per namespace and
+/// still in the same namespace; where that one is not pid 1 there (its
+/// `NSpid` does not end in 1: the reader entered from outside, as with
+/// `docker exec`), the process that is pid 1 there is looked for in `/proc`.
+/// Results are cached per namespace and
 /// checked on each use (same namespace, same start time), so a recycled pid
 /// never gives another container's init.
 public final class PidNamespaceResolver: Sendable {
