@@ -42,7 +42,7 @@ def lxcfs_mount(tmp_path):
             proc.kill()
             proc.wait()
         if os.path.ismount(mnt):
-            subprocess.run(["fusermount", "-u", "-z", str(mnt)], check=False)
+            subprocess.run([shutil.which("fusermount3") or "fusermount", "-u", "-z", str(mnt)], check=False)
         log.close()
 
 
