@@ -22,6 +22,8 @@ public final class ContainerView: Sendable {
     /// The /proc/stat lines last shown per cgroup, so that later reads only add to them.
     public let cpuTimes: CPUTimeTracker
     private let layoutCache: Mutex<(layout: CgroupLayout, readAt: UInt64)>
+    /// Per-cgroup load averages; present only with `enableLoadavg`.
+    public let loadavgSampler: LoadavgSampler?
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -37,6 +39,7 @@ public final class ContainerView: Sendable {
         self.logger = logger
         self.namespaces = PidNamespaceResolver(root: root)
         self.cpuTimes = CPUTimeTracker(root: root)
+        self.loadavgSampler = options.enableLoadavg ? LoadavgSampler(root: root) : nil
         self.layoutCache = Mutex((CgroupLayout.discover(root: root), Self.monotonicNanoseconds()))
     }
 
@@ -102,6 +105,9 @@ public final class ContainerView: Sendable {
             return UptimeRenderer.render(host: host[...], initStartTicks: initProcess.startTime, cpuTime: cpuTime(for: pid))
         case .cpuOnline:
             return CPUOnlineRenderer.render(count: visibleCPUs(for: pid).count)
+        case .loadavg, .swaps, .diskstats, .slabinfo, .cpuPressure, .ioPressure, .memoryPressure,
+             .cpuPossible, .cpuPresent, .cpuOffline:
+            return renderMore(file, for: pid)
         }
     }
 
