@@ -42,7 +42,13 @@ CASES = {
                      {"memsw=mem", "cpuset=0-1", "quota=1.5"}),
     "nolimit-cpus01": (dict(cpus="0-1"),
                        {"memory=none", "memsw=none", "cpuset=0-1", "quota=none"}),
+    # A child without a quota under a parent with a quota of 0.5 CPU (a pod).
+    "parent-quota": (dict(cpus="0-1"),
+                     {"memory=none", "memsw=none", "cpuset=0-1", "parentquota"}),
 }
+
+# Cases whose cgroup sits under a parent with these limits.
+PARENTS = {"parent-quota": dict(cpus="0-1", quota=50000)}
 
 # switches -> condition tags
 FLAGSETS = {
@@ -91,9 +97,14 @@ def load_documented():
     return rows
 
 
+# Rows of the table that matched a difference found, as (file, field pattern).
+MATCHED = set()
+
+
 def documented(rows, file, field, tags):
     for f, pattern, cond, _ in rows:
         if f == file and fnmatch.fnmatchcase(field, pattern) and cond <= tags:
+            MATCHED.add((f, pattern))
             return True
     return False
 
@@ -103,7 +114,7 @@ def parity():
     """Starts the daemon pairs, makes the cgroups, reads everything once
     through both mounts, and a loadavg series around a busy period."""
     state = tempfile.mkdtemp(prefix="swl-par-parity-")
-    daemons, groups = [], []
+    daemons, groups, parents = [], [], []
     try:
         mounts = {}
         for name, (args, _) in FLAGSETS.items():
@@ -115,7 +126,11 @@ def parity():
             daemons.append(Daemon(sw, args))
             mounts[name] = (lx, sw)
         for case, (limits, _) in CASES.items():
-            groups.append((case, Cgroup(f"parity-{case}", **limits)))
+            if case in PARENTS:
+                parents.append(Cgroup(f"parity-{case}", **PARENTS[case]))
+                groups.append((case, Cgroup(f"parity-{case}/child", **limits)))
+            else:
+                groups.append((case, Cgroup(f"parity-{case}", **limits)))
         reads = {}
         for case, cg in groups:
             for name, (lx, sw) in mounts.items():
@@ -133,6 +148,8 @@ def parity():
         for d in daemons:
             d.stop()
         for _, cg in groups:
+            cg.remove()
+        for cg in parents:
             cg.remove()
         for c in Cgroup.CONTROLLERS:
             with contextlib.suppress(OSError):
@@ -355,3 +372,13 @@ def test_cpu_online(parity):
         if lx.strip() != sw.strip():
             diffs.append(("online", "online", tags, f"{case}/{flagset}: lxcfs {lx.strip()!r}, swift-lxcfs {sw.strip()!r}"))
     check(diffs)
+
+
+def test_the_comparison_sees_known_differences(parity):
+    """The comparisons can fail: differences this host always shows were
+    found and matched their rows."""
+    test_meminfo(parity)
+    test_cpuinfo_processor_count(parity)
+    test_stat_structure_and_user_system(parity)
+    for row in [("stat", "cpu*.user"), ("cpuinfo", "processor"), ("meminfo", "MemFree")]:
+        assert row in MATCHED, f"expected difference {row} was not seen; ran: {sorted(MATCHED)}"
