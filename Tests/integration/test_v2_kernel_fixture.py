@@ -113,6 +113,8 @@ def test_cpu_views_agree(args, cpus):
     assert rows["cpu"][2] == usage["system_usec"] // 10000
     assert [sum(col) for col in zip(*(rows[f"cpu{i}"] for i in range(cpus)))] == rows["cpu"]
     assert stat.startswith("cpu  ")
+    for f in ("possible", "present"):
+        assert render(PLAIN, f"/sys/devices/system/cpu/{f}", *args) == f"0-{cpus - 1}\n"
     # The other lines are the host's.
     assert [l for l in stat.splitlines() if not l.startswith("cpu")] == \
         [l for l in host("/proc/stat").splitlines() if not l.startswith("cpu")]
@@ -123,3 +125,12 @@ def test_uptime_of_a_pid_namespace_and_of_the_host():
     start = int(host(f"/proc/{NS_INIT}/stat").rsplit(")", 1)[1].split()[19])
     assert float(render(IN_NS, "/proc/uptime").split()[0]) == pytest.approx(max(now - start / 100, 0), abs=0.006)
     assert float(render(PLAIN, "/proc/uptime").split()[0]) == now
+
+
+def test_swaps_show_the_swap_allowance():
+    hostmem = keyed("/proc/meminfo")
+    lines = render(PLAIN, "/proc/swaps").splitlines()
+    assert lines[0].startswith("Filename")
+    size = min(67108864 // 1024, hostmem["SwapTotal"])
+    used = int(host(f"{CHILD}/memory.swap.current")) // 1024
+    assert [l.split()[2:4] for l in lines[1:]] == [[str(size), str(used)]]

@@ -28,14 +28,20 @@ REQUIRED = [
     "meminfo_lines_from_memory_stat",
     "cpuinfo_processors_nocfs",
     "online_nocfs",
+    "possible_nocfs",
+    "present_nocfs",
     "cpuinfo_processors_cfs",
     "online_cfs",
+    "possible_cfs",
+    "present_cfs",
     "stat_cpu_lines_nocfs",
     "stat_user_system_nocfs",
     "stat_cpu_lines_cfs",
     "stat_user_system_cfs",
     "uptime_host_namespace",
     "uptime_pid_namespace_init",
+    "swaps",
+    "loadavg_cgroup",
     "free_mem_total",
     "free_swap_total",
     "top_mem_total",
@@ -48,14 +54,6 @@ REQUIRED = [
     "hotplug_child_cpus",
     "hotplug_root_cpus",
 ]
-# Checks of files that other work adds to the daemon: the guest reports
-# `skip` while the daemon answers ENOENT for them, and that is let through.
-NOT_SERVED_YET = [
-    "possible_nocfs", "present_nocfs", "possible_cfs", "present_cfs",
-    "swaps", "loadavg_cgroup",
-]
-
-
 @pytest.fixture(scope="module")
 def vm_run():
     if os.environ.get("SWIFT_LXCFS_SKIP_VM"):
@@ -76,20 +74,11 @@ def test_vm_ran_every_check(vm_run):
     closing = re.search(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", r.stdout, re.M)
     assert closing, output
     assert r.returncode == 0 and int(closing.group(2)) == 0, output
-    assert set(REQUIRED + NOT_SERVED_YET) <= set(checks), output
+    assert set(REQUIRED) <= set(checks), output
 
 
 @pytest.mark.parametrize("name", REQUIRED)
 def test_vm_check(vm_run, name):
     _, checks = vm_run
     status, detail = checks.get(name, ("missing", "not reported by the guest"))
-    assert status == "pass", f"{name}: {status}: {detail}"
-
-
-@pytest.mark.parametrize("name", NOT_SERVED_YET)
-def test_vm_check_of_file_not_served_yet(vm_run, name):
-    _, checks = vm_run
-    status, detail = checks.get(name, ("missing", "not reported by the guest"))
-    if status == "skip":
-        pytest.skip(f"{name}: {detail}")
     assert status == "pass", f"{name}: {status}: {detail}"
