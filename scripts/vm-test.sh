@@ -162,7 +162,7 @@ timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
   -display none -monitor none -serial "file:$console" -nic none -no-reboot \
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -kernel "$vmlinuz" -initrd "$initrd" \
-  -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1" \
+  -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init psi=1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1" \
   < /dev/null
 qemu_status=$?
 set -e

@@ -53,6 +53,8 @@ REQUIRED = [
     "root_cgroup_cpus",
     "hotplug_child_cpus",
     "hotplug_root_cpus",
+    "diskstats_child",
+    "pressure_cpu_child",
 ]
 @pytest.fixture(scope="module")
 def vm_run():

@@ -232,6 +232,22 @@ stat_lines() {
 stat_lines nocfs $MNT 3
 stat_lines cfs $MNT_CFS 2
 
+# ---------------------------------------------------------------- pressure
+# The child's cpu.pressure (PSI, cgroup v2 only), read before and after.
+if [ -f /proc/pressure/cpu ]; then
+    in_cgroup $CHILD sh -c "cat $CHILD/cpu.pressure > /tmp/before; cat $MNT/proc/pressure/cpu > /tmp/pressure; cat $CHILD/cpu.pressure > /tmp/after"
+    result=$(awk -v b="$(head -n1 /tmp/before)" -v a="$(head -n1 /tmp/after)" '
+        function total(line) { sub(/.*total=/, "", line); return line + 0 }
+        NR == 1 { first = $0; t = total($0) }
+        END {
+            msg = "\"" first "\" (child some total " total(b) ".." total(a) ")"
+            print ((first ~ /^some avg10=/ && t >= total(b) && t <= total(a)) ? "pass " : "fail ") msg
+        }' /tmp/pressure)
+    report "${result%% *}" pressure_cpu_child "${result#* }"
+else
+    report fail pressure_cpu_child "the kernel has no /proc/pressure (psi=1 missing?)"
+fi
+
 # ---------------------------------------------------------------- snapshot
 # The host files the daemon reads, copied as they are now into a fixture
 # root (the layout of ../shared/cases/README.md) and printed on the console
@@ -382,8 +398,8 @@ SMALL=$PARENT/small
 must mkdir $SMALL
 must sh -c "echo 16M > $SMALL/memory.max"
 mkdir -p /tmp/swl-vm-small
-in_cgroup $SMALL dd if=/dev/zero of=/tmp/swl-vm-small/fill bs=1M count=40 2>/dev/null \
-    || report fail swap_in_use_setup "dd into tmpfs under memory.max 16M failed"
+in_cgroup $SMALL dd if=/dev/zero of=/tmp/swl-vm-small/fill bs=1M count=40 2>/tmp/err \
+    || report fail swap_in_use_setup "dd into tmpfs under memory.max 16M failed: $(cat /tmp/err)"
 in_cgroup $SMALL sh -c "cat $SMALL/memory.swap.current > /tmp/before; cat $MNT/proc/meminfo > /tmp/meminfo; cat $SMALL/memory.swap.current > /tmp/after"
 check_eq meminfo_memtotal_small "16384" "$(field /tmp/meminfo MemTotal)"
 result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" -v total="$expect_swap" '
@@ -395,6 +411,34 @@ result=$(awk -v b="$(cat /tmp/before)" -v a="$(cat /tmp/after)" -v total="$expec
     }' /tmp/meminfo)
 report "${result%% *}" meminfo_swapfree_small "${result#* }"
 rm -rf /tmp/swl-vm-small
+rmdir $SMALL
+
+# ---------------------------------------------------------------- block I/O
+# 1 MiB written with O_DIRECT by the child to a second loop device shows in
+# the child's io.stat and, through the mount, as that device's diskstats
+# line (sectors of 512 bytes); devices the child did not touch are left out.
+# (The io controller is enabled only now: with it, the loop driver charges
+# the writes to a loop device's backing file to the memory cgroup of the
+# process that caused them, and the swap-out of the small cgroup above, to a
+# loop device backed by a tmpfs file, would then need memory that cgroup no
+# longer has.)
+must sh -c "echo +io > $CG/cgroup.subtree_control"
+must sh -c "echo +io > $PARENT/cgroup.subtree_control"
+must truncate -s 8M /diskfile
+must losetup /dev/loop1 /diskfile
+in_cgroup $CHILD dd if=/dev/zero of=/dev/loop1 bs=4096 count=256 oflag=direct 2>/dev/null \
+    || report fail diskstats_setup "dd to /dev/loop1 failed"
+in_cgroup $CHILD sh -c "cat $MNT/proc/diskstats > /tmp/diskstats"
+iostat=$(grep '^7:1 ' $CHILD/io.stat)
+log "child io.stat: $(tr '\n' '|' < $CHILD/io.stat)"
+result=$(awk -v io="$iostat" '
+    BEGIN { n = split(io, w, /[ =]/); for (i = 2; i < n; i += 2) v[w[i]] = w[i + 1] }
+    { lines++; if ($3 == "loop1") { writes = $8; sectors = $10 } }
+    END {
+        msg = lines " line(s); loop1: " writes " writes, " sectors " sectors written (io.stat wios=" v["wios"] " wbytes=" v["wbytes"] ")"
+        print ((lines == 1 && v["wbytes"] >= 1048576 && writes == v["wios"] && sectors == v["wbytes"] / 512) ? "pass " : "fail ") msg
+    }' /tmp/diskstats)
+report "${result%% *}" diskstats_child "${result#* }"
 
 # ---------------------------------------------------------------- root cgroup
 log "root cgroup meminfo: $(head -5 $MNT/proc/meminfo | tr -s ' ' | tr '\n' '|')"
