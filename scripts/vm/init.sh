@@ -194,6 +194,8 @@ cpu_views() {
     for f in possible present; do
         check_eq "${f}_$1" "$4" "$(in_cgroup $CHILD cat $2/sys/devices/system/cpu/$f 2>&1)"
     done
+    check_eq "cpu_folders_$1" "$(awk -v n=$3 'BEGIN { for (i = 0; i < n; i++) printf "%scpu%d", (i ? " " : ""), i }')" \
+        "$(in_cgroup $CHILD ls $2/sys/devices/system/cpu | grep -E '^cpu[0-9]+$' | sort | tr '\n' ' ' | sed 's/ $//')"
 }
 cpu_views nocfs $MNT 3 0-2
 cpu_views cfs $MNT_CFS 2 0-1
