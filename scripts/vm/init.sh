@@ -206,7 +206,9 @@ in_cgroup $CHILD timeout 2 sh -c 'while :; do :; done'
 in_cgroup $CHILD dd if=/dev/zero of=/dev/null bs=1 count=100000 2>/dev/null
 
 # stat_lines NAME MOUNT CPUS: cpu.stat read before and after /proc/stat by the
-# same cgroup; the rendered user/system ticks must lie between the two.
+# same cgroup; the rendered user/system ticks must lie between the two. This
+# must be each daemon's first /proc/stat read for the child: later reads
+# continue from what was shown (monotonic counters, CFS scaling) instead.
 stat_lines() {
     in_cgroup $CHILD sh -c "cat $CHILD/cpu.stat > /tmp/before; cat $2/proc/stat > /tmp/stat; cat $CHILD/cpu.stat > /tmp/after"
     check_eq "stat_cpu_lines_$1" "$(awk -v n=$3 'BEGIN { for (i = 0; i < n; i++) printf "%scpu%d", (i ? " " : ""), i }')" \
@@ -257,7 +259,7 @@ fi
 # unpacks it into .cache/vm/snapshot, and `scripts/vm-test.sh
 # --save-fixture` makes it the fixture root of
 # Tests/integration/test_v2_kernel_fixture.py. Readers: a process in the
-# child, and the grandchild of a pid namespace's init in the child.
+# child, and the child of a pid namespace's init in the child.
 # (Not through in_cgroup: a function run with & is a forked shell, and $!
 # would name that shell instead of the process in the child.)
 sh -c 'echo $$ > "$0/cgroup.procs" && exec sleep 600' $CHILD &
