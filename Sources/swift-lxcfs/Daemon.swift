@@ -26,7 +26,8 @@ struct Daemon {
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
-        _ = try mount.run(filesystem: filesystem, logger: logger)
+        // With -l, the loadavg sampler runs from the moment the mount is in place.
+        _ = try mount.run(filesystem: filesystem, logger: logger, ready: { view.startLoadavgSampler() })
     }
 
     /// Creates the mount point if missing and refuses one that already has a mount.

@@ -8,14 +8,18 @@ import pytest
 
 from conftest import BIN, Daemon
 
-FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "sys/devices/system/cpu/online"]
+FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "proc/swaps", "proc/loadavg",
+         "sys/devices/system/cpu/online", "sys/devices/system/cpu/possible", "sys/devices/system/cpu/present"]
 
 
 def test_layout_and_modes(start_daemon):
     d = start_daemon()
     assert sorted(os.listdir(d.mountpoint)) == ["proc", "sys"]
-    assert sorted(os.listdir(d.path("proc"))) == ["cpuinfo", "meminfo", "stat", "uptime"]
-    assert os.listdir(d.path("sys/devices/system/cpu")) == ["online"]
+    pressure = ["pressure"] if os.path.isdir("/proc/pressure") else []
+    assert sorted(os.listdir(d.path("proc"))) == sorted(
+        ["cpuinfo", "diskstats", "loadavg", "meminfo", "slabinfo", "stat", "swaps", "uptime"] + pressure)
+    listed = os.listdir(d.path("sys/devices/system/cpu"))
+    assert {"online", "possible", "present", "offline"} <= set(listed)
     for rel in FILES:
         st = os.stat(d.path(rel))
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o444, rel
