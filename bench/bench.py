@@ -33,15 +33,20 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 # The served files: one row per file. Extend here when the daemon serves more.
+# (lxcfs 5.0.3 serves no /proc/pressure files, so those are left out.)
 FILES = [
     "proc/meminfo",
     "proc/cpuinfo",
     "proc/stat",
     "proc/uptime",
     "sys/devices/system/cpu/online",
+    "proc/loadavg",
+    "proc/swaps",
+    "proc/diskstats",
 ]
 
-# The host files one render reads for a reader in PARENT/cg-0 (v1): "C/..." is
+# The host files one render reads for a reader in PARENT/cg-0 (v1), for the
+# files whose sources are listed here: "C/..." is
 # /sys/fs/cgroup/C/PARENT/cg-0/..., "C/^/..." the parent cgroup's file. Reading
 # each once (open, read, close) is work no exact view can skip, so their summed
 # cost bounds how close to the floor a file can get.
@@ -288,8 +293,10 @@ def kernel_files(tools, files, seconds, cgroups):
     """The cost of each host file a render reads (1 reader in cg-0), summed per served file."""
     out = {}
     for f in files:
+        if f not in RENDER_READS:
+            continue
         parts = []
-        for rel in RENDER_READS.get(f, []):
+        for rel in RENDER_READS[f]:
             if rel.startswith("/"):
                 path = rel
             else:

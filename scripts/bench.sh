@@ -6,7 +6,7 @@
 # (each in its own cgroup with its own limits), the per-read cost with 1, 100
 # and 1000 cgroups, and the daemon's RSS over 1M reads. Not a test.
 #
-#   scripts/bench.sh                  full run (about 7 minutes)
+#   scripts/bench.sh                  full run (about 10 minutes)
 #   scripts/bench.sh --quick          short runs (about a minute)
 #   scripts/bench.sh --update-doc     also write the results into docs/performance.md
 #   scripts/bench.sh --help           every option
