@@ -23,6 +23,7 @@ Ctrl-C included.
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -563,6 +564,9 @@ def main():
             srv.stop()
         if cg:
             cg.remove_all()
+        # The servers' logs and mount points go too, once nothing is mounted there.
+        if not any(os.path.ismount(srv.mountpoint) for srv in servers.values()):
+            shutil.rmtree(work, ignore_errors=True)
     text, checks = report(res)
     header = (f"Run {res['started']} on {res['host']} ({res['cpus']} CPUs), {res['elapsed_s']} s. "
               f"Each cell: median of {reps} interleaved runs of {seconds} s.\n\n")
