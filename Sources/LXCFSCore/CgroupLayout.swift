@@ -12,19 +12,28 @@ public struct CgroupHierarchy: Sendable, Hashable {
     public let isUnified: Bool
 
     /// The folder of a cgroup in this hierarchy.
+    ///
+    /// Both `cgroupPath` and `mountRoot` are relative to the daemon's cgroup
+    /// namespace, so a path below the mount root is placed by removing that
+    /// root. Paths that climb out of the namespace (`/../../kubepods/x`,
+    /// from a daemon in its own namespace) are placed the same way when the
+    /// mount root climbs as far; otherwise their leading `..` are dropped, a
+    /// guess that holds when the namespace root is a child of the mount
+    /// root. The daemon avoids such guesses by joining the host's namespace
+    /// at start (`CgroupNamespace.enterInitNamespace`).
     /// - Parameter cgroupPath: the path as `/proc/PID/cgroup` prints it.
-    /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`.
+    /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`,
+    ///   always at or below `mountPoint`.
     public func directory(of cgroupPath: String) -> String {
-        var relative = cgroupPath
-        if mountRoot != "/" {
-            if relative == mountRoot {
-                relative = "/"
-            } else if relative.hasPrefix(mountRoot + "/") {
-                relative = String(relative.dropFirst(mountRoot.count))
-            }
+        var relative = CgroupNamespace.components(cgroupPath)
+        let root = CgroupNamespace.components(mountRoot)
+        if relative.starts(with: root) {
+            relative.removeFirst(root.count)
         }
-        if relative == "/" || relative.isEmpty { return mountPoint }
-        return mountPoint == "/" ? relative : mountPoint + relative
+        while relative.first == ".." { relative.removeFirst() }
+        if relative.isEmpty { return mountPoint }
+        let tail = relative.joined(separator: "/")
+        return mountPoint == "/" ? "/" + tail : mountPoint + "/" + tail
     }
 }
 

@@ -23,10 +23,30 @@ struct Daemon {
             unlink(pidfile)
             close(pidfd)
         }
+        enterHostCgroupNamespace()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
-        _ = try mount.run(filesystem: filesystem, logger: logger)
+        let notifier = SystemdNotifier.fromEnvironment()
+        _ = try mount.run(filesystem: filesystem, logger: logger, ready: { [logger, mountPoint] in
+            notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
+                logger.error("systemd notification: \(sentence)")
+            }
+        })
+        notifier?.send("STOPPING=1")
+    }
+
+    /// Joins the host's cgroup namespace (that of pid 1) so that every
+    /// reader's cgroup path is absolute; before any thread starts.
+    func enterHostCgroupNamespace() {
+        switch CgroupNamespace.enterInitNamespace() {
+        case .shared:
+            break
+        case .entered(let from, let to):
+            logger.info("joined the host cgroup namespace", metadata: ["from": "\(from)", "to": "\(to)"])
+        case .failed(let why):
+            logger.warning("staying in this cgroup namespace: \(why); readers outside it may get host values")
+        }
     }
 
     /// Creates the mount point if missing and refuses one that already has a mount.
