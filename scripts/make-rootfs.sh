@@ -30,6 +30,7 @@ case "$kind" in
   minbase)
     debootstrap --variant=minbase --include=procps,python3-minimal bookworm "$work/root" "$mirror" >"$work/log" 2>&1 \
       || { tail -20 "$work/log" >&2; exit 1; }
+    rm -f "$work/root/var/cache/apt/archives/"*.deb
     ;;
   swift)
     base="$(dirname "$out")/bookworm-minbase.tar"

@@ -20,7 +20,7 @@ public struct CgroupHierarchy: Sendable, Hashable {
     /// mount root climbs as far; otherwise their leading `..` are dropped, a
     /// guess that holds when the namespace root is a child of the mount
     /// root. The daemon avoids such guesses by joining the host's namespace
-    /// at start (`CgroupNamespace.enterInitNamespace`).
+    /// at start (`CgroupNamespace.enterHostNamespace`).
     /// - Parameter cgroupPath: the path as `/proc/PID/cgroup` prints it.
     /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`,
     ///   always at or below `mountPoint`.

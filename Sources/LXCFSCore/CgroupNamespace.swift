@@ -11,17 +11,19 @@ import Musl
 /// namespace: a daemon in a pod with its own namespace sees another pod's
 /// reader as `0::/../../kubepods/...`. Those paths can only be placed in the
 /// hierarchy when the daemon knows where its namespace root is. So at start
-/// the daemon joins the namespace of the host's init (`/proc/1/ns/cgroup`),
-/// where every path is absolute, whenever it can see host pids and may call
-/// setns(2).
+/// the daemon joins the host's namespace, where every path is absolute,
+/// whenever it can see host pids and may call setns(2).
 public enum CgroupNamespace {
-    /// What `enterInitNamespace` did.
+    /// What `enterHostNamespace` did.
     public enum Outcome: Sendable, Equatable {
-        /// The process already shares pid 1's cgroup namespace.
+        /// No visible process is in another namespace: the daemon already
+        /// shares the host's (or cannot see outside its own).
         case shared
-        /// The calling thread joined pid 1's namespace; both names, such as `cgroup:[4026531835]`.
-        case entered(from: String, to: String)
-        /// The namespace could not be joined; the sentence says why.
+        /// The calling thread joined the namespace of process `pid`; both
+        /// names, such as `cgroup:[4026531835]`.
+        case entered(from: String, to: String, pid: Int32)
+        /// A namespace other than the daemon's was found but could not be
+        /// joined; the sentence says why.
         case failed(String)
     }
 
@@ -35,8 +37,27 @@ public enum CgroupNamespace {
         return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
     }
 
-    /// Joins the cgroup namespace of pid 1 when it differs from this
-    /// process's own.
+    /// The processes whose namespace is taken for the host's, best first:
+    /// pid 1, then this process's ancestors from the outermost inwards (a
+    /// sandbox may hide pid 1's namespace while the daemon's launcher, such
+    /// as `unshare --cgroup` or a container runtime's shim, is visible).
+    /// - Parameter procRoot: where `proc` is mounted.
+    static func candidates(procRoot: String) -> [Int32] {
+        let root = HostRoot()
+        var chain: [Int32] = []
+        var pid = getppid()
+        while pid > 1, chain.count < 64 {
+            chain.append(pid)
+            guard let bytes = root.read("\(procRoot)/\(pid)/stat", sizeHint: 512),
+                  let stat = ProcessStat(parsing: bytes[...]) else { break }
+            pid = stat.parentPid
+        }
+        return [1] + chain.reversed()
+    }
+
+    /// Joins the host's cgroup namespace when it differs from this
+    /// process's own: that of the first of pid 1 and this process's
+    /// ancestors (outermost first) whose namespace can be read.
     ///
     /// Namespaces belong to threads: call this on the main thread before any
     /// other thread (the FUSE workers) is started, so that every thread
@@ -44,27 +65,26 @@ public enum CgroupNamespace {
     /// - Parameter procRoot: where `proc` is mounted, `/proc` on a host.
     /// - Returns: what happened; never throws, since a daemon that stays in
     ///   its own namespace still serves readers inside that namespace.
-    public static func enterInitNamespace(procRoot: String = "/proc") -> Outcome {
+    public static func enterHostNamespace(procRoot: String = "/proc") -> Outcome {
         let root = HostRoot()
         guard let own = root.readLink(procRoot + "/self/ns/cgroup") else {
             return .failed("\(procRoot)/self/ns/cgroup cannot be read (no cgroup namespace support)")
         }
-        guard let initNamespace = root.readLink(procRoot + "/1/ns/cgroup") else {
-            return .failed("\(procRoot)/1/ns/cgroup cannot be read (pid 1 is not visible or not ours to inspect)")
+        for pid in candidates(procRoot: procRoot) {
+            guard let theirs = root.readLink("\(procRoot)/\(pid)/ns/cgroup") else { continue }
+            if theirs == own { return .shared }
+            let fd = open("\(procRoot)/\(pid)/ns/cgroup", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                return .failed("cannot open \(procRoot)/\(pid)/ns/cgroup: \(String(cString: strerror(errno)))")
+            }
+            defer { close(fd) }
+            guard let setns = Self.setnsFunction else { return .failed("the C library has no setns(2)") }
+            guard setns(fd, cloneNewCgroup) == 0 else {
+                return .failed("setns into \(theirs) (pid \(pid)'s) failed: \(String(cString: strerror(errno)))")
+            }
+            return .entered(from: own, to: theirs, pid: pid)
         }
-        if own == initNamespace { return .shared }
-        let fd = open(procRoot + "/1/ns/cgroup", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            return .failed("cannot open \(procRoot)/1/ns/cgroup: \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        guard let setns = Self.setnsFunction else {
-            return .failed("the C library has no setns(2)")
-        }
-        guard setns(fd, cloneNewCgroup) == 0 else {
-            return .failed("setns into \(initNamespace) failed: \(String(cString: strerror(errno)))")
-        }
-        return .entered(from: own, to: initNamespace)
+        return .shared
     }
 
     /// Splits a cgroup path into components, resolving `.` and `..` where a

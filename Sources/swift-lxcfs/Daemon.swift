@@ -36,14 +36,15 @@ struct Daemon {
         notifier?.send("STOPPING=1")
     }
 
-    /// Joins the host's cgroup namespace (that of pid 1) so that every
+    /// Joins the host's cgroup namespace (pid 1's, or the outermost visible
+    /// ancestor's) so that every
     /// reader's cgroup path is absolute; before any thread starts.
     func enterHostCgroupNamespace() {
-        switch CgroupNamespace.enterInitNamespace() {
+        switch CgroupNamespace.enterHostNamespace() {
         case .shared:
             break
-        case .entered(let from, let to):
-            logger.info("joined the host cgroup namespace", metadata: ["from": "\(from)", "to": "\(to)"])
+        case .entered(let from, let to, let pid):
+            logger.info("joined the host cgroup namespace", metadata: ["from": "\(from)", "to": "\(to)", "pid": "\(pid)"])
         case .failed(let why):
             logger.warning("staying in this cgroup namespace: \(why); readers outside it may get host values")
         }
