@@ -26,6 +26,20 @@ SERVED_FILES = [
     "sys/devices/system/cpu/online",
 ]
 
+# Every file lxcfs 5.0.3 users bind into containers: what README.md's
+# `docker run` flags and the example Kubernetes workload list.
+LXCFS_FILES = [
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/loadavg",
+    "proc/meminfo",
+    "proc/slabinfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "sys/devices/system/cpu/online",
+]
+
 MINBASE_IMAGE = "swl-deploy/bookworm-minbase"
 SWIFT_BASE_IMAGE = "swl-deploy/swift-base"
 CGROUP_PARENT = "swl-deploy-docker"
