@@ -45,7 +45,9 @@ public struct CgroupHierarchy: Sendable, Hashable {
 /// it. A host with only cgroup2 is pure v2; v1 controllers beside an empty
 /// cgroup2 mount (hybrid) are read from v1.
 public struct CgroupLayout: Sendable, Hashable {
-    /// All cgroup hierarchies, in mountinfo order; the first mount of each wins.
+    /// All cgroup hierarchies, in mountinfo order. Where several mounts
+    /// share a mount point the last one wins: it hides the earlier ones (a
+    /// container's own cgroup mounts under the host's, bound over them).
     public let hierarchies: [CgroupHierarchy]
     private let byController: [String: Int]
     private let unifiedIndex: Int?
@@ -70,7 +72,7 @@ public struct CgroupLayout: Sendable, Hashable {
     /// OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`).
     public init(mountinfo bytes: ArraySlice<UInt8>) {
         var found: [CgroupHierarchy] = []
-        var seenPoints = Set<String>()
+        var indexByPoint: [String: Int] = [:]
         for line in ByteParser.lines(bytes) {
             let fields = line.split(separator: ByteParser.space)
             guard let dash = fields.firstIndex(where: { ByteParser.equals($0, "-") }),
@@ -81,8 +83,6 @@ public struct CgroupLayout: Sendable, Hashable {
             guard isV1 || isV2 else { continue }
             let root = Self.unescape(fields[3])
             let point = Self.unescape(fields[4])
-            guard !seenPoints.contains(point) else { continue }
-            seenPoints.insert(point)
             var controllers: [String] = []
             if isV1, dash + 3 < fields.count {
                 for opt in fields[dash + 3].split(separator: ByteParser.comma) {
@@ -91,7 +91,13 @@ public struct CgroupLayout: Sendable, Hashable {
                     controllers.append(o)
                 }
             }
-            found.append(CgroupHierarchy(controllers: controllers, mountPoint: point, mountRoot: root, isUnified: isV2))
+            let hierarchy = CgroupHierarchy(controllers: controllers, mountPoint: point, mountRoot: root, isUnified: isV2)
+            if let i = indexByPoint[point] {
+                found[i] = hierarchy
+            } else {
+                indexByPoint[point] = found.count
+                found.append(hierarchy)
+            }
         }
         self.init(hierarchies: found)
     }

@@ -62,4 +62,21 @@ final class CgroupNamespaceTests: XCTestCase {
         XCTAssertEqual(memory.usage, 100 * 1024 * 1024)
         XCTAssertEqual(reader.cpuset(membership)?.cpus, [1])
     }
+
+    /// A privileged container with its own cgroup namespace has the
+    /// runtime's cgroup mounts (rooted at its own cgroup) and, bound over
+    /// them, the host's: the later mount is the one that is visible.
+    func testTheLastMountAtAMountPointWins() {
+        let text = """
+            30 25 0:35 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory
+            31 25 0:40 / /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids
+            52 25 0:35 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory
+
+            """
+        let layout = CgroupLayout(mountinfo: Array(text.utf8)[...])
+        XCTAssertEqual(layout.hierarchies.count, 2)
+        XCTAssertEqual(layout.hierarchy(for: "memory")?.mountRoot, "/")
+        XCTAssertEqual(layout.hierarchy(for: "memory")?.directory(of: "/docker/abc/x"),
+                       "/sys/fs/cgroup/memory/docker/abc/x")
+    }
 }
