@@ -51,6 +51,42 @@ def docker_tests_skipped():
     return os.environ.get("SWIFT_LXCFS_SKIP_DOCKER") == "1"
 
 
+# Capability names by number (capabilities(7)), as Docker spells them.
+CAPABILITIES = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+]
+
+
+def missing_capabilities():
+    """Capabilities this host's bounding set lacks (a sandboxed host may
+    lack some; runc then cannot start a --privileged container)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("CapBnd:"):
+            bits = int(line.split()[1], 16)
+            last = int(open("/proc/sys/kernel/cap_last_cap").read())
+            return [CAPABILITIES[i] for i in range(min(last + 1, len(CAPABILITIES))) if not bits >> i & 1]
+    return []
+
+
+def privileged_flags():
+    """`--privileged`, or where the host's bounding set lacks capabilities,
+    the nearest a container can get: every capability the host has, no
+    seccomp or AppArmor profile, unmasked /proc and /sys paths, /dev/fuse."""
+    missing = missing_capabilities()
+    if not missing:
+        return ["--privileged"]
+    flags = ["--cap-add", "ALL"]
+    for cap in missing:
+        flags += ["--cap-drop", cap]
+    return flags + ["--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+                    "--security-opt", "systempaths=unconfined", "--device", "/dev/fuse"]
+
+
 def bind_flags(source_root, files=SERVED_FILES):
     """`docker run` flags binding each served file over the container's own."""
     flags = []

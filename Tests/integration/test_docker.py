@@ -22,7 +22,8 @@ import yaml
 
 from conftest import BIN, Daemon, wait_for
 from deploy_support import (CGROUP_PARENT, MINBASE_IMAGE, REPO, SERVED_FILES, SWIFT_BASE_IMAGE,
-                            DockerEngine, bind_flags, host_uptime, docker_tests_skipped, inspect, make_rootfs, run)
+                            DockerEngine, bind_flags, host_uptime, docker_tests_skipped, inspect, make_rootfs,
+                            privileged_flags, run)
 
 pytestmark = [
     pytest.mark.skipif(docker_tests_skipped(), reason="SWIFT_LXCFS_SKIP_DOCKER=1 (inside Dockerfile.test)"),
@@ -157,7 +158,7 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
         ds_name = names("daemonset")
         # The pod's privileges: privileged, host pids, its own cgroup
         # namespace, host cgroups, /var/lib/lxcfs shared both ways.
-        engine.docker("run", "-d", "--name", ds_name, "--privileged", "--pid=host", "--cgroupns=private",
+        engine.docker("run", "-d", "--name", ds_name, *privileged_flags(), "--pid=host", "--cgroupns=private",
                       "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
                       "-v", f"{host}:/var/lib/lxcfs:rshared",
                       "--entrypoint", container["command"][0], runtime_image, *container["command"][1:], script)
@@ -194,7 +195,7 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
 def test_dockerfile_test_builds_and_passes_inside_a_container(engine, swift_base):
     engine.build("-f", "Dockerfile.test", "-t", TEST_IMAGE, "--build-arg", f"SWIFT_IMAGE={swift_base}",
                  REPO, timeout=3000)
-    r = engine.docker("run", "--rm", "--privileged", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
+    r = engine.docker("run", "--rm", *privileged_flags(), "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
                       TEST_IMAGE, timeout=2400, check=False)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-6000:]
