@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(libfuse3-dev fuse3 pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(procps util-linux python3 python3-pytest python3-yaml lxcfs)
+  pkgs+=(procps util-linux python3 python3-yaml lxcfs)
   # The deployment tests: systemd-analyze, and a Docker engine with
   # debootstrap images. Not inside Dockerfile.test's container, which sets
   # SWIFT_LXCFS_SKIP_DOCKER=1.
@@ -18,8 +18,8 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # lxcfs from apt starts its own service on systemd hosts; the tests start their own copy.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet lxcfs 2>/dev/null; then

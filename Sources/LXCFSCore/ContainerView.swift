@@ -19,7 +19,11 @@ public final class ContainerView: Sendable {
     public let options: ViewOptions
     let logger: Logger
     let namespaces: PidNamespaceResolver
+    /// The /proc/stat lines last shown per cgroup, so that later reads only add to them.
+    public let cpuTimes: CPUTimeTracker
     private let layoutCache: Mutex<(layout: CgroupLayout, readAt: UInt64)>
+    /// Per-cgroup load averages; present only with `enableLoadavg`.
+    public let loadavgSampler: LoadavgSampler?
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -34,6 +38,8 @@ public final class ContainerView: Sendable {
         self.options = options
         self.logger = logger
         self.namespaces = PidNamespaceResolver(root: root)
+        self.cpuTimes = CPUTimeTracker(root: root)
+        self.loadavgSampler = options.enableLoadavg ? LoadavgSampler(root: root) : nil
         self.layoutCache = Mutex((CgroupLayout.discover(root: root), Self.monotonicNanoseconds()))
     }
 
@@ -84,16 +90,24 @@ public final class ContainerView: Sendable {
             let host = root.read(file.hostPath, sizeHint: 8192) ?? []
             let reader = CgroupReader(root: root, layout: layout)
             let m = membership(of: pid)
-            let visible = visibleCPUs(for: pid, membership: m, reader: reader)
+            let cpuView = cpuView(for: pid, membership: m, reader: reader)
             let usage = m.flatMap { reader.cpuUsage($0) }
             if usage == nil { logger.debug("stat: no cgroup CPU usage, host lines", metadata: ["pid": "\(pid)"]) }
-            return StatRenderer.render(host: host[...], visible: visible, usage: usage)
+            let continuation = m.map { m in
+                StatRenderer.Continuation(tracker: cpuTimes, key: cpuTimeKey(m, reader), directory: cpuacctDirectory(m, reader),
+                                          capacity: cpuView.capacity, now: clockNanoseconds(host: nil))
+            }
+            return StatRenderer.render(host: host[...], visible: cpuView.cpus, usage: usage, continuing: continuation)
         case .uptime:
             let host = root.read(file.hostPath, sizeHint: 64) ?? []
             let initProcess = namespaces.initProcess(of: pid)
-            return UptimeRenderer.render(host: host[...], initStartTicks: initProcess?.startTime)
+            guard let initProcess else { return UptimeRenderer.render(host: host[...], initStartTicks: nil) }
+            return UptimeRenderer.render(host: host[...], initStartTicks: initProcess.startTime, cpuTime: cpuTime(for: pid))
         case .cpuOnline:
             return CPUOnlineRenderer.render(count: visibleCPUs(for: pid).count)
+        case .loadavg, .swaps, .diskstats, .slabinfo, .cpuPressure, .ioPressure, .memoryPressure,
+             .cpuPossible, .cpuPresent, .cpuOffline:
+            return renderMore(file, for: pid)
         }
     }
 
@@ -115,18 +129,80 @@ public final class ContainerView: Sendable {
     }
 
     func visibleCPUs(for pid: Int32, membership m: CgroupMembership?, reader: CgroupReader) -> [Int] {
+        cpuView(for: pid, membership: m, reader: reader).cpus
+    }
+
+    /// The visible CPUs and the CPUs of real capacity behind them: the CFS
+    /// quota in CPUs when `enableCFS` is set and a quota applies (never more
+    /// than the visible count), otherwise the visible count.
+    func cpuView(for pid: Int32, membership m: CgroupMembership?, reader: CgroupReader) -> (cpus: [Int], capacity: Double) {
         let online = hostOnlineCPUs()
-        guard let m else { return online?.cpus ?? [0] }
+        guard let m else {
+            let cpus = online?.cpus ?? [0]
+            return (cpus, Double(cpus.count))
+        }
         var cpus = reader.cpuset(m)?.cpus ?? online?.cpus ?? [0]
         if let online {
             let onlineSet = Set(online.cpus)
             let inside = cpus.filter { onlineSet.contains($0) }
             if !inside.isEmpty { cpus = inside }
         }
+        var capacity = Double(cpus.count)
         if options.enableCFS, let quota = reader.cfsQuota(m) {
             let n = max(1, Int(quota.rounded(.up)))
             if n < cpus.count { cpus = Array(cpus.prefix(n)) }
+            capacity = min(quota, Double(cpus.count))
         }
-        return cpus
+        return (cpus, capacity)
+    }
+
+    /// The directory of a process's cpuacct cgroup (v2: its unified cgroup), or "" when unknown.
+    func cpuacctDirectory(_ m: CgroupMembership, _ reader: CgroupReader) -> String {
+        guard let h = reader.layout.hierarchy(for: "cpuacct"), let path = m.path(in: h) else { return "" }
+        return h.directory(of: path)
+    }
+
+    /// The key of a /proc/stat view: the cpuacct, cpuset and cpu cgroup
+    /// paths, which together decide the visible CPUs and their times.
+    func cpuTimeKey(_ m: CgroupMembership, _ reader: CgroupReader) -> String {
+        var key = ""
+        for controller in ["cpuacct", "cpuset", "cpu"] {
+            if let h = reader.layout.hierarchy(for: controller), let path = m.path(in: h) { key += h.directory(of: path) }
+            key += "\n"
+        }
+        return key
+    }
+
+    /// A monotonic clock in nanoseconds: CLOCK_BOOTTIME on the real host
+    /// (the clock of /proc/uptime); under a fixture root, that root's
+    /// `/proc/uptime` (its "now").
+    func clockNanoseconds(host uptime: [UInt8]?) -> UInt64 {
+        if root.isHost {
+            var ts = timespec()
+            clock_gettime(CLOCK_BOOTTIME, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
+        let bytes = uptime ?? root.read("/proc/uptime", sizeHint: 64) ?? []
+        return (UptimeRenderer.hostUptimeHundredths(bytes[...]) ?? 0) * 10_000_000
+    }
+
+    /// The reader cgroup's CPU time for /proc/uptime's idle field: its
+    /// visible CPU count and its busy time over the cgroup's life, scaled as
+    /// the /proc/stat view scales it, in hundredths of a second.
+    func cpuTime(for pid: Int32) -> UptimeRenderer.CPUTime? {
+        guard let m = membership(of: pid) else { return nil }
+        let reader = CgroupReader(root: root, layout: layout)
+        guard let usage = reader.cpuUsage(m) else { return nil }
+        let view = cpuView(for: pid, membership: m, reader: reader)
+        var busyNanoseconds: UInt64 = 0
+        switch usage {
+        case .perCPU(let rows):
+            for (_, v) in rows { busyNanoseconds = CPUTimeTracker.sum(busyNanoseconds, CPUTimeTracker.sum(v.user, v.system)) }
+        case .total(let u, let s):
+            busyNanoseconds = CPUTimeTracker.product(CPUTimeTracker.sum(u, s), 1000)
+        }
+        let factor = view.capacity > 0 ? max(1, Double(view.cpus.count) / view.capacity) : 1
+        return UptimeRenderer.CPUTime(cpus: view.cpus.count,
+                                      busyHundredths: CPUTimeTracker.scaled(busyNanoseconds, factor) / 10_000_000)
     }
 }

@@ -25,7 +25,10 @@ public struct ProcessStat: Sendable, Equatable {
 ///
 /// The namespace is named by the target of `/proc/PID/ns/pid`
 /// (`pid:[INODE]`). The init is the topmost ancestor, by parent pid, that is
-/// still in the same namespace. Results are cached per namespace and
+/// still in the same namespace; where that one is not pid 1 there (its
+/// `NSpid` does not end in 1: the reader entered from outside, as with
+/// `docker exec`), the process that is pid 1 there is looked for in `/proc`.
+/// Results are cached per namespace and
 /// checked on each use (same namespace, same start time), so a recycled pid
 /// never gives another container's init.
 public final class PidNamespaceResolver: Sendable {
@@ -47,6 +50,13 @@ public final class PidNamespaceResolver: Sendable {
         root.readLink("/proc/\(pid)/ns/pid")
     }
 
+    /// The host's pid namespace: that of pid 1, or, where pid 1's is not
+    /// readable (pid 1 in another user namespace), the daemon's own, which
+    /// must be the host's for it to see readers' pids.
+    func hostNamespace() -> String? {
+        namespace(of: 1) ?? root.readLink("/proc/self/ns/pid")
+    }
+
     func stat(of pid: Int32) -> ProcessStat? {
         guard let bytes = root.read("/proc/\(pid)/stat", sizeHint: 512) else { return nil }
         return ProcessStat(parsing: bytes[...])
@@ -57,7 +67,7 @@ public final class PidNamespaceResolver: Sendable {
     ///   of pid 1), or when its namespace or init cannot be read.
     public func initProcess(of pid: Int32) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
-        if let hostNS = namespace(of: 1), hostNS == ns { return nil }
+        if let hostNS = hostNamespace(), hostNS == ns { return nil }
         if let cached = cache.withLock({ $0[ns] }),
            namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
             return cached
@@ -72,11 +82,40 @@ public final class PidNamespaceResolver: Sendable {
             currentStat = parentStat
             steps += 1
         }
-        let found = Init(pid: current, startTime: currentStat.startTime)
+        var found = Init(pid: current, startTime: currentStat.startTime)
+        // A reader that entered the namespace from outside (`docker exec`,
+        // `nsenter`) has a parent outside it: its topmost in-namespace
+        // ancestor is not pid 1 there. Then pid 1 is looked for among all processes.
+        if namespacePid(of: current) != 1, let scanned = scanForInit(of: ns) {
+            found = scanned
+        }
         cache.withLock { cache in
             if cache.count > 4096 { cache.removeAll() }
             cache[ns] = found
         }
         return found
+    }
+
+    /// A process's pid in its innermost pid namespace (last `NSpid:` field
+    /// of `/proc/PID/status`).
+    /// - Returns: `nil` when the status or its `NSpid:` line cannot be read
+    ///   (kernels before 4.1), in which case the walk's result stands.
+    func namespacePid(of pid: Int32) -> Int64? {
+        guard let bytes = root.read("/proc/\(pid)/status", sizeHint: 2048) else { return nil }
+        for line in ByteParser.lines(bytes[...]) where ByteParser.hasPrefix(line, "NSpid:") {
+            return ByteParser.words(line.dropFirst(6)).last.flatMap(ByteParser.integer)
+        }
+        return nil
+    }
+
+    /// Looks through `/proc` for the process that is pid 1 of namespace `ns`.
+    /// Costs one link read per process; done once per namespace, then cached.
+    func scanForInit(of ns: String) -> Init? {
+        for entry in root.entries(of: "/proc") ?? [] {
+            guard let pid = Int32(entry.name), pid > 0, namespace(of: pid) == ns,
+                  namespacePid(of: pid) == 1, let st = stat(of: pid) else { continue }
+            return Init(pid: pid, startTime: st.startTime)
+        }
+        return nil
     }
 }

@@ -21,6 +21,16 @@ public enum VirtualFile: String, Sendable, CaseIterable {
     case stat = "/proc/stat"
     case uptime = "/proc/uptime"
     case cpuOnline = "/sys/devices/system/cpu/online"
+    case loadavg = "/proc/loadavg"
+    case swaps = "/proc/swaps"
+    case diskstats = "/proc/diskstats"
+    case slabinfo = "/proc/slabinfo"
+    case cpuPressure = "/proc/pressure/cpu"
+    case ioPressure = "/proc/pressure/io"
+    case memoryPressure = "/proc/pressure/memory"
+    case cpuPossible = "/sys/devices/system/cpu/possible"
+    case cpuPresent = "/sys/devices/system/cpu/present"
+    case cpuOffline = "/sys/devices/system/cpu/offline"
 
     /// The host file this one is a view of (same path on the host).
     public var hostPath: String { rawValue }
@@ -29,5 +39,22 @@ public enum VirtualFile: String, Sendable, CaseIterable {
     /// path it stands for (`/proc/meminfo`).
     public init?(path: String) {
         self.init(rawValue: path)
+    }
+
+    /// The permission bits the mount shows: 0400 for `/proc/slabinfo` (as
+    /// on the host, where only root may read it), 0444 for the rest.
+    public var mode: UInt32 { self == .slabinfo ? 0o400 : 0o444 }
+
+    /// True for files only a caller with host uid 0 may open (`/proc/slabinfo`).
+    public var rootOnly: Bool { self == .slabinfo }
+
+    /// The pressure resource of a `/proc/pressure/*` file.
+    public var pressureResource: PressureResource? {
+        switch self {
+        case .cpuPressure: return .cpu
+        case .ioPressure: return .io
+        case .memoryPressure: return .memory
+        default: return nil
+        }
     }
 }

@@ -1,18 +1,43 @@
 import CFuse3
 import Logging
 import LXCFSCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// One opened virtual file: its bytes, rendered once at open for the
-/// process that opened it and served from here at any offset. Kept in the
-/// FUSE file handle (`fuse_file_info.fh`) until release.
+/// One opened file: its bytes, rendered at open for the process that opened
+/// it and served from here at any offset. A virtual file read again from
+/// offset 0 (a reader that keeps it open and seeks back, as top does with
+/// /proc/stat) is rendered again, as lxcfs does. Kept in the FUSE file
+/// handle (`fuse_file_info.fh`) until release.
 final class OpenFile: Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// The virtual file to render again on a new read from offset 0; `nil`
+    /// for a file served as it was read at open.
+    let file: VirtualFile?
+    /// The snapshot served, and whether it was already read from offset 0.
+    let snapshot: Mutex<(bytes: [UInt8], readFromStart: Bool)>
+
+    init(_ bytes: [UInt8], file: VirtualFile? = nil) {
+        self.file = file
+        self.snapshot = Mutex((bytes, false))
+    }
+
+    /// The bytes to serve a read at `offset`: a fresh rendering when the
+    /// snapshot was already read from offset 0, else the snapshot.
+    func bytes(at offset: Int, render: (VirtualFile) -> [UInt8]) -> [UInt8] {
+        if offset == 0, let file, snapshot.withLock({ $0.readFromStart }) {
+            let fresh = render(file)
+            snapshot.withLock { $0 = (fresh, true) }
+            return fresh
+        }
+        return snapshot.withLock { s in
+            if offset == 0 { s.readFromStart = true }
+            return s.bytes
+        }
+    }
 }
 
 /// The state FUSE callbacks reach through `fuse_get_context()->private_data`:
@@ -33,7 +58,7 @@ public final class ContainerFilesystem: Sendable {
     public init(view: ContainerView, logger: Logger) {
         self.view = view
         self.logger = logger
-        self.tree = FileTree()
+        self.tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         self.startTime = now
@@ -64,7 +89,8 @@ public final class ContainerFilesystem: Sendable {
         }
         ops.readdir = { path, buf, filler, _, _, _ in
             guard let path, let filler else { return -EINVAL }
-            guard case .directory(let names)? = ContainerFilesystem.current.tree.node(at: String(cString: path)) else {
+            let pid = fuse_get_context()!.pointee.pid
+            guard let names = ContainerFilesystem.current.directoryNames(String(cString: path), pid: pid) else {
                 return -ENOENT
             }
             _ = filler(buf, ".", nil, 0, fuse_fill_dir_flags(rawValue: 0))
@@ -79,10 +105,13 @@ public final class ContainerFilesystem: Sendable {
         ops.read = { _, buf, size, offset, fi in
             guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
             let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
-            let count = file.bytes.count
+            let bytes = file.bytes(at: Int(offset)) {
+                ContainerFilesystem.current.render($0, for: fuse_get_context()!.pointee.pid)
+            }
+            let count = bytes.count
             guard offset >= 0, Int(offset) < count else { return 0 }
             let n = min(size, count - Int(offset))
-            file.bytes.withUnsafeBytes { src in
+            bytes.withUnsafeBytes { src in
                 UnsafeMutableRawPointer(buf).copyMemory(from: src.baseAddress! + Int(offset), byteCount: n)
             }
             return Int32(n)
@@ -96,8 +125,13 @@ public final class ContainerFilesystem: Sendable {
         }
         ops.opendir = { path, _ in
             guard let path else { return -EINVAL }
-            guard case .directory? = ContainerFilesystem.current.tree.node(at: String(cString: path)) else { return -ENOENT }
+            let pid = fuse_get_context()!.pointee.pid
+            guard ContainerFilesystem.current.directoryNames(String(cString: path), pid: pid) != nil else { return -ENOENT }
             return 0
+        }
+        ops.readlink = { path, buf, size in
+            guard let path, let buf else { return -EINVAL }
+            return ContainerFilesystem.current.passthroughReadlink(String(cString: path), buf, size)
         }
         // Everything that would change the tree or a file is refused.
         ops.write = { _, _, _, _, _ in -EACCES }
@@ -119,7 +153,9 @@ public final class ContainerFilesystem: Sendable {
     }
 
     func getattr(_ path: String, _ st: UnsafeMutablePointer<stat>) -> Int32 {
-        guard let node = tree.node(at: path) else { return -ENOENT }
+        guard let node = tree.node(at: path) else {
+            return SysCPUTree.isInside(path) ? passthroughGetattr(path, st) : -ENOENT
+        }
         st.pointee = stat()
         st.pointee.st_uid = 0
         st.pointee.st_gid = 0
@@ -131,7 +167,7 @@ public final class ContainerFilesystem: Sendable {
             st.pointee.st_mode = S_IFDIR | 0o555
             st.pointee.st_nlink = 2 + UInt(names.count)
         case .file(let file):
-            st.pointee.st_mode = S_IFREG | 0o444
+            st.pointee.st_mode = S_IFREG | file.mode
             st.pointee.st_nlink = 1
             // Like procfs, /proc files report size 0; sysfs files report a page.
             st.pointee.st_size = file.rawValue.hasPrefix("/sys/") ? 4096 : 0
@@ -139,14 +175,29 @@ public final class ContainerFilesystem: Sendable {
         return 0
     }
 
+    /// A virtual file rendered again for a reader that reads it anew from
+    /// offset 0 (empty where it can no longer be rendered).
+    func render(_ file: VirtualFile, for pid: Int32) -> [UInt8] {
+        file.pressureResource != nil ? view.renderPressure(file, for: pid) ?? [] : view.render(file, for: pid)
+    }
+
     func open(_ path: String, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Int32 {
-        guard let node = tree.node(at: path) else { return -ENOENT }
+        guard let node = tree.node(at: path) else { return passthroughOpen(path, fi) }
         guard case .file(let file) = node else { return -EISDIR }
         let flags = cfuse3_open_flags(fi)
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
-        let pid = fuse_get_context()!.pointee.pid
-        let bytes = view.render(file, for: pid)
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes)).toOpaque()))
+        let context = fuse_get_context()!.pointee
+        let pid = context.pid
+        // Like the host's /proc/slabinfo (0400 root), only host uid 0 may read it.
+        if file.rootOnly && context.uid != 0 { return -EACCES }
+        let bytes: [UInt8]
+        if file.pressureResource != nil {
+            guard let pressure = view.renderPressure(file, for: pid) else { return -ENOENT }
+            bytes = pressure
+        } else {
+            bytes = view.render(file, for: pid)
+        }
+        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes, file: file)).toOpaque()))
         cfuse3_set_direct_io(fi)
         return 0
     }

@@ -28,7 +28,9 @@ struct Daemon {
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
+        // With -l, the loadavg sampler runs from the moment the mount is in place.
         _ = try mount.run(filesystem: filesystem, logger: logger, ready: { [logger, mountPoint] in
+            view.startLoadavgSampler()
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }
@@ -37,8 +39,8 @@ struct Daemon {
     }
 
     /// Joins the host's cgroup namespace (pid 1's, or the outermost visible
-    /// ancestor's) so that every
-    /// reader's cgroup path is absolute; before any thread starts.
+    /// ancestor's) so that every reader's cgroup path is absolute; before
+    /// any thread starts.
     func enterHostCgroupNamespace() {
         switch CgroupNamespace.enterHostNamespace() {
         case .shared:

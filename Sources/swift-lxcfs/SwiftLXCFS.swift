@@ -38,9 +38,28 @@ enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
         if args.first == "render" {
-            Render.main(Array(args.dropFirst()))
+            run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else {
-            SwiftLXCFS.main(args)
+            // lxcfs spells --version as -v too.
+            run(SwiftLXCFS.self, args.map { $0 == "-v" ? "--version" : $0 }, help: "swift-lxcfs --help")
+        }
+    }
+
+    /// Parses and runs a command; a command-line error is one sentence on
+    /// standard error and a non-zero exit, help and version exit 0.
+    static func run<C: ParsableCommand>(_ type: C.Type, _ args: [String], help: String) {
+        do {
+            var command = try type.parseAsRoot(args)
+            try command.run()
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = type.exitCode(for: error)
+            if code == .success { type.exit(withError: error) }
+            var sentence = type.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
+            while sentence.hasSuffix(".") { sentence.removeLast() }
+            printError("\(sentence); see '\(help)'.")
+            exit(code.rawValue)
         }
     }
 }

@@ -17,7 +17,7 @@ import pytest
 BIN = os.environ.get("SWIFT_LXCFS_BIN") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".build", "release", "swift-lxcfs"))
 CGROOT = "/sys/fs/cgroup"
-PREFIX = "swift-lxcfs-test"
+PREFIX = os.environ.get("SWIFT_LXCFS_CGROUP_PREFIX", "swift-lxcfs-test")
 MIB = 1024 * 1024
 
 

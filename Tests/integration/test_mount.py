@@ -8,14 +8,18 @@ import pytest
 
 from conftest import BIN, Daemon
 
-FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "sys/devices/system/cpu/online"]
+FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "proc/swaps", "proc/loadavg",
+         "sys/devices/system/cpu/online", "sys/devices/system/cpu/possible", "sys/devices/system/cpu/present"]
 
 
 def test_layout_and_modes(start_daemon):
     d = start_daemon()
     assert sorted(os.listdir(d.mountpoint)) == ["proc", "sys"]
-    assert sorted(os.listdir(d.path("proc"))) == ["cpuinfo", "meminfo", "stat", "uptime"]
-    assert os.listdir(d.path("sys/devices/system/cpu")) == ["online"]
+    pressure = ["pressure"] if os.path.isdir("/proc/pressure") else []
+    assert sorted(os.listdir(d.path("proc"))) == sorted(
+        ["cpuinfo", "diskstats", "loadavg", "meminfo", "slabinfo", "stat", "swaps", "uptime"] + pressure)
+    listed = os.listdir(d.path("sys/devices/system/cpu"))
+    assert {"online", "possible", "present", "offline"} <= set(listed)
     for rel in FILES:
         st = os.stat(d.path(rel))
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o444, rel
@@ -93,5 +97,10 @@ def test_creates_a_missing_mount_point(start_daemon, tmp_path):
 def test_bad_command_line_is_one_sentence(tmp_path):
     r = subprocess.run([BIN, "render", "--pid", "1", "/proc/nonsense"], capture_output=True, text=True)
     assert r.returncode != 0 and r.stderr.count("\n") == 1
-    r = subprocess.run([BIN, "--version"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.strip()
+    for args in (["--bogus"], ["render", "--pid", "x", "/proc/meminfo"], ["relative/mountpoint"]):
+        r = subprocess.run([BIN, "-p", str(tmp_path / "p.pid"), *args], capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0, args
+        assert r.stderr.startswith("swift-lxcfs: ") and r.stderr.count("\n") == 1, r.stderr
+    for flag in ("--version", "-v"):
+        r = subprocess.run([BIN, flag], capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.strip()

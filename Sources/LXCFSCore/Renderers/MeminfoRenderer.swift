@@ -32,11 +32,13 @@ public enum MeminfoRenderer {
             free = total > used ? total - used : 0
         }
         free = min(free, hostFree, total)
-        let available = min(free + kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable), total)
-        var swapTotal = min(m.swapLimit.map(kb) ?? hostSwap, hostSwap)
-        if options.disableSwap { swapTotal = 0 }
-        let swapUsed = kb(m.swapUsage ?? 0)
-        let swapFree = swapTotal > swapUsed ? swapTotal - swapUsed : 0
+        let reclaimable = kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable)
+        let (sum, overflow) = free.addingReportingOverflow(reclaimable)
+        let available = min(overflow ? UInt64.max : sum, total)
+        // Shared with /proc/swaps so that the two files always agree.
+        let swap = SwapFigures(hostSwapTotalKB: hostSwap, memory: m, options: options)
+        let swapTotal = swap.totalKB
+        let swapFree = swap.freeKB
 
         var out = TextBuffer(capacity: host.count + 64)
         for line in lines {

@@ -11,15 +11,52 @@ public enum StatRenderer {
         var fields: [UInt64] = Array(repeating: 0, count: 10)
         /// user + nice + system + idle + iowait + irq + softirq + steal
         /// (guest time is already counted in user and nice).
-        var total: UInt64 { fields[0..<8].reduce(0, +) }
+        var total: UInt64 { fields[0..<8].reduce(0, CPUTimeTracker.sum) }
     }
 
+    /// Renders the file as a first, stateless read shows it (the fixture rules).
     /// - Parameters:
     ///   - host: the host's `/proc/stat`.
     ///   - visible: the host CPU numbers to show, ascending.
     ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
     /// - Returns: the file's bytes.
     public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?) -> [UInt8] {
+        render(host: host, visible: visible, usage: usage, continuing: nil)
+    }
+
+    /// Where a read continues from earlier reads of the same cgroup.
+    public struct Continuation: Sendable {
+        /// Keeps the lines last shown per cgroup.
+        public var tracker: CPUTimeTracker
+        /// The view's key (the reader's cpuacct, cpuset and cpu cgroup paths).
+        public var key: String
+        /// The cgroup directory whose removal lets the tracker forget the view.
+        public var directory: String
+        /// CPUs of real capacity behind the visible rows (see `CPUTimeSample.capacity`).
+        public var capacity: Double
+        /// A monotonic clock in nanoseconds.
+        public var now: UInt64
+
+        public init(tracker: CPUTimeTracker, key: String, directory: String, capacity: Double, now: UInt64) {
+            self.tracker = tracker
+            self.key = key
+            self.directory = directory
+            self.capacity = capacity
+            self.now = now
+        }
+    }
+
+    /// Renders the file, continuing from earlier reads when `continuing` is
+    /// given: then no field goes down between reads and busy plus idle grow
+    /// by 100 ticks a second on each visible CPU (see `CPUTimeTracker`).
+    /// - Parameters:
+    ///   - host: the host's `/proc/stat`.
+    ///   - visible: the host CPU numbers to show, ascending.
+    ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
+    ///   - continuing: the tracker and this read's clock; `nil` for a one-shot read.
+    /// - Returns: the file's bytes.
+    public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?,
+                              continuing: Continuation?) -> [UInt8] {
         let lines = ByteParser.lines(host)
         var hostCPU: [Int: Times] = [:]
         for line in lines where ByteParser.hasPrefix(line, "cpu") {
@@ -49,8 +86,19 @@ public enum StatRenderer {
         case nil:
             rows = shown.map { hostCPU[$0]! }
         }
+        if let c = continuing, let usage, !shown.isEmpty {
+            let first = rows.map { CPUTimeRow(user: $0.fields[0], system: $0.fields[2], idle: $0.fields[3]) }
+            let sample = CPUTimeSample(visible: shown, usage: usage, firstRead: first, capacity: c.capacity, now: c.now)
+            rows = c.tracker.rows(key: c.key, directory: c.directory, sample: sample).map {
+                var t = Times()
+                t.fields[0] = $0.user
+                t.fields[2] = $0.system
+                t.fields[3] = $0.idle
+                return t
+            }
+        }
         var sum = Times()
-        for r in rows { for k in 0..<10 { sum.fields[k] += r.fields[k] } }
+        for r in rows { for k in 0..<10 { sum.fields[k] = CPUTimeTracker.sum(sum.fields[k], r.fields[k]) } }
 
         var out = TextBuffer(capacity: host.count)
         var wroteCPU = false

@@ -1,20 +1,50 @@
 /// Renders `/proc/uptime` for a pid namespace: the host's uptime minus the
 /// start time of the namespace's init, never below 0, as `%.2f %.2f\n`
 /// (uptime, idle seconds).
+///
+/// Like the kernel's, the idle field counts every CPU: with the reader
+/// cgroup's CPU time it is the visible CPUs' time since the container
+/// started minus the cgroup's busy time, scaled as `/proc/stat` scales it,
+/// so that it grows at the rate the `/proc/stat` view's idle grows.
 public enum UptimeRenderer {
+    /// A cgroup's CPU time as the `/proc/stat` view counts it.
+    public struct CPUTime: Sendable, Equatable {
+        /// Visible CPUs.
+        public var cpus: Int
+        /// Busy (user + system) time over the cgroup's life, scaled by
+        /// visible CPUs / CFS capacity, in hundredths of a second.
+        public var busyHundredths: UInt64
+
+        public init(cpus: Int, busyHundredths: UInt64) {
+            self.cpus = cpus
+            self.busyHundredths = busyHundredths
+        }
+    }
+
     /// - Parameters:
     ///   - host: the host's `/proc/uptime` ("UPTIME IDLE" in seconds).
     ///   - initStartTicks: when the namespace's init started, in clock ticks
     ///     after boot; `nil` for the host's pid namespace.
+    ///   - cpuTime: the reader cgroup's CPU time; `nil` scales the host's idle
+    ///     time by the share of the host's uptime the container has seen.
     /// - Returns: the file's bytes; the host's file when it cannot be parsed.
-    public static func render(host: ArraySlice<UInt8>, initStartTicks: UInt64?) -> [UInt8] {
+    public static func render(host: ArraySlice<UInt8>, initStartTicks: UInt64?, cpuTime: CPUTime? = nil) -> [UInt8] {
         guard let start = initStartTicks else { return Array(host) }
         let w = ByteParser.words(host)
         guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
-        let startHundredths = start * 100 / StatRenderer.ticksPerSecond
+        let startHundredths = start.multipliedReportingOverflow(by: 100).overflow
+            ? UInt64.max : start * 100 / StatRenderer.ticksPerSecond
         let uptime = up > startHundredths ? up - startHundredths : 0
-        // Idle time scales with the share of the host's uptime the container has seen.
-        let scaledIdle = up > 0 ? UInt64(Double(idle) * Double(uptime) / Double(up)) : 0
+        let scaledIdle: UInt64
+        if let cpuTime {
+            // All visible CPUs' time since the container started, less what the cgroup used.
+            let (all, overflow) = UInt64(max(cpuTime.cpus, 1)).multipliedReportingOverflow(by: uptime)
+            if overflow { return Array(host) }
+            scaledIdle = all > cpuTime.busyHundredths ? all - cpuTime.busyHundredths : 0
+        } else {
+            // Idle time scales with the share of the host's uptime the container has seen.
+            scaledIdle = up > 0 ? UInt64(Double(idle) * Double(uptime) / Double(up)) : 0
+        }
         var out = TextBuffer(capacity: 32)
         out.appendHundredths(uptime)
         out.append(byte: ByteParser.space)
@@ -38,7 +68,8 @@ public enum UptimeRenderer {
             frac = ByteParser.unsigned(digits) ?? 0
             if digits.count == 1 { frac *= 10 }
         }
-        return whole * 100 + frac
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: 100)
+        return overflow ? nil : scaled &+ frac
     }
 }
 

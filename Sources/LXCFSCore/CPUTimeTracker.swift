@@ -1,0 +1,334 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One visible CPU's line in the `/proc/stat` view, in clock ticks (USER_HZ,
+/// 100 per second). nice, iowait, irq, softirq, steal and guest are always 0.
+public struct CPUTimeRow: Sendable, Equatable {
+    public var user: UInt64
+    public var system: UInt64
+    public var idle: UInt64
+
+    public init(user: UInt64, system: UInt64, idle: UInt64) {
+        self.user = user
+        self.system = system
+        self.idle = idle
+    }
+}
+
+/// What one read of `/proc/stat` gives the tracker.
+public struct CPUTimeSample: Sendable {
+    /// The host CPU numbers shown as `cpu0`, `cpu1`, ..., ascending.
+    public var visible: [Int]
+    /// The cgroup's CPU time counters as read now.
+    public var usage: CPUUsage
+    /// The rows a first, stateless read shows (the fixture rules: the
+    /// cgroup's own user/system of each visible CPU, idle the rest of that
+    /// host CPU's time), one per visible CPU, in clock ticks.
+    public var firstRead: [CPUTimeRow]
+    /// How many CPUs of real capacity the visible rows stand for: the CFS
+    /// quota in CPUs when `--enable-cfs` cuts the view (never more than
+    /// `visible.count`), otherwise `visible.count`. Usage is scaled by
+    /// `visible.count / capacity` so that a container using all of its
+    /// quota looks fully busy.
+    public var capacity: Double
+    /// A monotonic clock (CLOCK_BOOTTIME on a host, the fixture root's
+    /// uptime otherwise), in nanoseconds.
+    public var now: UInt64
+
+    public init(visible: [Int], usage: CPUUsage, firstRead: [CPUTimeRow], capacity: Double, now: UInt64) {
+        self.visible = visible
+        self.usage = usage
+        self.firstRead = firstRead
+        self.capacity = capacity
+        self.now = now
+    }
+}
+
+/// Keeps, per cgroup, the `/proc/stat` CPU lines last shown, so that every
+/// later read only adds to them:
+///
+/// - No counter a reader sees ever decreases, and idle never goes negative
+///   or wraps: each read adds non-negative amounts to every field.
+/// - Over an interval of `t` seconds, busy plus idle grow by `100 * t`
+///   clock ticks on each visible CPU (up to rounding to whole ticks).
+/// - Busy time is the cgroup's usage since the last read, scaled by
+///   `visible / capacity` (so under a CFS quota of 0.5 CPU on one visible
+///   CPU, a busy loop shows as 100% busy). Usage accounted on host CPUs that
+///   are not visible (another cpuset CPU beyond the quota's count, or a CPU
+///   the cgroup ran on before its cpuset changed) is folded into the visible
+///   CPUs that have room; what does not fit this interval is carried to the
+///   next read (at most one second per visible CPU).
+/// - A counter that went backwards (the cgroup was removed and made again
+///   under the same name) counts from zero.
+///
+/// The first read of a cgroup shows `CPUTimeSample.firstRead` unchanged,
+/// so a one-shot render (`swift-lxcfs render --root`) follows the fixture
+/// rules exactly. Entries whose cgroup directory is gone and that were not
+/// read for `idleLifetime` are dropped; at most `capacityLimit` entries are
+/// kept (the least recently read go first).
+///
+/// Safe to use from many threads: its state sits behind one mutex.
+public final class CPUTimeTracker: Sendable {
+    /// Nanoseconds per clock tick (USER_HZ 100).
+    static let nanosecondsPerTick: UInt64 = 10_000_000
+
+    /// A shown counter: whole clock ticks and the nanoseconds not yet a tick.
+    struct Counter {
+        var ticks: UInt64 = 0
+        var nanoseconds: UInt64 = 0
+
+        init(ticks: UInt64 = 0) { self.ticks = ticks }
+
+        mutating func add(_ ns: UInt64) {
+            let all = CPUTimeTracker.sum(nanoseconds, ns)
+            ticks = CPUTimeTracker.sum(ticks, all / CPUTimeTracker.nanosecondsPerTick)
+            nanoseconds = all % CPUTimeTracker.nanosecondsPerTick
+        }
+
+        mutating func add(_ other: Counter) {
+            ticks = CPUTimeTracker.sum(ticks, other.ticks)
+            add(other.nanoseconds)
+        }
+    }
+
+    struct Row {
+        var user = Counter()
+        var system = Counter()
+        var idle = Counter()
+    }
+
+    struct Entry {
+        var rows: [Row]
+        /// The raw counters at the last read: v1 per host CPU, user and system ns.
+        var lastPerCPU: [Int: (user: UInt64, system: UInt64)]
+        /// v2: user and system µs over all CPUs.
+        var lastTotal: (user: UInt64, system: UInt64)?
+        /// Shown (scaled) busy time that did not fit yet, ns.
+        var carryUser: UInt64 = 0
+        var carrySystem: UInt64 = 0
+        /// `now` at the last read that advanced the rows.
+        var lastNow: UInt64
+        /// `now` at the last read, for eviction.
+        var lastRead: UInt64
+        /// A cgroup directory whose absence (under the host root) lets the entry go.
+        var directory: String
+    }
+
+    struct State {
+        var entries: [String: Entry] = [:]
+        var lastSweep: UInt64 = 0
+    }
+
+    let root: HostRoot
+    /// How long an entry of a removed cgroup is kept after its last read, ns.
+    let idleLifetime: UInt64
+    /// The most entries kept.
+    let capacityLimit: Int
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - root: where cgroup directories are looked up when sweeping.
+    ///   - idleLifetime: nanoseconds an entry of a removed cgroup is kept after its last read.
+    ///   - capacityLimit: the most cgroups tracked at once.
+    public init(root: HostRoot, idleLifetime: UInt64 = 60_000_000_000, capacityLimit: Int = 4096) {
+        self.root = root
+        self.idleLifetime = idleLifetime
+        self.capacityLimit = max(1, capacityLimit)
+    }
+
+    /// How many cgroups are tracked now.
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    /// The CPU lines to show for one read.
+    /// - Parameters:
+    ///   - key: identifies the view (the reader's cpuacct, cpuset and cpu cgroup paths).
+    ///   - directory: the cgroup directory (host path) whose removal lets the entry go.
+    ///   - sample: this read's counters.
+    /// - Returns: one row per visible CPU, in clock ticks.
+    public func rows(key: String, directory: String, sample: CPUTimeSample) -> [CPUTimeRow] {
+        let now = sample.now
+        let result: [CPUTimeRow] = state.withLock { st in
+            guard var entry = st.entries[key] else {
+                st.entries[key] = Self.newEntry(sample, directory: directory)
+                return sample.firstRead
+            }
+            Self.advance(&entry, sample)
+            entry.directory = directory
+            st.entries[key] = entry
+            return entry.rows.map { CPUTimeRow(user: $0.user.ticks, system: $0.system.ticks, idle: $0.idle.ticks) }
+        }
+        sweepIfDue(now: now)
+        return result
+    }
+
+    static func newEntry(_ sample: CPUTimeSample, directory: String) -> Entry {
+        var e = Entry(rows: sample.firstRead.map {
+                          Row(user: Counter(ticks: $0.user), system: Counter(ticks: $0.system), idle: Counter(ticks: $0.idle))
+                      },
+                      lastPerCPU: [:], lastTotal: nil, lastNow: sample.now, lastRead: sample.now,
+                      directory: directory)
+        remember(sample.usage, in: &e)
+        return e
+    }
+
+    static func remember(_ usage: CPUUsage, in e: inout Entry) {
+        switch usage {
+        case .perCPU(let rows):
+            e.lastPerCPU = rows
+            e.lastTotal = nil
+        case .total(let u, let s):
+            e.lastTotal = (u, s)
+            e.lastPerCPU = [:]
+        }
+    }
+
+    /// `a + b`, or `UInt64.max` where that overflows (garbage counters never trap).
+    @inline(__always)
+    static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.addingReportingOverflow(b)
+        return o ? .max : r
+    }
+
+    /// `a * b`, or `UInt64.max` where that overflows.
+    @inline(__always)
+    static func product(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (r, o) = a.multipliedReportingOverflow(by: b)
+        return o ? .max : r
+    }
+
+    /// A counter's growth since the last read; a counter that went
+    /// backwards was reset and counts from zero.
+    @inline(__always)
+    static func growth(_ now: UInt64, since last: UInt64) -> UInt64 {
+        now >= last ? now - last : now
+    }
+
+    static func scaled(_ ns: UInt64, _ factor: Double) -> UInt64 {
+        guard factor != 1 else { return ns }
+        let v = Double(ns) * factor
+        return v >= 1.8e19 ? UInt64.max / 4 : UInt64(v)
+    }
+
+    /// Adds one interval to `e`'s rows.
+    static func advance(_ e: inout Entry, _ sample: CPUTimeSample) {
+        let n = sample.visible.count
+        e.lastRead = max(e.lastRead, sample.now)
+        guard n > 0 else { remember(sample.usage, in: &e); return }
+        // The visible CPUs changed in number: fold dropped rows into the rest
+        // (so the aggregate line never goes down); new rows start at 0.
+        if e.rows.count > n {
+            for (k, extra) in e.rows[n...].enumerated() {
+                e.rows[k % n].user.add(extra.user)
+                e.rows[k % n].system.add(extra.system)
+                e.rows[k % n].idle.add(extra.idle)
+            }
+            e.rows.removeSubrange(n...)
+        }
+        while e.rows.count < n { e.rows.append(Row()) }
+
+        let elapsed = sample.now > e.lastNow ? sample.now - e.lastNow : 0
+        if sample.now > e.lastNow { e.lastNow = sample.now }
+        let factor = sample.capacity > 0 ? max(1, Double(n) / sample.capacity) : 1
+
+        // Busy time each row would get, in shown (scaled) nanoseconds.
+        var wantUser = [UInt64](repeating: 0, count: n)
+        var wantSystem = [UInt64](repeating: 0, count: n)
+        var surplusUser = e.carryUser
+        var surplusSystem = e.carrySystem
+        switch sample.usage {
+        case .perCPU(let now):
+            if e.lastTotal == nil {
+                for (cpu, v) in now {
+                    guard let last = e.lastPerCPU[cpu] else { continue }
+                    let du = scaled(growth(v.user, since: last.user), factor)
+                    let ds = scaled(growth(v.system, since: last.system), factor)
+                    if let k = sample.visible.firstIndex(of: cpu) {
+                        wantUser[k] = sum(wantUser[k], du)
+                        wantSystem[k] = sum(wantSystem[k], ds)
+                    } else {
+                        surplusUser = sum(surplusUser, du)
+                        surplusSystem = sum(surplusSystem, ds)
+                    }
+                }
+            }
+        case .total(let u, let s):
+            if let last = e.lastTotal {
+                let du = scaled(product(growth(u, since: last.user), 1000), factor)
+                let ds = scaled(product(growth(s, since: last.system), 1000), factor)
+                let count = UInt64(n)
+                for k in 0..<n {
+                    wantUser[k] = du / count + (UInt64(k) < du % count ? 1 : 0)
+                    wantSystem[k] = ds / count + (UInt64(k) < ds % count ? 1 : 0)
+                }
+            }
+        }
+        remember(sample.usage, in: &e)
+
+        // Each row has `elapsed` ns to give out: its own busy time first,
+        // what does not fit goes to the surplus.
+        var room = [UInt64](repeating: elapsed, count: n)
+        var addUser = [UInt64](repeating: 0, count: n)
+        var addSystem = [UInt64](repeating: 0, count: n)
+        for k in 0..<n {
+            let u = min(wantUser[k], room[k])
+            room[k] -= u
+            addUser[k] = u
+            surplusUser = sum(surplusUser, wantUser[k] - u)
+            let s = min(wantSystem[k], room[k])
+            room[k] -= s
+            addSystem[k] = s
+            surplusSystem = sum(surplusSystem, wantSystem[k] - s)
+        }
+        spread(&surplusUser, into: &addUser, room: &room)
+        spread(&surplusSystem, into: &addSystem, room: &room)
+        for k in 0..<n {
+            e.rows[k].user.add(addUser[k])
+            e.rows[k].system.add(addSystem[k])
+            e.rows[k].idle.add(room[k])
+        }
+        // Keep at most one second per visible CPU for the next reads.
+        let carryLimit = UInt64(n) * 1_000_000_000
+        e.carryUser = min(surplusUser, carryLimit)
+        e.carrySystem = min(surplusSystem, carryLimit)
+    }
+
+    /// Gives `surplus` out over the rows that still have room, evenly.
+    static func spread(_ surplus: inout UInt64, into add: inout [UInt64], room: inout [UInt64]) {
+        while surplus > 0 {
+            let open = room.indices.filter { room[$0] > 0 }
+            guard !open.isEmpty else { return }
+            let share = max(1, surplus / UInt64(open.count))
+            for k in open where surplus > 0 {
+                let t = min(share, room[k], surplus)
+                add[k] += t
+                room[k] -= t
+                surplus -= t
+            }
+        }
+    }
+
+    /// Every `idleLifetime`, drops entries not read for that long whose
+    /// cgroup directory is gone, then the least recently read beyond `capacityLimit`.
+    func sweepIfDue(now: UInt64) {
+        let candidates: [(String, String)]? = state.withLock { st in
+            guard now &- st.lastSweep >= idleLifetime || st.entries.count > capacityLimit else { return nil }
+            st.lastSweep = now
+            return st.entries.compactMap { key, e in
+                now > e.lastRead && now - e.lastRead >= idleLifetime ? (key, e.directory) : nil
+            }
+        }
+        guard let candidates else { return }
+        let gone = candidates.filter { access(root.resolve($0.1), F_OK) != 0 }.map(\.0)
+        state.withLock { st in
+            for key in gone { st.entries[key] = nil }
+            if st.entries.count > capacityLimit {
+                let oldest = st.entries.sorted { $0.value.lastRead < $1.value.lastRead }
+                for (key, _) in oldest.prefix(st.entries.count - capacityLimit) { st.entries[key] = nil }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One entry of a host directory.
+public struct HostDirectoryEntry: Sendable, Hashable {
+    /// The entry's name (never `.` or `..`).
+    public let name: String
+    /// True for a directory (as `d_type` says; `DT_UNKNOWN` is looked up with `lstat`).
+    public let isDirectory: Bool
+}
+
+extension HostRoot {
+    /// The entries of a host directory, without `.` and `..`, in the order
+    /// the kernel returns them.
+    /// - Parameter path: an absolute host path, resolved under this root.
+    /// - Returns: `nil` when the directory cannot be opened.
+    public func entries(of path: String) -> [HostDirectoryEntry]? {
+        let full = resolve(path)
+        guard let dir = opendir(full) else { return nil }
+        defer { closedir(dir) }
+        var result: [HostDirectoryEntry] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name == "." || name == ".." { continue }
+            var isDir = ent.pointee.d_type == UInt8(DT_DIR)
+            if ent.pointee.d_type == UInt8(DT_UNKNOWN) {
+                var st = stat()
+                isDir = lstat(full + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+            }
+            result.append(HostDirectoryEntry(name: name, isDirectory: isDir))
+        }
+        return result
+    }
+
+    /// The names of the subdirectories of a host directory (child cgroups).
+    /// - Returns: an empty list when the directory cannot be read.
+    public func subdirectories(of path: String) -> [String] {
+        (entries(of: path) ?? []).filter(\.isDirectory).map(\.name)
+    }
+
+    /// `lstat(2)` of a host path.
+    /// - Returns: the status, or the errno value on failure.
+    public func status(_ path: String) -> Result<stat, HostErrno> {
+        var st = stat()
+        if lstat(resolve(path), &st) == 0 { return .success(st) }
+        return .failure(HostErrno(code: errno))
+    }
+
+    /// The target of a host symbolic link, unchanged.
+    /// - Returns: the target, or the errno value on failure (`EINVAL` for a non-link).
+    public func linkTarget(_ path: String) -> Result<String, HostErrno> {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink(resolve(path), &buf, buf.count - 1)
+        guard n >= 0 else { return .failure(HostErrno(code: errno)) }
+        return .success(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// True when a host path exists.
+    public func exists(_ path: String) -> Bool {
+        access(resolve(path), F_OK) == 0
+    }
+}
+
+/// An errno value from a failed host file system call.
+public struct HostErrno: Error, Sendable, Hashable {
+    /// The `errno` code, such as `ENOENT`.
+    public let code: Int32
+}

@@ -1,0 +1,54 @@
+/// The swap a cgroup may use and has free, in kB, as both `/proc/meminfo`
+/// (SwapTotal, SwapFree) and `/proc/swaps` show it, so the two always agree.
+public struct SwapFigures: Sendable, Equatable {
+    /// SwapTotal in kB: the cgroup's swap allowance, never more than the host's SwapTotal.
+    public let totalKB: UInt64
+    /// SwapFree in kB: SwapTotal minus the cgroup's swap in use, clamped to 0...SwapTotal.
+    public let freeKB: UInt64
+
+    /// - Parameters:
+    ///   - hostSwapTotalKB: the host's SwapTotal (kB, from `/proc/meminfo`).
+    ///   - memory: the cgroup's memory figures (bytes).
+    ///   - options: `disableSwap` makes both 0.
+    public init(hostSwapTotalKB: UInt64, memory m: MemoryUsage, options: ViewOptions) {
+        var total = min(m.swapLimit.map { $0 / 1024 } ?? hostSwapTotalKB, hostSwapTotalKB)
+        if options.disableSwap { total = 0 }
+        let used = (m.swapUsage ?? 0) / 1024
+        totalKB = total
+        freeKB = total > used ? total - used : 0
+    }
+
+    /// The host's SwapTotal in kB from its `/proc/meminfo`; 0 when absent.
+    public static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> UInt64 {
+        for line in ByteParser.lines(meminfo) where ByteParser.hasPrefix(line, "SwapTotal:") {
+            return ByteParser.words(line.dropFirst(10)).first.flatMap(ByteParser.unsigned) ?? 0
+        }
+        return 0
+    }
+}
+
+/// Renders `/proc/swaps` for a cgroup, in lxcfs's layout: always the
+/// header, and only when the cgroup may swap (SwapTotal above 0) one line
+/// `none<36 spaces>virtual\t\tSIZE\tUSED\t0` with SIZE = SwapTotal and
+/// USED = SwapTotal - SwapFree, in kB, the figures `/proc/meminfo` shows.
+public enum SwapsRenderer {
+    /// The header line of `/proc/swaps`, as the kernel and lxcfs print it.
+    public static let header = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
+
+    /// - Parameter swap: the cgroup's SwapTotal and SwapFree (kB).
+    /// - Returns: the file's bytes.
+    public static func render(swap: SwapFigures) -> [UInt8] {
+        var out = TextBuffer(capacity: 128)
+        out.append(header)
+        if swap.totalKB > 0 {
+            out.append("none")
+            out.bytes.append(contentsOf: repeatElement(ByteParser.space, count: 36))
+            out.append("virtual\t\t")
+            out.append(swap.totalKB)
+            out.append(byte: ByteParser.tab)
+            out.append(swap.totalKB - swap.freeKB)
+            out.append("\t0\n")
+        }
+        return out.bytes
+    }
+}
