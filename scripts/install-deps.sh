@@ -4,7 +4,12 @@
 set -euo pipefail
 pkgs=(libfuse3-dev fuse3 pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(procps util-linux python3 lxcfs)
+  pkgs+=(procps util-linux python3 python3-yaml lxcfs)
+  # The deployment tests: systemd-analyze, and a Docker engine with
+  # debootstrap images. Not inside Dockerfile.test's container, which sets
+  # SWIFT_LXCFS_SKIP_DOCKER=1.
+  pkgs+=(systemd)
+  [[ "${SWIFT_LXCFS_SKIP_DOCKER:-}" == 1 ]] || pkgs+=(docker.io debootstrap)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

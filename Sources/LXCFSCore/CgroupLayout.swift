@@ -18,19 +18,28 @@ public struct CgroupHierarchy: Sendable, Hashable {
     public let isUnified: Bool
 
     /// The folder of a cgroup in this hierarchy.
+    ///
+    /// Both `cgroupPath` and `mountRoot` are relative to the daemon's cgroup
+    /// namespace, so a path below the mount root is placed by removing that
+    /// root. Paths that climb out of the namespace (`/../../kubepods/x`,
+    /// from a daemon in its own namespace) are placed the same way when the
+    /// mount root climbs as far; otherwise their leading `..` are dropped, a
+    /// guess that holds when the namespace root is a child of the mount
+    /// root. The daemon avoids such guesses by joining the host's namespace
+    /// at start (`CgroupNamespace.enterHostNamespace`).
     /// - Parameter cgroupPath: the path as `/proc/PID/cgroup` prints it.
-    /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`.
+    /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`,
+    ///   always at or below `mountPoint`.
     public func directory(of cgroupPath: String) -> String {
-        var relative = cgroupPath
-        if mountRoot != "/" {
-            if relative == mountRoot {
-                relative = "/"
-            } else if relative.hasPrefix(mountRoot + "/") {
-                relative = String(relative.dropFirst(mountRoot.count))
-            }
+        var relative = CgroupNamespace.components(cgroupPath)
+        let root = CgroupNamespace.components(mountRoot)
+        if relative.starts(with: root) {
+            relative.removeFirst(root.count)
         }
-        if relative == "/" || relative.isEmpty { return mountPoint }
-        return mountPoint == "/" ? relative : mountPoint + relative
+        while relative.first == ".." { relative.removeFirst() }
+        if relative.isEmpty { return mountPoint }
+        let tail = relative.joined(separator: "/")
+        return mountPoint == "/" ? "/" + tail : mountPoint + "/" + tail
     }
 }
 
@@ -42,7 +51,9 @@ public struct CgroupHierarchy: Sendable, Hashable {
 /// it. A host with only cgroup2 is pure v2; v1 controllers beside an empty
 /// cgroup2 mount (hybrid) are read from v1.
 public struct CgroupLayout: Sendable, Hashable {
-    /// All cgroup hierarchies, in mountinfo order; the first mount of each wins.
+    /// All cgroup hierarchies, in mountinfo order. Where several mounts
+    /// share a mount point the last one wins: it hides the earlier ones (a
+    /// container's own cgroup mounts under the host's, bound over them).
     public let hierarchies: [CgroupHierarchy]
     private let byController: [String: Int]
     private let unifiedIndex: Int?
@@ -67,7 +78,7 @@ public struct CgroupLayout: Sendable, Hashable {
     /// OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`).
     public init(mountinfo bytes: ArraySlice<UInt8>) {
         var found: [CgroupHierarchy] = []
-        var seenPoints = Set<String>()
+        var indexByPoint: [String: Int] = [:]
         for line in ByteParser.lines(bytes) {
             let fields = line.split(separator: ByteParser.space)
             guard let dash = fields.firstIndex(where: { ByteParser.equals($0, "-") }),
@@ -78,8 +89,6 @@ public struct CgroupLayout: Sendable, Hashable {
             guard isV1 || isV2 else { continue }
             let root = Self.unescape(fields[3])
             let point = Self.unescape(fields[4])
-            guard !seenPoints.contains(point) else { continue }
-            seenPoints.insert(point)
             var controllers: [String] = []
             if isV1, dash + 3 < fields.count {
                 for opt in fields[dash + 3].split(separator: ByteParser.comma) {
@@ -88,7 +97,13 @@ public struct CgroupLayout: Sendable, Hashable {
                     controllers.append(o)
                 }
             }
-            found.append(CgroupHierarchy(controllers: controllers, mountPoint: point, mountRoot: root, isUnified: isV2))
+            let hierarchy = CgroupHierarchy(controllers: controllers, mountPoint: point, mountRoot: root, isUnified: isV2)
+            if let i = indexByPoint[point] {
+                found[i] = hierarchy
+            } else {
+                indexByPoint[point] = found.count
+                found.append(hierarchy)
+            }
         }
         self.init(hierarchies: found)
     }

@@ -23,11 +23,33 @@ struct Daemon {
             unlink(pidfile)
             close(pidfd)
         }
+        enterHostCgroupNamespace()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
+        let notifier = SystemdNotifier.fromEnvironment()
         // With -l, the loadavg sampler runs from the moment the mount is in place.
-        _ = try mount.run(filesystem: filesystem, logger: logger, ready: { view.startLoadavgSampler() })
+        _ = try mount.run(filesystem: filesystem, logger: logger, ready: { [logger, mountPoint] in
+            view.startLoadavgSampler()
+            notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
+                logger.error("systemd notification: \(sentence)")
+            }
+        })
+        notifier?.send("STOPPING=1")
+    }
+
+    /// Joins the host's cgroup namespace (pid 1's, or the outermost visible
+    /// ancestor's) so that every reader's cgroup path is absolute; before
+    /// any thread starts.
+    func enterHostCgroupNamespace() {
+        switch CgroupNamespace.enterHostNamespace() {
+        case .shared:
+            break
+        case .entered(let from, let to, let pid):
+            logger.info("joined the host cgroup namespace", metadata: ["from": "\(from)", "to": "\(to)", "pid": "\(pid)"])
+        case .failed(let why):
+            logger.warning("staying in this cgroup namespace: \(why); readers outside it may get host values")
+        }
     }
 
     /// Creates the mount point if missing and refuses one that already has a mount.
@@ -44,8 +66,11 @@ struct Daemon {
         } else if st.st_mode & S_IFMT != S_IFDIR {
             throw Failure("the mount point \(mountPoint) is not a directory.")
         }
-        if Self.isMountPoint(mountPoint) {
-            throw Failure("something is already mounted at \(mountPoint).")
+        // A FUSE filesystem on top (another lxcfs) is refused; a bind mount
+        // (a Kubernetes hostPath, a shared mount made for propagation) is
+        // what the daemon mounts over.
+        if let type = Self.topMountType(mountPoint), type.hasPrefix("fuse") {
+            throw Failure("something is already mounted at \(mountPoint) (\(type)).")
         }
     }
 
@@ -59,20 +84,25 @@ struct Daemon {
         }
     }
 
-    /// True when `/proc/self/mountinfo` lists `path` as a mount point.
-    static func isMountPoint(_ path: String) -> Bool {
+    /// The filesystem type of the topmost mount at `path` (mountinfo's
+    /// last entry for it, such as `fuse.lxcfs` or `ext4`), or `nil` when
+    /// `/proc/self/mountinfo` lists no mount there.
+    static func topMountType(_ path: String) -> String? {
         var target = path
         if let resolved = realpath(path, nil) {
             target = String(cString: resolved)
             free(resolved)
         }
-        guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return false }
+        guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
+        var type: String?
         for line in ByteParser.lines(bytes[...]) {
             let fields = line.split(separator: UInt8(ascii: " "))
-            guard fields.count > 4 else { continue }
-            if Self.unescape(String(decoding: fields[4], as: UTF8.self)) == target { return true }
+            guard fields.count > 4, Self.unescape(String(decoding: fields[4], as: UTF8.self)) == target,
+                  let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count
+            else { continue }
+            type = String(decoding: fields[dash + 1], as: UTF8.self)
         }
-        return false
+        return type
     }
 
     static func unescape(_ s: String) -> String {

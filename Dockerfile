@@ -1,0 +1,33 @@
+# The runtime image: swift-lxcfs built with a static Swift standard library
+# on a slim Debian that carries only libfuse3 and fusermount3.
+#
+#   docker build -t swift-lxcfs .
+#   docker run -d --privileged --pid=host --cgroupns=host \
+#     -v /sys/fs/cgroup:/sys/fs/cgroup \
+#     -v /var/lib/lxcfs:/var/lib/lxcfs:rshared swift-lxcfs
+#
+# SWIFT_IMAGE and RUNTIME_IMAGE can name local images (see README.md).
+ARG SWIFT_IMAGE=swift:6.1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${SWIFT_IMAGE} AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse3-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --static-swift-stdlib \
+    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs" /out/swift-lxcfs
+
+FROM ${RUNTIME_IMAGE}
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse3-3 fuse3 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/swift-lxcfs /usr/local/bin/swift-lxcfs
+# Runs in the foreground, reads nothing from standard input, stops on SIGTERM.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/swift-lxcfs"]
+CMD ["--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]
