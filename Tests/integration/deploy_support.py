@@ -20,8 +20,12 @@ CACHE = os.path.join(REPO, ".cache")
 # whole lxcfs set that users copy).
 SERVED_FILES = [
     "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/loadavg",
     "proc/meminfo",
+    "proc/slabinfo",
     "proc/stat",
+    "proc/swaps",
     "proc/uptime",
     "sys/devices/system/cpu/online",
 ]

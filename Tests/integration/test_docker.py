@@ -127,6 +127,13 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, names, tmp_path)
         for view in (small, large):
             assert 0 <= view["uptime"] <= now - started_at + 1.0, (view["uptime"], now, started_at)
             assert view["uptime"] < now - 1.0
+        # Every bound file reads through the mount inside the container, and
+        # swaps agrees with the container's meminfo (no swap on 256m without memsw).
+        for rel in SERVED_FILES:
+            got = engine.docker("exec", a, "cat", f"/{rel}")
+            assert got.returncode == 0 and got.stdout, rel
+        swaps = engine.docker("exec", a, "cat", "/proc/swaps").stdout.splitlines()
+        assert swaps[0].startswith("Filename")
         # Without the bind mounts the same container sees the host.
         plain = engine.docker("run", "--rm", "-m", "256m", "--cpuset-cpus", "0", MINBASE_IMAGE,
                               "free", "-k").stdout
