@@ -23,7 +23,6 @@ let package = Package(
         .target(
             name: "LXCFSCore",
             dependencies: [
-                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -43,6 +42,7 @@ let package = Package(
                 "LXCFSFilesystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(

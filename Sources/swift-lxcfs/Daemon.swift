@@ -1,4 +1,5 @@
 import Logging
+import SystemPackage
 import LXCFSCore
 import LXCFSFilesystem
 #if canImport(Glibc)
@@ -18,10 +19,10 @@ struct Daemon {
 
     func run() throws {
         try prepareMountPoint()
-        let pidfd = try lockPidfile()
+        let pidfileLock = try lockPidfile()
         defer {
             unlink(pidfile)
-            close(pidfd)
+            try? pidfileLock.close()
         }
         enterHostCgroupNamespace()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
@@ -124,20 +125,29 @@ struct Daemon {
 
     /// Opens, locks and writes the pidfile; the lock lives as long as the
     /// returned descriptor.
-    func lockPidfile() throws -> Int32 {
+    /// - Throws: `Failure` when the pidfile cannot be opened or written, or
+    ///   another process holds its lock.
+    func lockPidfile() throws -> FileDescriptor {
         let dir = pidfile.split(separator: "/").dropLast().joined(separator: "/")
         if !dir.isEmpty { try? makeDirectories("/" + dir) }
-        let fd = open(pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw Failure("cannot open the pidfile \(pidfile): \(String(cString: strerror(errno))).")
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(pidfile), .readWrite, options: [.create, .closeOnExec],
+                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch let errno as Errno {
+            throw Failure("cannot open the pidfile \(pidfile): \(errno.description).")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
+        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            try? fd.close()
             throw Failure("another daemon holds the pidfile \(pidfile); stop it or pass a different -p.")
         }
-        let text = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+        do {
+            try fd.resize(to: 0)
+            _ = try fd.writeAll(toAbsoluteOffset: 0, Array("\(getpid())\n".utf8))
+        } catch let errno as Errno {
+            try? fd.close()
+            throw Failure("cannot write the pidfile \(pidfile): \(errno.description).")
+        }
         return fd
     }
 }
