@@ -14,22 +14,6 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CACHE = os.path.join(REPO, ".cache")
 
-# The files the daemon serves today, relative to the mount point. Tests bind
-# exactly these into containers and read them back; extend it as the daemon
-# serves more (README.md and deploy/kubernetes/example-workload.yaml list the
-# whole lxcfs set that users copy).
-SERVED_FILES = [
-    "proc/cpuinfo",
-    "proc/diskstats",
-    "proc/loadavg",
-    "proc/meminfo",
-    "proc/slabinfo",
-    "proc/stat",
-    "proc/swaps",
-    "proc/uptime",
-    "sys/devices/system/cpu/online",
-]
-
 # Every file lxcfs 5.0.3 users bind into containers: what README.md's
 # `docker run` flags and the example Kubernetes workload list.
 LXCFS_FILES = [
@@ -43,6 +27,10 @@ LXCFS_FILES = [
     "proc/uptime",
     "sys/devices/system/cpu/online",
 ]
+
+# What the Docker tests bind into containers and read back, relative to the
+# mount point: the daemon serves every lxcfs file.
+SERVED_FILES = list(LXCFS_FILES)
 
 MINBASE_IMAGE = "swl-deploy/bookworm-minbase"
 SWIFT_BASE_IMAGE = "swl-deploy/swift-base"
