@@ -129,9 +129,11 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, names, tmp_path)
             assert view["uptime"] < now - 1.0
         # Every bound file reads through the mount inside the container, and
         # swaps agrees with the container's meminfo (no swap on 256m without memsw).
+        # (diskstats may be empty: a container with no I/O has no lines.)
         for rel in SERVED_FILES:
-            got = engine.docker("exec", a, "cat", f"/{rel}")
-            assert got.returncode == 0 and got.stdout, rel
+            got = engine.docker("exec", a, "cat", f"/{rel}", check=False)
+            assert got.returncode == 0, (rel, got.stderr)
+            assert got.stdout or rel == "proc/diskstats", rel
         swaps = engine.docker("exec", a, "cat", "/proc/swaps").stdout.splitlines()
         assert swaps[0].startswith("Filename")
         # Without the bind mounts the same container sees the host.
