@@ -17,5 +17,5 @@ if ! command -v gcc >/dev/null && ! command -v cc >/dev/null && ! command -v cla
    && [[ ! -x /opt/swift/usr/bin/clang ]]; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 fi
-[[ " $* " == *" --help "* || " $* " == *" -h "* ]] || swift build -c release
+[[ " $* " == *" --help "* || " $* " == *" -h "* ]] || swift build -c release --static-swift-stdlib
 exec python3 bench/bench.py --command "scripts/bench.sh $*" "$@"

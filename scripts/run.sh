@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
-swift build -c release
+swift build -c release --static-swift-stdlib
 exec .build/release/swift-lxcfs "$@"

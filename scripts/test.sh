@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh --test
-swift build -c release
+swift build -c release --static-swift-stdlib
 swift test 2>&1 | tee /tmp/swift-lxcfs-unit.log
 if [[ -f ../shared/cases/run_cases.py ]]; then
   python3 ../shared/cases/run_cases.py .build/release/swift-lxcfs

@@ -108,8 +108,8 @@ if [[ -n ${SWIFT_LXCFS_VM_BIN:-} ]]; then
   daemon=$SWIFT_LXCFS_VM_BIN
 else
   say "building the daemon with the static Swift standard library"
-  swift build -c release --static-swift-stdlib --scratch-path .build-static 2>&1 | tail -n 3 >&2
-  daemon=$REPO/.build-static/release/swift-lxcfs
+  swift build -c release --static-swift-stdlib 2>&1 | tail -n 3 >&2
+  daemon=$REPO/.build/release/swift-lxcfs
 fi
 if ldd "$daemon" | grep -q libswift; then
   say "$daemon loads the Swift runtime dynamically; build it with --static-swift-stdlib"; exit 2

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A block device number, as cgroup files (`MAJ:MIN`) and the first two
 /// columns of `/proc/diskstats` print it.
 public struct DeviceNumber: Hashable, Sendable, Comparable {
@@ -92,23 +98,33 @@ extension CgroupReader {
     public func blockIO(_ membership: CgroupMembership) -> [DeviceNumber: BlockIOStat]? {
         if let h = layout.v1Hierarchy(for: "blkio") {
             guard let path = membership.path(in: h) else { return nil }
-            return blkioV1(h.directory(of: path))
+            let dir = h.directory(of: path)
+            return blkioV1(dir, hierarchy: h.mountPoint)
         }
         guard let u = layout.unified, let path = membership.unifiedPath else { return nil }
         guard let bytes = root.read(u.directory(of: path) + "/io.stat", sizeHint: 1024) else { return nil }
         return Self.parseIOStat(bytes[...])
     }
 
-    func blkioV1(_ dir: String) -> [DeviceNumber: BlockIOStat]? {
+    /// - Parameters:
+    ///   - dir: the cgroup's folder (host path).
+    ///   - hierarchy: the blkio hierarchy's mount point, whose file names are
+    ///     remembered when absent.
+    func blkioV1(_ dir: String, hierarchy: String) -> [DeviceNumber: BlockIOStat]? {
         var result: [DeviceNumber: BlockIOStat] = [:]
         var anyFile = false
+        // The root cgroup is kept apart: a v1 file may be made for children only.
+        let names = dir == hierarchy ? hierarchy + "/" : hierarchy + "/*/"
+        func rwstat(_ family: String, _ counter: String) -> [DeviceNumber: [RWOp: UInt64]]? {
+            self.rwstat(dir, family, counter, absentKey: names)
+        }
         for family in Self.blkioFamilies {
-            guard let serviced = rwstat(dir, family, "serviced") else { continue }
+            guard let serviced = rwstat(family, "serviced") else { continue }
             anyFile = true
-            let bytes = rwstat(dir, family, "service_bytes") ?? [:]
-            let merged = rwstat(dir, family, "merged") ?? [:]
-            let service = rwstat(dir, family, "service_time") ?? [:]
-            let wait = rwstat(dir, family, "wait_time") ?? [:]
+            let bytes = rwstat(family, "service_bytes") ?? [:]
+            let merged = rwstat(family, "merged") ?? [:]
+            let service = rwstat(family, "service_time") ?? [:]
+            let wait = rwstat(family, "wait_time") ?? [:]
             for (dev, ops) in serviced where result[dev] == nil {
                 var s = BlockIOStat()
                 s.reads = ops[.read] ?? 0
@@ -136,11 +152,23 @@ extension CgroupReader {
     enum RWOp: Hashable { case read, write, discard, total }
 
     /// Reads a v1 rwstat file (`MAJ:MIN Read N` ... lines), recursive variant first.
-    func rwstat(_ dir: String, _ family: String, _ counter: String) -> [DeviceNumber: [RWOp: UInt64]]? {
-        let bytes = root.read(dir + "/" + family + counter + "_recursive", sizeHint: 1024)
-            ?? root.read(dir + "/" + family + counter, sizeHint: 1024)
-        guard let bytes else { return nil }
-        return Self.parseRWStat(bytes[...])
+    /// - Parameter absentKey: prefixes the file name in `HostRoot.absentNames`.
+    func rwstat(_ dir: String, _ family: String, _ counter: String,
+                absentKey: String) -> [DeviceNumber: [RWOp: UInt64]]? {
+        for name in [family + counter + "_recursive", family + counter] {
+            if let bytes = readV1File(dir, name, absentKey: absentKey) { return Self.parseRWStat(bytes[...]) }
+        }
+        return nil
+    }
+
+    /// Reads `dir/name` unless the name is known to be absent from the
+    /// hierarchy; a failed open in a folder that exists teaches that.
+    func readV1File(_ dir: String, _ name: String, absentKey: String) -> [UInt8]? {
+        let key = absentKey + name
+        if let absent = root.absentNames, absent.contains(key) { return nil }
+        if let bytes = root.read(dir + "/" + name, sizeHint: 1024) { return bytes }
+        if let absent = root.absentNames, dir.withCString({ access($0, F_OK) }) == 0 { absent.insert(key) }
+        return nil
     }
 
     /// Parses a v1 blkio rwstat file.

@@ -22,6 +22,9 @@ public struct HostRoot: Sendable, Hashable {
     let kept: KeptOpenFiles?
     /// The cgroup files each worker thread keeps open; `nil` under a fixture root.
     let cgroupFiles: ThreadKeptFiles?
+    /// v1 cgroup file names this kernel does not create; `nil` under a
+    /// fixture root, where a test may add files between reads.
+    let absentNames: AbsentFileNames?
 
     /// - Parameter path: the root folder, `/` for the real host.
     public init(_ path: String = "/") {
@@ -30,6 +33,7 @@ public struct HostRoot: Sendable, Hashable {
         prefix = (p == "/" || p.isEmpty) ? "" : p
         kept = prefix.isEmpty ? KeptOpenFiles() : nil
         cgroupFiles = prefix.isEmpty ? ThreadKeptFiles() : nil
+        absentNames = prefix.isEmpty ? AbsentFileNames() : nil
     }
 
     public static func == (a: HostRoot, b: HostRoot) -> Bool { a.prefix == b.prefix }
@@ -292,5 +296,40 @@ final class ThreadKeptFiles: @unchecked Sendable {
         }
         close(fd)
         return bytes
+    }
+}
+
+/// Names of v1 cgroup files that this kernel does not create in a hierarchy,
+/// learned from an open that failed in a cgroup folder that exists, and
+/// forgotten after `lifetime` (a scheduler module loaded later brings its
+/// files). A v1 controller gives every cgroup of its hierarchy the same
+/// files, so a name missing from one cgroup is missing from all: the
+/// blkio counters of a scheduler that is not in use (`blkio.io_serviced`
+/// without CFQ, `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`)
+/// then cost no failed path walk on each `/proc/diskstats` read. Not for
+/// v2, where a cgroup's files depend on the controllers its parent enables.
+final class AbsentFileNames: Sendable {
+    /// How long a name is taken as absent, in nanoseconds.
+    static let lifetime: UInt64 = 10_000_000_000
+    /// Name (with the hierarchy's folder) to the CLOCK_MONOTONIC time, in
+    /// nanoseconds, when its absence was seen.
+    private let seen = Mutex<[String: UInt64]>([:])
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// True when `key` was seen absent less than `lifetime` ago.
+    func contains(_ key: String) -> Bool {
+        guard let when = seen.withLock({ $0[key] }) else { return false }
+        return Self.now() &- when < Self.lifetime
+    }
+
+    /// Records that `key` is absent now.
+    func insert(_ key: String) {
+        let now = Self.now()
+        seen.withLock { $0[key] = now }
     }
 }
