@@ -312,24 +312,24 @@ def kernel_files(tools, files, seconds, cgroups):
 
 
 def memory_run(tools, swift, files, total_reads, ncg, cgroups):
-    """1000 reads per short-lived reader, 4 at a time, reader k in cgroup
-    k % ncg, over all files in turn, in ten equal steps; the daemon's RSS
-    after each step."""
-    per = 1000
-    tasks = max(10, total_reads // per)
-    step = tasks // 10
+    """`total_reads` reads over all files in turn, in ten equal steps; each
+    step runs one short-lived reader in every one of the `ncg` cgroups
+    (reader k in cgroup k, 4 at a time), so every step spreads its reads over
+    all cgroups and the RSS after each step shows growth per read, not the
+    first sight of a cgroup. The daemon's RSS is taken after each step."""
+    per = max(1, total_reads // (10 * ncg))
     paths = [os.path.join(swift.mountpoint, f) for f in files]
     before = swift.status("VmRSS")
     reads = errors = 0
     checkpoints = []
     for k in range(10):
-        n = step if k < 9 else tasks - 9 * step
-        r = readbench(tools, paths, min(4, n), 0, cgroups, ncg, maxreads=per, tasks=n, first=k * step)
+        r = readbench(tools, paths, min(4, ncg), 0, cgroups, ncg, maxreads=per, tasks=ncg)
         reads += r["reads"]
         errors += r["errors"]
         checkpoints.append({"reads": reads, "rss_kib": swift.status("VmRSS")})
     return {
         "reads_first": checkpoints[0]["reads"], "reads_total": reads, "errors": errors, "cgroups": ncg,
+        "reads_per_reader": per,
         "rss_start_kib": before, "rss_after_first_kib": checkpoints[0]["rss_kib"],
         "rss_after_total_kib": checkpoints[-1]["rss_kib"], "checkpoints": checkpoints,
         "peak_rss_kib": swift.status("VmHWM"), "rss_anon_kib": swift.status("RssAnon"),
@@ -433,6 +433,10 @@ def report(res):
         out.append("")
         out.append(f"### swift-lxcfs memory ({mem['reads_total']:,} reads over {mem['cgroups']} cgroups, all files in turn)")
         out.append("")
+        if mem.get("reads_per_reader"):
+            out.append(f"Ten steps; each runs one reader in every one of the {mem['cgroups']} cgroups, "
+                       f"{mem['reads_per_reader']:,} reads each.")
+            out.append("")
         out.append("| at start | after first {:,} reads | after {:,} reads | peak (VmHWM) | anonymous (RssAnon) at end |".format(
             mem["reads_first"], mem["reads_total"]))
         out.append("|---:|---:|---:|---:|---:|")
