@@ -8,6 +8,9 @@
 #include <fuse3/fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 /* fuse_new is a macro over versioned symbols; wrap it so Swift can call it. */
 static inline struct fuse *cfuse3_new(struct fuse_args *args,
@@ -23,6 +26,17 @@ static inline int cfuse3_loop_mt(struct fuse *f, int clone_fd,
     config.clone_fd = clone_fd;
     config.max_idle_threads = max_idle_threads;
     return fuse_loop_mt(f, &config);
+}
+
+/* glibc: one malloc arena shared by all threads (libfuse's worker threads
+   come and go, and each new one would otherwise get an arena whose pages
+   stay resident). Returns 1 on success, 0 where there is nothing to set. */
+static inline int cfuse3_single_malloc_arena(void) {
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+    return mallopt(M_ARENA_MAX, 1);
+#else
+    return 0;
+#endif
 }
 
 /* fuse_main is a macro; kept for completeness of the bridge. */

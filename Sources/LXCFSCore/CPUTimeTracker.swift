@@ -71,7 +71,8 @@ public struct CPUTimeSample: Sendable {
 /// read for `idleLifetime` are dropped; at most `capacityLimit` entries are
 /// kept (the least recently read go first).
 ///
-/// Safe to use from many threads: its state sits behind one mutex.
+/// Safe to use from many threads: its entries sit in 64 shards, each
+/// behind its own mutex, so readers in different cgroups seldom wait.
 public final class CPUTimeTracker: Sendable {
     /// Nanoseconds per clock tick (USER_HZ 100).
     static let nanosecondsPerTick: UInt64 = 10_000_000
@@ -103,6 +104,8 @@ public final class CPUTimeTracker: Sendable {
 
     struct Entry {
         var rows: [Row]
+        /// `rows` in whole clock ticks, as last shown.
+        var shown: [CPUTimeRow]
         /// The raw counters at the last read: v1 per host CPU, user and system ns.
         var lastPerCPU: [Int: (user: UInt64, system: UInt64)]
         /// v2: user and system µs over all CPUs.
@@ -120,7 +123,12 @@ public final class CPUTimeTracker: Sendable {
 
     struct State {
         var entries: [String: Entry] = [:]
-        var lastSweep: UInt64 = 0
+    }
+
+    /// A part of the entries with its own lock: a key always lands in the
+    /// same shard, and readers in different cgroups seldom share one.
+    final class Shard: Sendable {
+        let state = Mutex(State())
     }
 
     let root: HostRoot
@@ -128,7 +136,15 @@ public final class CPUTimeTracker: Sendable {
     let idleLifetime: UInt64
     /// The most entries kept.
     let capacityLimit: Int
-    private let state = Mutex(State())
+    /// The entries, spread over shards by the key's hash.
+    private let shards: [Shard]
+    /// Entries over all shards.
+    private let entryCount = Atomic<Int>(0)
+    /// `now` at the last sweep, ns.
+    private let lastSweep = Atomic<UInt64>(0)
+
+    /// How many shards the entries are spread over.
+    static let shardCount = 64
 
     /// - Parameters:
     ///   - root: where cgroup directories are looked up when sweeping.
@@ -138,10 +154,15 @@ public final class CPUTimeTracker: Sendable {
         self.root = root
         self.idleLifetime = idleLifetime
         self.capacityLimit = max(1, capacityLimit)
+        shards = (0..<Self.shardCount).map { _ in Shard() }
     }
 
     /// How many cgroups are tracked now.
-    public var count: Int { state.withLock { $0.entries.count } }
+    public var count: Int { shards.reduce(0) { sum, shard in sum + shard.state.withLock { $0.entries.count } } }
+
+    func shard(_ key: String) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
 
     /// The CPU lines to show for one read.
     /// - Parameters:
@@ -151,15 +172,29 @@ public final class CPUTimeTracker: Sendable {
     /// - Returns: one row per visible CPU, in clock ticks.
     public func rows(key: String, directory: String, sample: CPUTimeSample) -> [CPUTimeRow] {
         let now = sample.now
-        let result: [CPUTimeRow] = state.withLock { st in
-            guard var entry = st.entries[key] else {
+        let result: [CPUTimeRow] = shard(key).state.withLock { st in
+            guard st.entries[key] != nil else {
                 st.entries[key] = Self.newEntry(sample, directory: directory)
+                entryCount.add(1, ordering: .relaxed)
                 return sample.firstRead
             }
-            Self.advance(&entry, sample)
-            entry.directory = directory
-            st.entries[key] = entry
-            return entry.rows.map { CPUTimeRow(user: $0.user.ticks, system: $0.system.ticks, idle: $0.idle.ticks) }
+            // In place: no copy of the entry's arrays.
+            let e = st.entries[key]!
+            if e.directory != directory { st.entries[key]!.directory = directory }
+            // Less than a tick since the rows last moved (or a sample older
+            // than that, from a thread that was slower): the same rows. The
+            // next read that advances counts the whole interval, so nothing
+            // is lost, and many readers of one cgroup hold the lock briefly.
+            if sample.visible.count == e.rows.count, sample.now < e.lastNow &+ Self.nanosecondsPerTick {
+                if sample.now > e.lastRead { st.entries[key]!.lastRead = sample.now }
+                return e.shown
+            }
+            Self.advance(&st.entries[key]!, sample)
+            let shown = st.entries[key]!.rows.map {
+                CPUTimeRow(user: $0.user.ticks, system: $0.system.ticks, idle: $0.idle.ticks)
+            }
+            st.entries[key]!.shown = shown
+            return shown
         }
         sweepIfDue(now: now)
         return result
@@ -169,6 +204,7 @@ public final class CPUTimeTracker: Sendable {
         var e = Entry(rows: sample.firstRead.map {
                           Row(user: Counter(ticks: $0.user), system: Counter(ticks: $0.system), idle: Counter(ticks: $0.idle))
                       },
+                      shown: sample.firstRead,
                       lastPerCPU: [:], lastTotal: nil, lastNow: sample.now, lastRead: sample.now,
                       directory: directory)
         remember(sample.usage, in: &e)
@@ -312,23 +348,37 @@ public final class CPUTimeTracker: Sendable {
     }
 
     /// Every `idleLifetime`, drops entries not read for that long whose
-    /// cgroup directory is gone, then the least recently read beyond `capacityLimit`.
+    /// cgroup directory is gone, then the least recently read beyond
+    /// `capacityLimit`. Takes no lock when no sweep is due; one thread sweeps.
     func sweepIfDue(now: UInt64) {
-        let candidates: [(String, String)]? = state.withLock { st in
-            guard now &- st.lastSweep >= idleLifetime || st.entries.count > capacityLimit else { return nil }
-            st.lastSweep = now
-            return st.entries.compactMap { key, e in
-                now > e.lastRead && now - e.lastRead >= idleLifetime ? (key, e.directory) : nil
+        let last = lastSweep.load(ordering: .relaxed)
+        // A `now` older than the last sweep (another thread's read) is not due.
+        guard (now > last && now - last >= idleLifetime) || entryCount.load(ordering: .relaxed) > capacityLimit,
+              lastSweep.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        var candidates: [(String, String)] = []
+        for shard in shards {
+            shard.state.withLock { st in
+                for (key, e) in st.entries where now > e.lastRead && now - e.lastRead >= idleLifetime {
+                    candidates.append((key, e.directory))
+                }
             }
         }
-        guard let candidates else { return }
-        let gone = candidates.filter { access(root.resolve($0.1), F_OK) != 0 }.map(\.0)
-        state.withLock { st in
-            for key in gone { st.entries[key] = nil }
-            if st.entries.count > capacityLimit {
-                let oldest = st.entries.sorted { $0.value.lastRead < $1.value.lastRead }
-                for (key, _) in oldest.prefix(st.entries.count - capacityLimit) { st.entries[key] = nil }
+        for (key, directory) in candidates where access(root.resolve(directory), F_OK) != 0 {
+            remove(key)
+        }
+        guard entryCount.load(ordering: .relaxed) > capacityLimit else { return }
+        var all: [(key: String, lastRead: UInt64)] = []
+        for shard in shards {
+            shard.state.withLock { st in
+                for (key, e) in st.entries { all.append((key, e.lastRead)) }
             }
         }
+        all.sort { $0.lastRead < $1.lastRead }
+        for (key, _) in all.prefix(max(0, all.count - capacityLimit)) { remove(key) }
+    }
+
+    private func remove(_ key: String) {
+        let removed = shard(key).state.withLock { $0.entries.removeValue(forKey: key) != nil }
+        if removed { entryCount.subtract(1, ordering: .relaxed) }
     }
 }

@@ -143,12 +143,39 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
 /// not used: the caller falls back to a normal read and the buffer for the
 /// next time is doubled. One `pread` is atomic against other threads on the
 /// same descriptor (the kernel holds the `seq_file` lock for its duration).
+///
+/// The files in `sharedPaths` are read at most once per `sharedLifetime`
+/// (one clock tick, 10 ms, by default): reads within that time get the same bytes.
+/// These are the host's own figures, the same for every reader, that a
+/// render only copies or uses as the fallback (host memory, CPU lines,
+/// cpuinfo, disks, swap devices, online CPUs); the kernel prints their
+/// times in ticks and nothing that reads them looks twice within one. It
+/// spares the kernel's generation of the file, the most costly part of a
+/// render (cpuinfo asks every CPU for its frequency), and the `seq_file`
+/// lock that serialises readers of one descriptor. Every per-cgroup file,
+/// and `/proc/uptime` and `/proc/loadavg`, is read afresh on each render.
 final class KeptOpenFiles: Sendable {
     /// The files kept open: host-wide, never replaced, never per process.
     static let paths: Set<String> = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
         "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
     ]
+
+    /// The kept files whose bytes are shared between reads for up to `sharedLifetime`.
+    static let sharedPaths: Set<String> = [
+        "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/swaps", "/proc/diskstats",
+        "/sys/devices/system/cpu/online",
+    ]
+
+    /// How long the bytes of a `sharedPaths` file are reused, in
+    /// nanoseconds of CLOCK_MONOTONIC: one clock tick (USER_HZ 100).
+    let sharedLifetime: UInt64
+
+    /// - Parameter sharedLifetime: nanoseconds the bytes of a `sharedPaths`
+    ///   file are reused; 0 reads every time.
+    init(sharedLifetime: UInt64 = 10_000_000) {
+        self.sharedLifetime = sharedLifetime
+    }
 
     /// A kept descriptor and the buffer size, in bytes, to read it with.
     /// A descriptor whose `pread` failed is never used again but stays open,
@@ -157,6 +184,16 @@ final class KeptOpenFiles: Sendable {
         var fd: Int32
         var capacity: Int
         var failed = false
+        /// The last bytes read, for a `sharedPaths` file.
+        var shared: [UInt8]?
+        /// When `shared` was read, in nanoseconds of CLOCK_MONOTONIC.
+        var sharedAt: UInt64 = 0
+    }
+
+    static func monotonicNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     private let table = Mutex<[String: Entry]>([:])
@@ -172,14 +209,21 @@ final class KeptOpenFiles: Sendable {
     /// caller then reads it the ordinary way).
     func read(_ path: String, sizeHint: Int) -> [UInt8]? {
         guard path.utf8.count < 40, Self.paths.contains(path) else { return nil }
+        let isShared = Self.sharedPaths.contains(path)
+        let now = isShared ? Self.monotonicNow() : 0
+        var fresh: [UInt8]?
         let found: Entry? = table.withLock { t in
-            if let e = t[path] { return e }
+            if let e = t[path] {
+                if isShared, let bytes = e.shared, now &- e.sharedAt < sharedLifetime { fresh = bytes }
+                return e
+            }
             let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
             guard fd >= 0 else { return nil }
             let e = Entry(fd: fd, capacity: max(sizeHint, 256))
             t[path] = e
             return e
         }
+        if let fresh { return fresh }
         guard let entry = found, !entry.failed else { return nil }
         var n = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: entry.capacity) { raw, count in
@@ -188,7 +232,18 @@ final class KeptOpenFiles: Sendable {
             } while n < 0 && errno == EINTR
             count = max(n, 0)
         }
-        if n >= 0, n < entry.capacity { return bytes }
+        if n >= 0, n < entry.capacity {
+            if isShared {
+                // Keep the newest bytes when threads race to refresh.
+                table.withLock { t in
+                    guard var e = t[path], e.fd == entry.fd, now > e.sharedAt else { return }
+                    e.shared = bytes
+                    e.sharedAt = now
+                    t[path] = e
+                }
+            }
+            return bytes
+        }
         table.withLock { t in
             guard var e = t[path], e.fd == entry.fd else { return }
             if n < 0 {

@@ -51,6 +51,12 @@ public struct FUSEMount {
     /// - Throws: `MountError` when libfuse rejects the options or the mount fails.
     /// - Returns: libfuse's loop result (0 after a clean signal-driven exit).
     public func run(filesystem: ContainerFilesystem, logger: Logger, ready: () -> Void = {}) throws -> Int32 {
+        // Before any worker thread: libfuse starts and ends them as load
+        // comes and goes, and with an arena each the daemon's RSS crept up
+        // by some 20 KiB per 100,000 reads (docs/performance.md). Renders
+        // allocate little, and glibc's per-thread cache serves most of it
+        // without taking the arena's lock.
+        _ = cfuse3_single_malloc_arena()
         var ops = ContainerFilesystem.operations()
         let argv = ["swift-lxcfs", "-o", options.joined(separator: ",")]
         var cArgs = argv.map { strdup($0) }
