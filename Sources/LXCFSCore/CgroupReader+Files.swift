@@ -152,7 +152,7 @@ extension CgroupReader {
     enum RWOp: Hashable { case read, write, discard, total }
 
     /// Reads a v1 rwstat file (`MAJ:MIN Read N` ... lines), recursive variant first.
-    /// - Parameter absentKey: prefixes the file name in `HostRoot.absentNames`.
+    /// - Parameter absentKey: prefixes the file name in `HostRoot.isAbsent`.
     func rwstat(_ dir: String, _ family: String, _ counter: String,
                 absentKey: String) -> [DeviceNumber: [RWOp: UInt64]]? {
         for name in [family + counter + "_recursive", family + counter] {
@@ -162,12 +162,19 @@ extension CgroupReader {
     }
 
     /// Reads `dir/name` unless the name is known to be absent from the
-    /// hierarchy; a failed open in a folder that exists teaches that.
+    /// hierarchy; a failed open in a folder that exists teaches that, for
+    /// 10 s (a scheduler module loaded later brings its files). A v1
+    /// controller gives every cgroup of its hierarchy the same files, so a
+    /// name missing from one cgroup is missing from all: the counters of a
+    /// blkio policy that is not there (`blkio.io_serviced` without CFQ,
+    /// `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`) then cost no
+    /// failed path walk on each `/proc/diskstats` read. Not for v2, where a
+    /// cgroup's files depend on the controllers its parent enables.
     func readV1File(_ dir: String, _ name: String, absentKey: String) -> [UInt8]? {
         let key = absentKey + name
-        if let absent = root.absentNames, absent.contains(key) { return nil }
+        if root.isAbsent(key) { return nil }
         if let bytes = root.read(dir + "/" + name, sizeHint: 1024) { return bytes }
-        if let absent = root.absentNames, dir.withCString({ access($0, F_OK) }) == 0 { absent.insert(key) }
+        if root.isHost, dir.withCString({ access($0, F_OK) }) == 0 { root.learnAbsent(key) }
         return nil
     }
 

@@ -17,23 +17,16 @@ import Musl
 public struct HostRoot: Sendable, Hashable {
     /// The root folder without a trailing slash; empty for `/`.
     public let prefix: String
-    /// The kept-open host files; `nil` under a fixture root, whose files a
-    /// test may replace between reads.
-    let kept: KeptOpenFiles?
-    /// The cgroup files each worker thread keeps open; `nil` under a fixture root.
-    let cgroupFiles: ThreadKeptFiles?
-    /// v1 cgroup file names this kernel does not create; `nil` under a
-    /// fixture root, where a test may add files between reads.
-    let absentNames: AbsentFileNames?
+    /// The host-wide and cgroup files each worker thread keeps open; `nil`
+    /// under a fixture root, whose files a test may replace between reads.
+    let threadFiles: ThreadKeptFiles?
 
     /// - Parameter path: the root folder, `/` for the real host.
     public init(_ path: String = "/") {
         var p = path
         while p.count > 1, p.hasSuffix("/") { p.removeLast() }
         prefix = (p == "/" || p.isEmpty) ? "" : p
-        kept = prefix.isEmpty ? KeptOpenFiles() : nil
-        cgroupFiles = prefix.isEmpty ? ThreadKeptFiles() : nil
-        absentNames = prefix.isEmpty ? AbsentFileNames() : nil
+        threadFiles = prefix.isEmpty ? ThreadKeptFiles() : nil
     }
 
     public static func == (a: HostRoot, b: HostRoot) -> Bool { a.prefix == b.prefix }
@@ -53,9 +46,9 @@ public struct HostRoot: Sendable, Hashable {
     ///   - sizeHint: the first buffer size in bytes; the buffer grows as needed.
     /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
     public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
-        if let kept, let bytes = kept.read(path, sizeHint: sizeHint) { return bytes }
-        if let cgroupFiles, path.utf8.starts(with: "/sys/fs/cgroup/".utf8) {
-            return cgroupFiles.read(path, sizeHint: sizeHint)
+        if let threadFiles {
+            if let kept = threadFiles.readHost(path, sizeHint: sizeHint) { return kept }
+            if path.utf8.starts(with: "/sys/fs/cgroup/".utf8) { return threadFiles.read(path, sizeHint: sizeHint) }
         }
         let fd: Int32 = prefix.isEmpty
             ? path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
@@ -90,6 +83,13 @@ public struct HostRoot: Sendable, Hashable {
         return buffer
     }
 
+    /// Whether a v1 cgroup file name (with its hierarchy, as the caller
+    /// spells it) was recently found absent; always false under a fixture root.
+    func isAbsent(_ name: String) -> Bool { threadFiles?.isAbsent(name) ?? false }
+
+    /// Remembers, on the real host, that a v1 cgroup file name is absent.
+    func learnAbsent(_ name: String) { threadFiles?.learnAbsent(name) }
+
     /// Reads a file that holds one integer, such as `memory.limit_in_bytes`.
     /// - Returns: the first whitespace-separated word as an integer, or `nil`
     ///   when the file is missing or the word is not a decimal integer (`max`).
@@ -115,8 +115,12 @@ public struct HostRoot: Sendable, Hashable {
     }
 }
 
-/// Reads from `fd` until `capacity` bytes are in or `read(2)` returns 0;
-/// sets `failed` when a read fails (other than EINTR).
+/// Reads from `fd` until `capacity` bytes are in, `read(2)` returns 0 or
+/// gives fewer bytes than asked; sets `failed` when a read fails (other
+/// than EINTR). A short read is the end of the file for the files read
+/// here: a regular file, or a kernel `seq_file` (procfs, sysfs, cgroupfs),
+/// which fills the buffer from its records until they run out. That spares
+/// the second `read` that would only return 0 (on `/proc/PID/cgroup`, every render).
 /// - Returns: the bytes read.
 private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int, _ failed: inout Bool) -> Int {
     var count = 0
@@ -124,6 +128,7 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
         let n = read(fd, base + count, capacity - count)
         if n > 0 {
             count += n
+            if n < capacity - (count - n) { break }
         } else if n == 0 {
             break
         } else if errno != EINTR {
@@ -134,147 +139,75 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
     return count
 }
 
-/// Host-wide kernel files (procfs and sysfs `seq_file`s) held open for the
-/// life of the daemon and re-read with one `pread(2)` at offset 0, which
-/// makes the kernel generate the file afresh: one system call instead of
-/// open, read, read and close, and no path walk.
+/// The files each worker thread keeps open, and what it remembers of them.
+/// Everything here is the calling thread's own, reached through a pthread
+/// key: no lock, and no descriptor shared between threads (the kernel
+/// serialises `pread`s of one `seq_file` descriptor on its mutex).
+///
+/// - **Host-wide kernel files** (`hostPaths`: procfs and sysfs `seq_file`s)
+///   stay open for the thread's life and are re-read with one `pread(2)` at
+///   offset 0, which makes the kernel generate the file afresh: one system
+///   call instead of open, read, read and close, and no path walk. Those in
+///   `sharedPaths` are generated at most once per `sharedLifetime` (one
+///   clock tick, 10 ms, by default) per thread, and reads within that time
+///   get the same bytes. They are the host's own figures, the same for
+///   every reader, which a render copies or falls back to (host memory, CPU
+///   lines, cpuinfo, disks, swap devices, online CPUs); the kernel prints
+///   their times in ticks. This spares the most costly part of a render,
+///   the kernel generating the file: cpuinfo asks every CPU for its
+///   frequency. `/proc/uptime`, `/proc/loadavg` and every cgroup file are
+///   read afresh each time.
+/// - **Cgroup files** (under `/sys/fs/cgroup/`) are kept open after the
+///   first read and re-read with one `pread` at offset 0. A `pread` that
+///   fails (the kernel answers ENODEV once the cgroup is removed, even if
+///   one of the same name is made again) or fills its buffer closes the
+///   descriptor and the file is read the ordinary way. Each thread keeps at
+///   most `perThread` of them (256, fewer when the open-file limit is low)
+///   and closes them all when that is reached, and all threads together
+///   keep at most half the open-file limit.
+/// - **Absent v1 file names** (`isAbsent`, `learnAbsent`) are remembered for
+///   `absentLifetime` (10 s).
 ///
 /// A `pread` that fills its whole buffer might have been cut short, so it is
-/// not used: the caller falls back to a normal read and the buffer for the
-/// next time is doubled. One `pread` is atomic against other threads on the
-/// same descriptor (the kernel holds the `seq_file` lock for its duration).
-///
-/// The files in `sharedPaths` are read at most once per `sharedLifetime`
-/// (one clock tick, 10 ms, by default): reads within that time get the same bytes.
-/// These are the host's own figures, the same for every reader, that a
-/// render only copies or uses as the fallback (host memory, CPU lines,
-/// cpuinfo, disks, swap devices, online CPUs); the kernel prints their
-/// times in ticks and nothing that reads them looks twice within one. It
-/// spares the kernel's generation of the file, the most costly part of a
-/// render (cpuinfo asks every CPU for its frequency), and the `seq_file`
-/// lock that serialises readers of one descriptor. Every per-cgroup file,
-/// and `/proc/uptime` and `/proc/loadavg`, is read afresh on each render.
-final class KeptOpenFiles: Sendable {
-    /// The files kept open: host-wide, never replaced, never per process.
-    static let paths: Set<String> = [
+/// not used: the file is read the ordinary way and the buffer for the next
+/// time is doubled. A thread's descriptors are closed when the thread ends.
+final class ThreadKeptFiles: @unchecked Sendable {
+    /// The host-wide files kept open.
+    static let hostPaths: Set<String> = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
         "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
     ]
 
-    /// The kept files whose bytes are shared between reads for up to `sharedLifetime`.
+    /// The host-wide files whose bytes are reused for up to `sharedLifetime`.
     static let sharedPaths: Set<String> = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/swaps", "/proc/diskstats",
         "/sys/devices/system/cpu/online",
     ]
 
-    /// How long the bytes of a `sharedPaths` file are reused, in
-    /// nanoseconds of CLOCK_MONOTONIC: one clock tick (USER_HZ 100).
-    let sharedLifetime: UInt64
+    /// How long an absent file name is believed, in nanoseconds.
+    static let absentLifetime: UInt64 = 10_000_000_000
 
-    /// - Parameter sharedLifetime: nanoseconds the bytes of a `sharedPaths`
-    ///   file are reused; 0 reads every time.
-    init(sharedLifetime: UInt64 = 10_000_000) {
-        self.sharedLifetime = sharedLifetime
-    }
-
-    /// A kept descriptor and the buffer size, in bytes, to read it with.
-    /// A descriptor whose `pread` failed is never used again but stays open,
-    /// so that no other thread's `pread` can land on a reused number.
-    struct Entry {
+    /// A kept host-wide file of one thread.
+    struct HostFile {
+        /// The descriptor; -1 after a failed `pread` (the file is then read the ordinary way).
         var fd: Int32
+        /// The buffer size, in bytes, to `pread` it with.
         var capacity: Int
-        var failed = false
-        /// The last bytes read, for a `sharedPaths` file.
-        var shared: [UInt8]?
-        /// When `shared` was read, in nanoseconds of CLOCK_MONOTONIC.
-        var sharedAt: UInt64 = 0
+        /// The bytes last read, for a `sharedPaths` file.
+        var bytes: [UInt8]?
+        /// When `bytes` were read, in nanoseconds of CLOCK_MONOTONIC.
+        var readAt: UInt64 = 0
     }
 
-    static func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
-
-    private let table = Mutex<[String: Entry]>([:])
-
-    deinit {
-        table.withLock { t in
-            for e in t.values { close(e.fd) }
-        }
-    }
-
-    /// The file's current contents, or `nil` when `path` is not kept open or
-    /// the kept descriptor cannot give the whole file in one `pread` (the
-    /// caller then reads it the ordinary way).
-    func read(_ path: String, sizeHint: Int) -> [UInt8]? {
-        guard path.utf8.count < 40, Self.paths.contains(path) else { return nil }
-        let isShared = Self.sharedPaths.contains(path)
-        let now = isShared ? Self.monotonicNow() : 0
-        var fresh: [UInt8]?
-        let found: Entry? = table.withLock { t in
-            if let e = t[path] {
-                if isShared, let bytes = e.shared, now &- e.sharedAt < sharedLifetime { fresh = bytes }
-                return e
-            }
-            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
-            guard fd >= 0 else { return nil }
-            let e = Entry(fd: fd, capacity: max(sizeHint, 256))
-            t[path] = e
-            return e
-        }
-        if let fresh { return fresh }
-        guard let entry = found, !entry.failed else { return nil }
-        var n = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: entry.capacity) { raw, count in
-            repeat {
-                n = pread(entry.fd, raw.baseAddress!, raw.count, 0)
-            } while n < 0 && errno == EINTR
-            count = max(n, 0)
-        }
-        if n >= 0, n < entry.capacity {
-            if isShared {
-                // Keep the newest bytes when threads race to refresh.
-                table.withLock { t in
-                    guard var e = t[path], e.fd == entry.fd, now > e.sharedAt else { return }
-                    e.shared = bytes
-                    e.sharedAt = now
-                    t[path] = e
-                }
-            }
-            return bytes
-        }
-        table.withLock { t in
-            guard var e = t[path], e.fd == entry.fd else { return }
-            if n < 0 {
-                e.failed = true
-            } else {
-                e.capacity *= 2
-                t[path] = e
-            }
-        }
-        return nil
-    }
-}
-
-/// Cgroup files (under `/sys/fs/cgroup/`) kept open by each thread that
-/// reads them, and re-read with one `pread(2)` at offset 0, like
-/// `KeptOpenFiles` but per thread, so that a descriptor is closed and
-/// replaced without any other thread holding it. A `pread` that fails (the
-/// kernel answers ENODEV once the cgroup is removed, even if one of the same
-/// name is made again) or fills its buffer closes the descriptor and the
-/// file is read the ordinary way.
-///
-/// Each thread keeps at most `perThread` descriptors (256, fewer when the
-/// open-file limit is low) and closes them all when that is reached, and all
-/// threads together keep at most half the open-file limit, so the daemon's
-/// memory and descriptors stay bounded however many cgroups and threads
-/// exist; a thread's descriptors are closed when the thread ends.
-final class ThreadKeptFiles: @unchecked Sendable {
-    /// One thread's descriptors by path.
+    /// One thread's files.
     final class Files {
         let owner: ThreadKeptFiles
+        /// Kept cgroup files by path.
         var fds: [String: Int32] = [:]
+        /// Kept host-wide files by path.
+        var host: [String: HostFile] = [:]
+        /// Absent v1 file names and when their absence was seen (CLOCK_MONOTONIC ns).
+        var absent: [String: UInt64] = [:]
         init(owner: ThreadKeptFiles) { self.owner = owner }
         func closeAll() {
             for fd in fds.values { close(fd) }
@@ -287,19 +220,27 @@ final class ThreadKeptFiles: @unchecked Sendable {
                 owner.total.subtract(1, ordering: .relaxed)
             }
         }
-        deinit { closeAll() }
+        deinit {
+            closeAll()
+            for f in host.values where f.fd >= 0 { close(f.fd) }
+        }
     }
 
     private let key: pthread_key_t
-    /// The most descriptors one thread keeps.
+    /// The most cgroup descriptors one thread keeps.
     let perThread: Int
-    /// The most descriptors all threads together keep: half the open-file
-    /// limit, whatever number of threads libfuse starts.
+    /// The most cgroup descriptors all threads together keep: half the
+    /// open-file limit, whatever number of threads libfuse starts.
     let allThreads: Int
-    /// Descriptors kept now, over all threads.
+    /// Cgroup descriptors kept now, over all threads.
     let total = Atomic<Int>(0)
+    /// How long the bytes of a `sharedPaths` file are reused, in nanoseconds.
+    let sharedLifetime: UInt64
 
-    init() {
+    /// - Parameter sharedLifetime: nanoseconds the bytes of a `sharedPaths`
+    ///   file are reused by a thread; 0 generates the file on every read.
+    init(sharedLifetime: UInt64 = 10_000_000) {
+        self.sharedLifetime = sharedLifetime
         var k = pthread_key_t()
         pthread_key_create(&k) { files in
             if let files { Unmanaged<Files>.fromOpaque(files).release() }
@@ -308,32 +249,87 @@ final class ThreadKeptFiles: @unchecked Sendable {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         let soft = limit.rlim_cur == rlim_t.max ? 1 << 20 : Int(clamping: limit.rlim_cur)
-        // Leave room for the daemon's own files and up to 64 worker threads.
-        perThread = max(0, min(256, (soft - 256) / 64))
+        // Leave room for the daemon's own files, and 8 host files for each
+        // of up to 64 worker threads.
+        perThread = max(0, min(256, (soft - 768) / 64))
         allThreads = soft / 2
     }
 
-    /// This thread's descriptors, made on first use.
-    private func files() -> Files {
+    static func monotonicNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// This thread's files, made on first use; `nil` when the open-file
+    /// limit leaves no room to keep any.
+    private func files() -> Files? {
+        guard perThread > 0 else { return nil }
         if let raw = pthread_getspecific(key) { return Unmanaged<Files>.fromOpaque(raw).takeUnretainedValue() }
         let files = Files(owner: self)
         pthread_setspecific(key, Unmanaged.passRetained(files).toOpaque())
         return files
     }
 
+    /// One `pread` at offset 0 into a new array of `capacity` bytes.
+    /// - Returns: the bytes and `pread`'s result (-1 on failure).
+    private static func pread0(_ fd: Int32, _ capacity: Int) -> ([UInt8], Int) {
+        var n = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
+            repeat {
+                n = pread(fd, raw.baseAddress!, capacity, 0)
+            } while n < 0 && errno == EINTR
+            count = max(n, 0)
+        }
+        return (bytes, n)
+    }
+
+    /// Reads a host-wide kernel file through this thread's kept descriptor.
+    /// - Returns: its bytes; `nil` when `path` is not in `hostPaths` (the
+    ///   caller reads it the ordinary way) or cannot be read.
+    func readHost(_ path: String, sizeHint: Int) -> [UInt8]?? {
+        guard path.utf8.count < 40, Self.hostPaths.contains(path), let files = files() else { return .none }
+        let shared = Self.sharedPaths.contains(path)
+        let now = shared ? Self.monotonicNow() : 0
+        if files.host[path] == nil {
+            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else { return .some(nil) }
+            files.host[path] = HostFile(fd: fd, capacity: max(sizeHint, 256))
+        }
+        let f = files.host[path]!
+        if shared, let bytes = f.bytes, now &- f.readAt < sharedLifetime { return bytes }
+        var result: [UInt8]?
+        if f.fd >= 0 {
+            let (bytes, n) = Self.pread0(f.fd, f.capacity)
+            if n >= 0, n < f.capacity {
+                result = bytes
+            } else if n < 0 {
+                close(f.fd)
+                files.host[path]!.fd = -1
+            } else {
+                files.host[path]!.capacity *= 2
+            }
+        }
+        if result == nil {
+            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else { return .some(nil) }
+            result = HostRoot.readAll(fd, sizeHint: f.capacity)
+            close(fd)
+        }
+        if shared, let result {
+            files.host[path]!.bytes = result
+            files.host[path]!.readAt = now
+        }
+        return .some(result)
+    }
+
     /// Reads a whole cgroup file.
     /// - Returns: its bytes, or `nil` when it cannot be opened or read.
     func read(_ path: String, sizeHint: Int) -> [UInt8]? {
         let capacity = max(sizeHint, 64)
-        let files = perThread > 0 ? files() : nil
+        let files = files()
         if let files, let fd = files.fds[path] {
-            var n = 0
-            let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
-                repeat {
-                    n = pread(fd, raw.baseAddress!, capacity, 0)
-                } while n < 0 && errno == EINTR
-                count = max(n, 0)
-            }
+            let (bytes, n) = Self.pread0(fd, capacity)
             if n >= 0, n < capacity { return bytes }
             files.remove(path)
         }
@@ -352,39 +348,15 @@ final class ThreadKeptFiles: @unchecked Sendable {
         close(fd)
         return bytes
     }
-}
 
-/// Names of v1 cgroup files that this kernel does not create in a hierarchy,
-/// learned from an open that failed in a cgroup folder that exists, and
-/// forgotten after `lifetime` (a scheduler module loaded later brings its
-/// files). A v1 controller gives every cgroup of its hierarchy the same
-/// files, so a name missing from one cgroup is missing from all: the
-/// blkio counters of a scheduler that is not in use (`blkio.io_serviced`
-/// without CFQ, `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`)
-/// then cost no failed path walk on each `/proc/diskstats` read. Not for
-/// v2, where a cgroup's files depend on the controllers its parent enables.
-final class AbsentFileNames: Sendable {
-    /// How long a name is taken as absent, in nanoseconds.
-    static let lifetime: UInt64 = 10_000_000_000
-    /// Name (with the hierarchy's folder) to the CLOCK_MONOTONIC time, in
-    /// nanoseconds, when its absence was seen.
-    private let seen = Mutex<[String: UInt64]>([:])
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    /// True when this thread saw `name` absent less than `absentLifetime` ago.
+    func isAbsent(_ name: String) -> Bool {
+        guard let files = files(), let when = files.absent[name] else { return false }
+        return Self.monotonicNow() &- when < Self.absentLifetime
     }
 
-    /// True when `key` was seen absent less than `lifetime` ago.
-    func contains(_ key: String) -> Bool {
-        guard let when = seen.withLock({ $0[key] }) else { return false }
-        return Self.now() &- when < Self.lifetime
-    }
-
-    /// Records that `key` is absent now.
-    func insert(_ key: String) {
-        let now = Self.now()
-        seen.withLock { $0[key] = now }
+    /// Records that `name` is absent now.
+    func learnAbsent(_ name: String) {
+        files()?.absent[name] = Self.monotonicNow()
     }
 }

@@ -1,0 +1,70 @@
+import XCTest
+@testable import LXCFSCore
+
+/// The host-wide files each thread keeps open (`ThreadKeptFiles.readHost`)
+/// on the real host: what is shared between reads and what is read afresh.
+final class KeptHostFilesTests: XCTestCase {
+    func read(_ files: ThreadKeptFiles, _ path: String) throws -> [UInt8] {
+        try XCTUnwrap(XCTUnwrap(files.readHost(path, sizeHint: 8192)))
+    }
+
+    /// /proc/stat's `ctxt` and CPU counters move every tick on a running
+    /// machine; within the shared lifetime the same bytes come back.
+    func testSharedFileIsReusedWithinItsLifetime() throws {
+        let files = ThreadKeptFiles(sharedLifetime: 3_600_000_000_000)
+        let first = try read(files, "/proc/stat")
+        usleep(50_000)
+        XCTAssertEqual(try read(files, "/proc/stat"), first)
+    }
+
+    /// With no shared lifetime, each read generates the file again: five
+    /// tick-apart reads of /proc/stat are not all the same.
+    func testUnsharedReadsGenerateTheFileAgain() throws {
+        let files = ThreadKeptFiles(sharedLifetime: 0)
+        var seen = Set<[UInt8]>()
+        for _ in 0..<5 {
+            seen.insert(try read(files, "/proc/stat"))
+            usleep(20_000)
+        }
+        XCTAssertGreaterThan(seen.count, 1)
+    }
+
+    /// /proc/uptime is never shared, whatever the lifetime: it must move.
+    func testUptimeIsNeverShared() throws {
+        let files = ThreadKeptFiles(sharedLifetime: 3_600_000_000_000)
+        let first = try read(files, "/proc/uptime")
+        usleep(30_000)
+        XCTAssertNotEqual(try read(files, "/proc/uptime"), first)
+    }
+
+    /// A kept file reads the same as an ordinary read of it: /proc/cpuinfo
+    /// (larger than the first buffer, so the buffer grows) has as many
+    /// `processor` lines either way.
+    func testKeptReadIsTheWholeFile() throws {
+        let files = ThreadKeptFiles(sharedLifetime: 0)
+        let kept = try read(files, "/proc/cpuinfo")
+        // 64 bytes first: the ordinary read grows its buffer many times.
+        let fd = open("/proc/cpuinfo", O_RDONLY)
+        defer { close(fd) }
+        let plain = try XCTUnwrap(HostRoot.readAll(fd, sizeHint: 64))
+        func processors(_ b: [UInt8]) -> Int {
+            String(decoding: b, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("processor") }.count
+        }
+        XCTAssertGreaterThan(processors(plain), 0)
+        XCTAssertEqual(processors(kept), processors(plain))
+    }
+
+    /// Files outside the kept set are left to the caller.
+    func testOtherFilesAreNotKept() {
+        XCTAssertNil(ThreadKeptFiles().readHost("/proc/self/status", sizeHint: 4096) as [UInt8]??)
+    }
+
+    /// A v1 file name learnt absent is absent for this thread only.
+    func testAbsentNamesAreRemembered() {
+        let files = ThreadKeptFiles()
+        XCTAssertFalse(files.isAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced"))
+        files.learnAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced")
+        XCTAssertTrue(files.isAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced"))
+        XCTAssertFalse(files.isAbsent("/sys/fs/cgroup/blkio/blkio.io_serviced"))
+    }
+}
