@@ -64,7 +64,7 @@ public final class ContainerView: Sendable {
     /// A process's cgroup membership.
     /// - Returns: `nil` when the process has exited (its `/proc/PID/cgroup` is gone).
     public func membership(of pid: Int32) -> CgroupMembership? {
-        guard let bytes = root.read("/proc/\(pid)/cgroup", sizeHint: 1024) else { return nil }
+        guard let bytes = root.readProcessCgroup(pid) else { return nil }
         return CgroupMembership(parsing: bytes[...])
     }
 

@@ -83,6 +83,14 @@ public struct HostRoot: Sendable, Hashable {
         return buffer
     }
 
+    /// A process's `/proc/PID/cgroup`, through a kept descriptor on the
+    /// real host (see `ThreadKeptFiles.readProcessCgroup`).
+    /// - Returns: the file's bytes, or `nil` when the process is gone.
+    public func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
+        if let threadFiles { return threadFiles.readProcessCgroup(pid) }
+        return read("/proc/\(pid)/cgroup", sizeHint: 1024)
+    }
+
     /// Whether a v1 cgroup file name (with its hierarchy, as the caller
     /// spells it) was recently found absent; always false under a fixture root.
     func isAbsent(_ name: String) -> Bool { threadFiles?.isAbsent(name) ?? false }
@@ -165,6 +173,7 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
 ///   most `perThread` of them (256, fewer when the open-file limit is low)
 ///   and closes them all when that is reached, and all threads together
 ///   keep at most half the open-file limit.
+/// - **`/proc/PID/cgroup`** of processes that read again (`readProcessCgroup`).
 /// - **Absent v1 file names** (`isAbsent`, `learnAbsent`) are remembered for
 ///   `absentLifetime` (10 s).
 ///
@@ -208,11 +217,18 @@ final class ThreadKeptFiles: @unchecked Sendable {
         var host: [String: HostFile] = [:]
         /// Absent v1 file names and when their absence was seen (CLOCK_MONOTONIC ns).
         var absent: [String: UInt64] = [:]
+        /// Kept `/proc/PID/cgroup` descriptors by pid.
+        var processCgroups: [Int32: Int32] = [:]
         init(owner: ThreadKeptFiles) { self.owner = owner }
         func closeAll() {
             for fd in fds.values { close(fd) }
             owner.total.subtract(fds.count, ordering: .relaxed)
             fds.removeAll(keepingCapacity: true)
+        }
+        func closeProcessCgroups() {
+            for fd in processCgroups.values { close(fd) }
+            owner.total.subtract(processCgroups.count, ordering: .relaxed)
+            processCgroups.removeAll(keepingCapacity: true)
         }
         func remove(_ path: String) {
             if let fd = fds.removeValue(forKey: path) {
@@ -222,6 +238,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
         }
         deinit {
             closeAll()
+            closeProcessCgroups()
             for f in host.values where f.fd >= 0 { close(f.fd) }
         }
     }
@@ -249,9 +266,10 @@ final class ThreadKeptFiles: @unchecked Sendable {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         let soft = limit.rlim_cur == rlim_t.max ? 1 << 20 : Int(clamping: limit.rlim_cur)
-        // Leave room for the daemon's own files, and 8 host files for each
-        // of up to 64 worker threads.
+        // Leave room for the daemon's own files and up to 64 worker threads
+        // (each also keeps up to 8 host files).
         perThread = max(0, min(256, (soft - 768) / 64))
+        processesPerThread = min(64, perThread / 4)
         allThreads = soft / 2
     }
 
@@ -341,6 +359,48 @@ final class ThreadKeptFiles: @unchecked Sendable {
             if files.fds.count >= perThread { files.closeAll() }
             if total.add(1, ordering: .relaxed).newValue <= allThreads {
                 files.fds[path] = fd
+                return bytes
+            }
+            total.subtract(1, ordering: .relaxed)
+        }
+        close(fd)
+        return bytes
+    }
+
+    /// The most `/proc/PID/cgroup` descriptors one thread keeps: 64, fewer
+    /// when the open-file limit is low.
+    let processesPerThread: Int
+    /// The buffer, in bytes, a kept `/proc/PID/cgroup` is read with.
+    static let processCgroupCapacity = 2048
+
+    /// Reads `/proc/PID/cgroup` through this thread's kept descriptor for
+    /// `pid`. Each `pread` makes the kernel print the process's cgroups
+    /// afresh, so a process moved to another cgroup shows at once. The
+    /// descriptor holds the process itself, not its number: once it has
+    /// exited the kernel answers ESRCH (never another process's cgroups,
+    /// even after the number is reused), and the file is opened again by
+    /// path. Spares the open and close (and the path walk through /proc)
+    /// for a process that reads again, such as `top`. At most
+    /// `processesPerThread` are kept; all are closed when that is reached.
+    /// - Returns: the file's bytes, or `nil` when it cannot be read (the
+    ///   process is gone).
+    func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
+        let capacity = Self.processCgroupCapacity
+        let files = files()
+        if let files, let fd = files.processCgroups[pid] {
+            let (bytes, n) = Self.pread0(fd, capacity)
+            if n > 0, n < capacity { return bytes }
+            close(fd)
+            files.processCgroups[pid] = nil
+            total.subtract(1, ordering: .relaxed)
+        }
+        let fd = "/proc/\(pid)/cgroup".withCString { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        let bytes = HostRoot.readAll(fd, sizeHint: capacity)
+        if let files, processesPerThread > 0, let bytes, !bytes.isEmpty, bytes.count < capacity {
+            if files.processCgroups.count >= processesPerThread { files.closeProcessCgroups() }
+            if total.add(1, ordering: .relaxed).newValue <= allThreads {
+                files.processCgroups[pid] = fd
                 return bytes
             }
             total.subtract(1, ordering: .relaxed)

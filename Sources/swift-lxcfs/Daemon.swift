@@ -25,6 +25,7 @@ struct Daemon {
             try? pidfileLock.close()
         }
         enterHostCgroupNamespace()
+        raiseOpenFileLimit()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
@@ -37,6 +38,20 @@ struct Daemon {
             }
         })
         notifier?.send("STOPPING=1")
+    }
+
+    /// Raises the soft open-file limit to the hard one (at most 65,536), as
+    /// the worker threads keep cgroup and /proc files open between reads
+    /// and size how many by the soft limit (systemd's default is 1024).
+    func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = wanted
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.debug("open-file limit stays at its soft value")
+        }
     }
 
     /// Joins the host's cgroup namespace (pid 1's, or the outermost visible

@@ -4,6 +4,8 @@ a reader sees is still generated afresh: a changed limit shows on the next
 read, and a cgroup removed and made again under the same name shows its new
 limit, although worker threads held the old cgroup's files open."""
 import re
+import subprocess
+import sys
 import time
 
 from conftest import MIB
@@ -43,3 +45,42 @@ def test_kept_host_files_are_generated_afresh(start_daemon):
     assert second - first >= 1.0
     host = float(open("/proc/uptime").read().split()[0])
     assert abs(host - second) < 5
+
+
+READER = r"""
+import sys
+path = sys.argv[1]
+for line in sys.stdin:
+    totals = set()
+    for _ in range(int(line)):
+        with open(path) as f:
+            totals.update(l.split()[1] for l in f if l.startswith("MemTotal:"))
+    print(",".join(sorted(totals)), flush=True)
+"""
+
+
+def test_long_lived_reader_moved_to_another_cgroup_sees_it_at_once(start_daemon, cgroups):
+    """A process that reads again is served through the /proc/PID/cgroup
+    descriptor its worker threads kept open; moved to another cgroup, its
+    very next reads show the new cgroup's limit, and after it exits a new
+    process (perhaps with its number) sees its own."""
+    d = start_daemon()
+    a = cgroups("kept-move-a", memory=300 * MIB)
+    b = cgroups("kept-move-b", memory=200 * MIB)
+    p = subprocess.Popen([sys.executable, "-c", READER, d.path("proc/meminfo")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, preexec_fn=a.preexec())
+    try:
+        def ask(n):
+            p.stdin.write(f"{n}\n")
+            p.stdin.flush()
+            return p.stdout.readline().strip()
+        assert ask(READS) == str(300 * 1024)
+        b.enter(p.pid)
+        assert ask(READS) == str(200 * 1024)
+        a.enter(p.pid)
+        assert ask(1) == str(300 * 1024)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    # Many short-lived readers after it, in the other cgroup: none is taken for it.
+    assert read_many(b, d.path("proc/meminfo")) == {200 * 1024}
