@@ -10,7 +10,7 @@ import Musl
 ///
 /// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation
 /// and no path normalisation on the hot path. On the real host, the
-/// host-wide kernel files (`KeptOpenFiles.paths`) stay open and are re-read
+/// host-wide kernel files (`ThreadKeptFiles.hostPaths`) stay open and are re-read
 /// with one `pread(2)` at offset 0. Every reader returns `nil` instead of
 /// throwing, because a missing or vanished file (an exited process, a
 /// deleted cgroup) is an ordinary event that callers answer with host values.
