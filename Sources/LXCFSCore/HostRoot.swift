@@ -208,37 +208,67 @@ final class ThreadKeptFiles: @unchecked Sendable {
         var readAt: UInt64 = 0
     }
 
-    /// One thread's files.
-    final class Files {
-        let owner: ThreadKeptFiles
-        /// Kept cgroup files by path.
-        var fds: [String: Int32] = [:]
-        /// Kept host-wide files by path.
-        var host: [String: HostFile] = [:]
-        /// Absent v1 file names and when their absence was seen (CLOCK_MONOTONIC ns).
-        var absent: [String: UInt64] = [:]
-        /// Kept `/proc/PID/cgroup` descriptors by pid.
-        var processCgroups: [Int32: Int32] = [:]
-        init(owner: ThreadKeptFiles) { self.owner = owner }
-        func closeAll() {
+    /// Descriptors one thread keeps, by key: at most `limit`, all closed
+    /// when that is reached; each counted in the owner's `total`.
+    struct KeptDescriptors<Key: Hashable> {
+        var fds: [Key: Int32] = [:]
+        let limit: Int
+
+        /// The file's bytes through the kept descriptor for `key`, re-read
+        /// with one `pread` at offset 0; else opened with `open` and read
+        /// to the end, and kept when one `pread` of `capacity` bytes will
+        /// give the whole file next time. A `pread` that fails or fills its
+        /// buffer closes the descriptor.
+        /// - Returns: the bytes, or `nil` when the file cannot be opened or read.
+        mutating func read(_ key: Key, capacity: Int, owner: ThreadKeptFiles, open: () -> Int32) -> [UInt8]? {
+            if let fd = fds[key] {
+                let (bytes, n) = ThreadKeptFiles.pread0(fd, capacity)
+                if n >= 0, n < capacity { return bytes }
+                fds[key] = nil
+                close(fd)
+                owner.total.subtract(1, ordering: .relaxed)
+            }
+            let fd = open()
+            guard fd >= 0 else { return nil }
+            let bytes = HostRoot.readAll(fd, sizeHint: capacity)
+            if limit > 0, let bytes, bytes.count < capacity {
+                if fds.count >= limit { closeAll(owner) }
+                if owner.total.add(1, ordering: .relaxed).newValue <= owner.allThreads {
+                    fds[key] = fd
+                    return bytes
+                }
+                owner.total.subtract(1, ordering: .relaxed)
+            }
+            close(fd)
+            return bytes
+        }
+
+        mutating func closeAll(_ owner: ThreadKeptFiles) {
             for fd in fds.values { close(fd) }
             owner.total.subtract(fds.count, ordering: .relaxed)
             fds.removeAll(keepingCapacity: true)
         }
-        func closeProcessCgroups() {
-            for fd in processCgroups.values { close(fd) }
-            owner.total.subtract(processCgroups.count, ordering: .relaxed)
-            processCgroups.removeAll(keepingCapacity: true)
-        }
-        func remove(_ path: String) {
-            if let fd = fds.removeValue(forKey: path) {
-                close(fd)
-                owner.total.subtract(1, ordering: .relaxed)
-            }
+    }
+
+    /// One thread's files.
+    final class Files {
+        let owner: ThreadKeptFiles
+        /// Kept cgroup files by path.
+        var cgroupFiles: KeptDescriptors<String>
+        /// Kept `/proc/PID/cgroup` descriptors by pid.
+        var processCgroups: KeptDescriptors<Int32>
+        /// Kept host-wide files by path.
+        var host: [String: HostFile] = [:]
+        /// Absent v1 file names and when their absence was seen (CLOCK_MONOTONIC ns).
+        var absent: [String: UInt64] = [:]
+        init(owner: ThreadKeptFiles) {
+            self.owner = owner
+            cgroupFiles = KeptDescriptors(limit: owner.perThread)
+            processCgroups = KeptDescriptors(limit: owner.processesPerThread)
         }
         deinit {
-            closeAll()
-            closeProcessCgroups()
+            cgroupFiles.closeAll(owner)
+            processCgroups.closeAll(owner)
             for f in host.values where f.fd >= 0 { close(f.fd) }
         }
     }
@@ -249,7 +279,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// The most cgroup descriptors all threads together keep: half the
     /// open-file limit, whatever number of threads libfuse starts.
     let allThreads: Int
-    /// Cgroup descriptors kept now, over all threads.
+    /// Cgroup and `/proc/PID/cgroup` descriptors kept now, over all threads.
     let total = Atomic<Int>(0)
     /// How long the bytes of a `sharedPaths` file are reused, in nanoseconds.
     let sharedLifetime: UInt64
@@ -291,7 +321,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
 
     /// One `pread` at offset 0 into a new array of `capacity` bytes.
     /// - Returns: the bytes and `pread`'s result (-1 on failure).
-    private static func pread0(_ fd: Int32, _ capacity: Int) -> ([UInt8], Int) {
+    static func pread0(_ fd: Int32, _ capacity: Int) -> ([UInt8], Int) {
         var n = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
             repeat {
@@ -341,30 +371,20 @@ final class ThreadKeptFiles: @unchecked Sendable {
         return .some(result)
     }
 
-    /// Reads a whole cgroup file.
+    /// Reads a whole cgroup file, through this thread's kept descriptor.
     /// - Returns: its bytes, or `nil` when it cannot be opened or read.
     func read(_ path: String, sizeHint: Int) -> [UInt8]? {
-        let capacity = max(sizeHint, 64)
-        let files = files()
-        if let files, let fd = files.fds[path] {
-            let (bytes, n) = Self.pread0(fd, capacity)
-            if n >= 0, n < capacity { return bytes }
-            files.remove(path)
-        }
-        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+        let opener = { path.withCString { open($0, O_RDONLY | O_CLOEXEC) } }
+        guard let files = files() else { return Self.readOnce(opener, sizeHint: sizeHint) }
+        return files.cgroupFiles.read(path, capacity: max(sizeHint, 64), owner: self, open: opener)
+    }
+
+    /// Opens with `open`, reads to the end and closes.
+    static func readOnce(_ open: () -> Int32, sizeHint: Int) -> [UInt8]? {
+        let fd = open()
         guard fd >= 0 else { return nil }
-        let bytes = HostRoot.readAll(fd, sizeHint: sizeHint)
-        // Keep it when one pread of the same size will give the whole file next time.
-        if let files, let bytes, bytes.count < capacity {
-            if files.fds.count >= perThread { files.closeAll() }
-            if total.add(1, ordering: .relaxed).newValue <= allThreads {
-                files.fds[path] = fd
-                return bytes
-            }
-            total.subtract(1, ordering: .relaxed)
-        }
-        close(fd)
-        return bytes
+        defer { close(fd) }
+        return HostRoot.readAll(fd, sizeHint: sizeHint)
     }
 
     /// The most `/proc/PID/cgroup` descriptors one thread keeps: 64, fewer
@@ -385,28 +405,9 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// - Returns: the file's bytes, or `nil` when it cannot be read (the
     ///   process is gone).
     func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
-        let capacity = Self.processCgroupCapacity
-        let files = files()
-        if let files, let fd = files.processCgroups[pid] {
-            let (bytes, n) = Self.pread0(fd, capacity)
-            if n > 0, n < capacity { return bytes }
-            close(fd)
-            files.processCgroups[pid] = nil
-            total.subtract(1, ordering: .relaxed)
-        }
-        let fd = "/proc/\(pid)/cgroup".withCString { open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { return nil }
-        let bytes = HostRoot.readAll(fd, sizeHint: capacity)
-        if let files, processesPerThread > 0, let bytes, !bytes.isEmpty, bytes.count < capacity {
-            if files.processCgroups.count >= processesPerThread { files.closeProcessCgroups() }
-            if total.add(1, ordering: .relaxed).newValue <= allThreads {
-                files.processCgroups[pid] = fd
-                return bytes
-            }
-            total.subtract(1, ordering: .relaxed)
-        }
-        close(fd)
-        return bytes
+        let opener = { "/proc/\(pid)/cgroup".withCString { open($0, O_RDONLY | O_CLOEXEC) } }
+        guard let files = files() else { return Self.readOnce(opener, sizeHint: Self.processCgroupCapacity) }
+        return files.processCgroups.read(pid, capacity: Self.processCgroupCapacity, owner: self, open: opener)
     }
 
     /// True when this thread saw `name` absent less than `absentLifetime` ago.
