@@ -203,7 +203,7 @@ class Server:
             time.sleep(0.05)
 
     def status(self, field):
-        """A field of /proc/PID/status in kB (VmRSS, VmHWM, RssAnon)."""
+        """A number field of /proc/PID/status (VmRSS, VmHWM, RssAnon in kB; Threads)."""
         try:
             for line in open(f"/proc/{self.proc.pid}/status"):
                 if line.startswith(field + ":"):
@@ -328,7 +328,8 @@ def memory_run(tools, swift, files, total_reads, ncg, cgroups):
         reads += r["reads"]
         errors += r["errors"]
         checkpoints.append({"reads": reads, "rss_kib": swift.status("VmRSS"),
-                            "anon_kib": swift.status("RssAnon"), "file_kib": swift.status("RssFile")})
+                            "anon_kib": swift.status("RssAnon"), "file_kib": swift.status("RssFile"),
+                            "threads": swift.status("Threads")})
     return {
         "reads_first": checkpoints[0]["reads"], "reads_total": reads, "errors": errors, "cgroups": ncg,
         "reads_per_reader": per,

@@ -351,6 +351,10 @@ final class ThreadKeptFiles: @unchecked Sendable {
             let (bytes, n) = Self.pread0(f.fd, f.capacity)
             if n >= 0, n < f.capacity {
                 result = bytes
+                // Next time, a buffer of twice the size (a power of two) is
+                // enough: the first size hint is made for large hosts.
+                let fit = max(256, 1 << (Int.bitWidth - (2 * n).leadingZeroBitCount))
+                if fit < f.capacity { files.host[path]!.capacity = fit }
             } else if n < 0 {
                 close(f.fd)
                 files.host[path]!.fd = -1
