@@ -167,8 +167,10 @@ public struct CgroupReader: Sendable {
     }
 
     /// The memory view of a process's cgroup (limits, usage, `memory.stat`, swap).
+    /// - Parameter swap: false leaves out the swap files (v1 `memory.memsw.*`,
+    ///   v2 `memory.swap.*`) and `swapLimit`/`swapUsage` nil, for a host without swap.
     /// - Returns: `nil` when the process has no memory cgroup that can be read.
-    public func memory(_ membership: CgroupMembership) -> MemoryUsage? {
+    public func memory(_ membership: CgroupMembership, swap: Bool = true) -> MemoryUsage? {
         guard let h = layout.hierarchy(for: "memory"), let dirs = ancestry(membership, h) else { return nil }
         let v2 = h.isUnified
         guard let statBytes = root.read(dirs[0] + "/memory.stat", sizeHint: 2048) else { return nil }
@@ -189,8 +191,9 @@ public struct CgroupReader: Sendable {
                     m.headroom = min(m.headroom ?? room, room)
                 }
             }
-            if let s = limit(dir + swapFile) { swapLimit = min(swapLimit ?? s, s) }
+            if swap, let s = limit(dir + swapFile) { swapLimit = min(swapLimit ?? s, s) }
         }
+        guard swap else { return m }
         if v2 {
             m.swapLimit = swapLimit
             m.swapUsage = counter(dirs[0] + "/memory.swap.current")

@@ -17,12 +17,13 @@ extension ContainerView {
         case .swaps:
             let host = root.read(file.hostPath, sizeHint: 256) ?? []
             guard let m = membership(of: pid) else { return fallback(file, pid, "process has no cgroup", host) }
-            guard let memory = CgroupReader(root: root, layout: layout).memory(m) else {
+            let meminfo = root.read(VirtualFile.meminfo.hostPath, sizeHint: 4096) ?? []
+            let hostSwap = SwapFigures.hostSwapTotalKB(meminfo: meminfo[...])
+            let reader = CgroupReader(root: root, layout: layout)
+            guard let memory = reader.memory(m, swap: hostSwap > 0 && !options.disableSwap) else {
                 return fallback(file, pid, "memory cgroup unreadable", host)
             }
-            let meminfo = root.read(VirtualFile.meminfo.hostPath, sizeHint: 4096) ?? []
-            let swap = SwapFigures(hostSwapTotalKB: SwapFigures.hostSwapTotalKB(meminfo: meminfo[...]),
-                                   memory: memory, options: options)
+            let swap = SwapFigures(hostSwapTotalKB: hostSwap, memory: memory, options: options)
             return SwapsRenderer.render(swap: swap)
         case .diskstats:
             let host = root.read(file.hostPath, sizeHint: 8192) ?? []

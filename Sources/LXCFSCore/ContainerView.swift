@@ -79,7 +79,10 @@ public final class ContainerView: Sendable {
         case .meminfo:
             let host = root.read(file.hostPath, sizeHint: 4096) ?? []
             guard let m = membership(of: pid) else { return fallback(file, pid, "process has no cgroup", host) }
-            guard let memory = CgroupReader(root: root, layout: layout).memory(m) else {
+            // Without host swap (or with -u) SwapTotal is 0 whatever the
+            // cgroup allows: its swap files are not read.
+            let swap = !options.disableSwap && SwapFigures.hostSwapTotalKB(meminfo: host[...]) > 0
+            guard let memory = CgroupReader(root: root, layout: layout).memory(m, swap: swap) else {
                 return fallback(file, pid, "memory cgroup unreadable", host)
             }
             return MeminfoRenderer.render(host: host[...], memory: memory, options: options)

@@ -123,12 +123,10 @@ public struct HostRoot: Sendable, Hashable {
     }
 }
 
-/// Reads from `fd` until `capacity` bytes are in, `read(2)` returns 0 or
-/// gives fewer bytes than asked; sets `failed` when a read fails (other
-/// than EINTR). A short read is the end of the file for the files read
-/// here: a regular file, or a kernel `seq_file` (procfs, sysfs, cgroupfs),
-/// which fills the buffer from its records until they run out. That spares
-/// the second `read` that would only return 0 (on `/proc/PID/cgroup`, every render).
+/// Reads from `fd` until `capacity` bytes are in or `read(2)` returns 0;
+/// sets `failed` when a read fails (other than EINTR). A short read is not
+/// the end: a kernel `seq_file` printed record by record gives at most one
+/// page (or its largest record) per call.
 /// - Returns: the bytes read.
 private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int, _ failed: inout Bool) -> Int {
     var count = 0
@@ -136,7 +134,6 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
         let n = read(fd, base + count, capacity - count)
         if n > 0 {
             count += n
-            if n < capacity - (count - n) { break }
         } else if n == 0 {
             break
         } else if errno != EINTR {
@@ -192,6 +189,15 @@ final class ThreadKeptFiles: @unchecked Sendable {
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/swaps", "/proc/diskstats",
         "/sys/devices/system/cpu/online",
     ]
+
+    /// The host-wide files the kernel prints record by record: read to
+    /// the end (see `pread0`).
+    static let recordPaths: Set<String> = ["/proc/cpuinfo", "/proc/diskstats", "/proc/swaps"]
+
+    /// Cgroup files the kernel prints record by record (see `pread0`): read
+    /// the ordinary way, never kept, as they are read seldom (the loadavg
+    /// sampler's task lists, slabinfo).
+    static let recordCgroupFiles: Set<String> = ["tasks", "cgroup.procs", "cgroup.threads", "memory.kmem.slabinfo"]
 
     /// How long an absent file name is believed, in nanoseconds.
     static let absentLifetime: UInt64 = 10_000_000_000
@@ -319,17 +325,34 @@ final class ThreadKeptFiles: @unchecked Sendable {
         return files
     }
 
-    /// One `pread` at offset 0 into a new array of `capacity` bytes.
-    /// - Returns: the bytes and `pread`'s result (-1 on failure).
-    static func pread0(_ fd: Int32, _ capacity: Int) -> ([UInt8], Int) {
-        var n = 0
+    /// One `pread` at offset 0 into a new array of `capacity` bytes; with
+    /// `toEnd`, more `pread`s at the following offsets until one returns 0.
+    ///
+    /// One `pread` gives the whole of a `seq_file` whose text is printed
+    /// in one go (`single_open`: `/proc/meminfo`, `/proc/stat`,
+    /// `/proc/PID/cgroup`, a cgroup's `memory.stat` or limit), but a file
+    /// printed record by record (`/proc/cpuinfo` one CPU at a time,
+    /// `/proc/diskstats`, `/proc/swaps`, a cgroup's `tasks`) gives at most
+    /// one buffer of the kernel's (a page, or the largest record) per call:
+    /// those need `toEnd`. The descriptor is this thread's own, so the
+    /// `seq_file` continues from where the last call stopped.
+    /// - Returns: the bytes and the count read (-1 when a `pread` failed;
+    ///   `capacity` when the buffer filled, so the file may go on).
+    static func pread0(_ fd: Int32, _ capacity: Int, toEnd: Bool = false) -> ([UInt8], Int) {
+        var total = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { raw, count in
-            repeat {
-                n = pread(fd, raw.baseAddress!, capacity, 0)
-            } while n < 0 && errno == EINTR
-            count = max(n, 0)
+            while total < capacity {
+                var n = 0
+                repeat {
+                    n = pread(fd, raw.baseAddress! + total, capacity - total, off_t(total))
+                } while n < 0 && errno == EINTR
+                if n < 0 { total = -1; break }
+                total += n
+                if n == 0 || !toEnd { break }
+            }
+            count = max(total, 0)
         }
-        return (bytes, n)
+        return (bytes, total)
     }
 
     /// Reads a host-wide kernel file through this thread's kept descriptor.
@@ -348,7 +371,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
         if shared, let bytes = f.bytes, now &- f.readAt < sharedLifetime { return bytes }
         var result: [UInt8]?
         if f.fd >= 0 {
-            let (bytes, n) = Self.pread0(f.fd, f.capacity)
+            let (bytes, n) = Self.pread0(f.fd, f.capacity, toEnd: Self.recordPaths.contains(path))
             if n >= 0, n < f.capacity {
                 result = bytes
                 // Next time, a buffer of twice the size (a power of two) is
@@ -379,7 +402,10 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// - Returns: its bytes, or `nil` when it cannot be opened or read.
     func read(_ path: String, sizeHint: Int) -> [UInt8]? {
         let opener = { path.withCString { open($0, O_RDONLY | O_CLOEXEC) } }
-        guard let files = files() else { return Self.readOnce(opener, sizeHint: sizeHint) }
+        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.index(after: $0)...]) } ?? path
+        guard let files = files(), !Self.recordCgroupFiles.contains(name) else {
+            return Self.readOnce(opener, sizeHint: sizeHint)
+        }
         return files.cgroupFiles.read(path, capacity: max(sizeHint, 64), owner: self, open: opener)
     }
 

@@ -54,6 +54,22 @@ final class KeptHostFilesTests: XCTestCase {
         XCTAssertEqual(processors(kept), processors(plain))
     }
 
+    /// A file the kernel prints record by record gives one page per
+    /// `pread`; read to the end, it is whole. /proc/slabinfo (one line per
+    /// cache, some 25 KiB) has as many lines as an ordinary read.
+    func testRecordByRecordFileIsReadToTheEnd() throws {
+        let fd = open("/proc/slabinfo", O_RDONLY)
+        try XCTSkipIf(fd < 0, "/proc/slabinfo is not readable here")
+        defer { close(fd) }
+        func lines(_ b: [UInt8]) -> Int { b.filter { $0 == UInt8(ascii: "\n") }.count }
+        let (whole, n) = ThreadKeptFiles.pread0(fd, 1 << 20, toEnd: true)
+        let plain = try XCTUnwrap(HostRoot.readAll(fd, sizeHint: 64))
+        XCTAssertGreaterThan(n, 4096)
+        XCTAssertEqual(lines(whole), lines(plain))
+        let (one, _) = ThreadKeptFiles.pread0(fd, 1 << 20)
+        XCTAssertLessThan(one.count, whole.count, "one pread is one page of records")
+    }
+
     /// Files outside the kept set are left to the caller.
     func testOtherFilesAreNotKept() {
         XCTAssertNil(ThreadKeptFiles().readHost("/proc/self/status", sizeHint: 4096) as [UInt8]??)
