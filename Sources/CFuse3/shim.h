@@ -28,9 +28,9 @@ static inline int cfuse3_loop_mt(struct fuse *f, int clone_fd,
     return fuse_loop_mt(f, &config);
 }
 
-/* glibc: one malloc arena shared by all threads (libfuse's worker threads
-   come and go, and each new one would otherwise get an arena whose pages
-   stay resident). Returns 1 on success, 0 where there is nothing to set. */
+/* glibc: one malloc arena shared by all threads, so that each worker
+   thread does not keep an arena of its own resident. Returns 1 on
+   success, 0 where there is nothing to set. */
 static inline int cfuse3_single_malloc_arena(void) {
 #if defined(__GLIBC__) && defined(M_ARENA_MAX)
     return mallopt(M_ARENA_MAX, 1);

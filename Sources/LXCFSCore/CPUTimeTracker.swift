@@ -178,17 +178,17 @@ public final class CPUTimeTracker: Sendable {
                 entryCount.add(1, ordering: .relaxed)
                 return sample.firstRead
             }
-            // In place: no copy of the entry's arrays.
-            let e = st.entries[key]!
-            if e.directory != directory { st.entries[key]!.directory = directory }
+            if st.entries[key]!.directory != directory { st.entries[key]!.directory = directory }
             // Less than a tick since the rows last moved (or a sample older
             // than that, from a thread that was slower): the same rows. The
             // next read that advances counts the whole interval, so nothing
             // is lost, and many readers of one cgroup hold the lock briefly.
-            if sample.visible.count == e.rows.count, sample.now < e.lastNow &+ Self.nanosecondsPerTick {
-                if sample.now > e.lastRead { st.entries[key]!.lastRead = sample.now }
-                return e.shown
+            if sample.visible.count == st.entries[key]!.rows.count,
+               sample.now < st.entries[key]!.lastNow &+ Self.nanosecondsPerTick {
+                if sample.now > st.entries[key]!.lastRead { st.entries[key]!.lastRead = sample.now }
+                return st.entries[key]!.shown
             }
+            // In place: no copy of the entry's arrays.
             Self.advance(&st.entries[key]!, sample)
             let shown = st.entries[key]!.rows.map {
                 CPUTimeRow(user: $0.user.ticks, system: $0.system.ticks, idle: $0.idle.ticks)
@@ -355,16 +355,16 @@ public final class CPUTimeTracker: Sendable {
         // A `now` older than the last sweep (another thread's read) is not due.
         guard (now > last && now - last >= idleLifetime) || entryCount.load(ordering: .relaxed) > capacityLimit,
               lastSweep.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
-        var candidates: [(String, String)] = []
+        var candidates: [(key: String, directory: String, lastRead: UInt64)] = []
         for shard in shards {
             shard.state.withLock { st in
                 for (key, e) in st.entries where now > e.lastRead && now - e.lastRead >= idleLifetime {
-                    candidates.append((key, e.directory))
+                    candidates.append((key, e.directory, e.lastRead))
                 }
             }
         }
-        for (key, directory) in candidates where access(root.resolve(directory), F_OK) != 0 {
-            remove(key)
+        for c in candidates where access(root.resolve(c.directory), F_OK) != 0 {
+            remove(c.key, ifLastRead: c.lastRead)
         }
         guard entryCount.load(ordering: .relaxed) > capacityLimit else { return }
         var all: [(key: String, lastRead: UInt64)] = []
@@ -374,11 +374,17 @@ public final class CPUTimeTracker: Sendable {
             }
         }
         all.sort { $0.lastRead < $1.lastRead }
-        for (key, _) in all.prefix(max(0, all.count - capacityLimit)) { remove(key) }
+        for (key, lastRead) in all.prefix(max(0, all.count - capacityLimit)) { remove(key, ifLastRead: lastRead) }
     }
 
-    private func remove(_ key: String) {
-        let removed = shard(key).state.withLock { $0.entries.removeValue(forKey: key) != nil }
+    /// Drops `key`'s entry unless it was read since `lastRead` was seen
+    /// (a reader's next lines must continue from its last ones).
+    private func remove(_ key: String, ifLastRead lastRead: UInt64) {
+        let removed = shard(key).state.withLock { st in
+            guard let e = st.entries[key], e.lastRead == lastRead else { return false }
+            st.entries[key] = nil
+            return true
+        }
         if removed { entryCount.subtract(1, ordering: .relaxed) }
     }
 }

@@ -173,8 +173,14 @@ extension CgroupReader {
     func readV1File(_ dir: String, _ name: String, absentKey: String) -> [UInt8]? {
         let key = absentKey + name
         if root.isAbsent(key) { return nil }
-        if let bytes = root.read(dir + "/" + name, sizeHint: 1024) { return bytes }
-        if root.isHost, dir.withCString({ access($0, F_OK) }) == 0 { root.learnAbsent(key) }
+        let path = dir + "/" + name
+        if let bytes = root.read(path, sizeHint: 1024) { return bytes }
+        // Only "no such file" in a folder that exists teaches absence, not
+        // EMFILE, ENOMEM or a cgroup removed meanwhile.
+        if path.withCString({ access($0, F_OK) }) != 0, errno == ENOENT,
+           dir.withCString({ access($0, F_OK) }) == 0 {
+            root.learnAbsent(key)
+        }
         return nil
     }
 

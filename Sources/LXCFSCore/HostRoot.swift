@@ -9,9 +9,10 @@ import Musl
 /// folder in tests and in `swift-lxcfs render --root`.
 ///
 /// Reads go straight to `open(2)`/`read(2)` into one buffer: no Foundation
-/// and no path normalisation on the hot path. On the real host, the
-/// host-wide kernel files (`ThreadKeptFiles.hostPaths`) stay open and are re-read
-/// with one `pread(2)` at offset 0. Every reader returns `nil` instead of
+/// and no path normalisation on the hot path. On the real host, each worker
+/// thread keeps the host-wide kernel files, the cgroup files and the
+/// readers' `/proc/PID/cgroup` open and re-reads them with `pread(2)` at
+/// offset 0 (`ThreadKeptFiles`). Every reader returns `nil` instead of
 /// throwing, because a missing or vanished file (an exited process, a
 /// deleted cgroup) is an ordinary event that callers answer with host values.
 public struct HostRoot: Sendable, Hashable {
@@ -145,17 +146,18 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
 }
 
 /// The files each worker thread keeps open, and what it remembers of them.
-/// Everything here is the calling thread's own, reached through a pthread
-/// key: no lock, and no descriptor shared between threads (the kernel
+/// The descriptors are the calling thread's own, reached through a pthread
+/// key without a lock: none is shared between threads (the kernel
 /// serialises `pread`s of one `seq_file` descriptor on its mutex).
 ///
 /// - **Host-wide kernel files** (`hostPaths`: procfs and sysfs `seq_file`s)
-///   stay open for the thread's life and are re-read with one `pread(2)` at
-///   offset 0, which makes the kernel generate the file afresh: one system
-///   call instead of open, read, read and close, and no path walk. Those in
-///   `sharedPaths` are generated at most once per `sharedLifetime` (one
-///   clock tick, 10 ms, by default) per thread, and reads within that time
-///   get the same bytes. They are the host's own figures, the same for
+///   stay open for the thread's life and are re-read with `pread(2)` at
+///   offset 0 (one call; to the end for `recordPaths`), which makes the
+///   kernel generate the file afresh: no open, close or path walk. Those in
+///   `sharedPaths` are generated at most about once per `sharedLifetime`
+///   (one clock tick, 10 ms, by default) for all threads (`SharedFile`),
+///   and reads within that time get the same bytes, never older ones than
+///   a read before them. They are the host's own figures, the same for
 ///   every reader, which a render copies or falls back to (host memory, CPU
 ///   lines, cpuinfo, disks, swap devices, online CPUs); the kernel prints
 ///   their times in ticks. This spares the most costly part of a render,
@@ -168,8 +170,9 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
 ///   one of the same name is made again) or fills its buffer closes the
 ///   descriptor and the file is read the ordinary way. Each thread keeps at
 ///   most `perThread` of them (256, fewer when the open-file limit is low)
-///   and closes them all when that is reached, and all threads together
-///   keep at most half the open-file limit.
+///   and closes them all when that is reached. All the descriptors of all
+///   threads (host, cgroup and `/proc/PID/cgroup` files) stay within half
+///   the open-file limit (`allThreads`).
 /// - **`/proc/PID/cgroup`** of processes that read again (`readProcessCgroup`).
 /// - **Absent v1 file names** (`isAbsent`, `learnAbsent`) are remembered for
 ///   `absentLifetime` (10 s).
@@ -197,14 +200,44 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// Cgroup files the kernel prints record by record (see `pread0`): read
     /// the ordinary way, never kept, as they are read seldom (the loadavg
     /// sampler's task lists, slabinfo).
-    static let recordCgroupFiles: Set<String> = ["tasks", "cgroup.procs", "cgroup.threads", "memory.kmem.slabinfo"]
+    static let recordCgroupFiles: [String] = ["tasks", "cgroup.procs", "cgroup.threads", "memory.kmem.slabinfo"]
+
+    /// Whether `path`'s last component is one of `recordCgroupFiles`
+    /// (compared as UTF-8 bytes from the end, with no allocation).
+    static func isRecordCgroupFile(_ path: String) -> Bool {
+        let u = path.utf8
+        return recordCgroupFiles.contains { name in
+            let n = name.utf8
+            return u.count > n.count && u.reversed().starts(with: n.reversed())
+                && u.dropLast(n.count).last == UInt8(ascii: "/")
+        }
+    }
 
     /// How long an absent file name is believed, in nanoseconds.
     static let absentLifetime: UInt64 = 10_000_000_000
 
+    /// The newest bytes of one `sharedPaths` file, for all threads. A
+    /// thread serves its own copy while that copy is the newest generation
+    /// and younger than `sharedLifetime`; otherwise it takes this one
+    /// (under the lock, once per thread and generation) or, when that is
+    /// old too, generates the file and publishes it if it is newer. So every
+    /// thread serves the newest generation: a reader whose reads land on
+    /// different threads never sees the host's counters (`ctxt`, `intr`,
+    /// the CPU lines) go back.
+    final class SharedFile: Sendable {
+        /// When the newest published bytes were generated (CLOCK_MONOTONIC ns).
+        let newest = Atomic<UInt64>(0)
+        /// The newest published bytes and their generation time.
+        let current = Mutex<(bytes: [UInt8], readAt: UInt64)?>(nil)
+    }
+
+    /// One `SharedFile` per `sharedPaths` file; never changes after `init`.
+    let sharedFiles: [String: SharedFile]
+
     /// A kept host-wide file of one thread.
     struct HostFile {
-        /// The descriptor; -1 after a failed `pread` (the file is then read the ordinary way).
+        /// The descriptor; -1 after a failed `pread` or when none could be
+        /// kept (the file is then read the ordinary way), -2 before the first open.
         var fd: Int32
         /// The buffer size, in bytes, to `pread` it with.
         var capacity: Int
@@ -275,11 +308,16 @@ final class ThreadKeptFiles: @unchecked Sendable {
         deinit {
             cgroupFiles.closeAll(owner)
             processCgroups.closeAll(owner)
-            for f in host.values where f.fd >= 0 { close(f.fd) }
+            for f in host.values where f.fd >= 0 {
+                close(f.fd)
+                owner.total.subtract(1, ordering: .relaxed)
+            }
         }
     }
 
     private let key: pthread_key_t
+    /// False when `pthread_key_create` failed: nothing is kept then.
+    private let keyCreated: Bool
     /// The most cgroup descriptors one thread keeps.
     let perThread: Int
     /// The most cgroup descriptors all threads together keep: half the
@@ -294,10 +332,11 @@ final class ThreadKeptFiles: @unchecked Sendable {
     ///   file are reused by a thread; 0 generates the file on every read.
     init(sharedLifetime: UInt64 = 10_000_000) {
         self.sharedLifetime = sharedLifetime
+        sharedFiles = Dictionary(uniqueKeysWithValues: Self.sharedPaths.map { ($0, SharedFile()) })
         var k = pthread_key_t()
-        pthread_key_create(&k) { files in
+        keyCreated = pthread_key_create(&k) { files in
             if let files { Unmanaged<Files>.fromOpaque(files).release() }
-        }
+        } == 0
         key = k
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
@@ -318,7 +357,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// This thread's files, made on first use; `nil` when the open-file
     /// limit leaves no room to keep any.
     private func files() -> Files? {
-        guard perThread > 0 else { return nil }
+        guard perThread > 0, keyCreated else { return nil }
         if let raw = pthread_getspecific(key) { return Unmanaged<Files>.fromOpaque(raw).takeUnretainedValue() }
         let files = Files(owner: self)
         pthread_setspecific(key, Unmanaged.passRetained(files).toOpaque())
@@ -360,15 +399,31 @@ final class ThreadKeptFiles: @unchecked Sendable {
     ///   caller reads it the ordinary way) or cannot be read.
     func readHost(_ path: String, sizeHint: Int) -> [UInt8]?? {
         guard path.utf8.count < 40, Self.hostPaths.contains(path), let files = files() else { return .none }
-        let shared = Self.sharedPaths.contains(path)
-        let now = shared ? Self.monotonicNow() : 0
-        if files.host[path] == nil {
-            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
-            guard fd >= 0 else { return .some(nil) }
-            files.host[path] = HostFile(fd: fd, capacity: max(sizeHint, 256))
+        let shared = sharedFiles[path]
+        let now = shared == nil ? 0 : Self.monotonicNow()
+        if let shared {
+            let newest = shared.newest.load(ordering: .acquiring)
+            if now &- newest < sharedLifetime {
+                if let f = files.host[path], let bytes = f.bytes, f.readAt == newest { return bytes }
+                if let (bytes, readAt) = shared.current.withLock({ $0 }), readAt == newest {
+                    files.host[path, default: HostFile(fd: -2, capacity: 0)].bytes = bytes
+                    files.host[path]!.readAt = readAt
+                    return bytes
+                }
+            }
+        }
+        if files.host[path]?.fd ?? -2 == -2 {
+            // Counted with the cgroup descriptors, within half the open-file limit.
+            var fd: Int32 = -1
+            if total.add(1, ordering: .relaxed).newValue <= allThreads {
+                fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            }
+            if fd < 0 { total.subtract(1, ordering: .relaxed) }
+            let capacity = max(files.host[path]?.capacity ?? 0, sizeHint, 256)
+            files.host[path, default: HostFile(fd: fd, capacity: capacity)].fd = fd
+            files.host[path]!.capacity = capacity
         }
         let f = files.host[path]!
-        if shared, let bytes = f.bytes, now &- f.readAt < sharedLifetime { return bytes }
         var result: [UInt8]?
         if f.fd >= 0 {
             let (bytes, n) = Self.pread0(f.fd, f.capacity, toEnd: Self.recordPaths.contains(path))
@@ -380,6 +435,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
                 if fit < f.capacity { files.host[path]!.capacity = fit }
             } else if n < 0 {
                 close(f.fd)
+                total.subtract(1, ordering: .relaxed)
                 files.host[path]!.fd = -1
             } else {
                 files.host[path]!.capacity *= 2
@@ -391,9 +447,18 @@ final class ThreadKeptFiles: @unchecked Sendable {
             result = HostRoot.readAll(fd, sizeHint: f.capacity)
             close(fd)
         }
-        if shared, let result {
-            files.host[path]!.bytes = result
+        if let shared, let bytes = result {
+            // Kept at its own size (the read buffer is larger), once for all threads.
+            let exact = Array(bytes[...])
+            shared.current.withLock { cur in
+                if now > (cur?.readAt ?? 0) {
+                    cur = (exact, now)
+                    shared.newest.store(now, ordering: .releasing)
+                }
+            }
+            files.host[path]!.bytes = exact
             files.host[path]!.readAt = now
+            return .some(exact)
         }
         return .some(result)
     }
@@ -402,8 +467,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// - Returns: its bytes, or `nil` when it cannot be opened or read.
     func read(_ path: String, sizeHint: Int) -> [UInt8]? {
         let opener = { path.withCString { open($0, O_RDONLY | O_CLOEXEC) } }
-        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[path.index(after: $0)...]) } ?? path
-        guard let files = files(), !Self.recordCgroupFiles.contains(name) else {
+        guard let files = files(), !Self.isRecordCgroupFile(path) else {
             return Self.readOnce(opener, sizeHint: sizeHint)
         }
         return files.cgroupFiles.read(path, capacity: max(sizeHint, 64), owner: self, open: opener)
@@ -420,8 +484,9 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// The most `/proc/PID/cgroup` descriptors one thread keeps: 64, fewer
     /// when the open-file limit is low.
     let processesPerThread: Int
-    /// The buffer, in bytes, a kept `/proc/PID/cgroup` is read with.
-    static let processCgroupCapacity = 2048
+    /// The buffer, in bytes, a kept `/proc/PID/cgroup` is read with (a
+    /// longer file is read the ordinary way each time).
+    static let processCgroupCapacity = 8192
 
     /// Reads `/proc/PID/cgroup` through this thread's kept descriptor for
     /// `pid`. Each `pread` makes the kernel print the process's cgroups

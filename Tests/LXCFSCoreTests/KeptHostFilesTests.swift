@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import LXCFSCore
 
@@ -15,6 +16,29 @@ final class KeptHostFilesTests: XCTestCase {
         let first = try read(files, "/proc/stat")
         usleep(50_000)
         XCTAssertEqual(try read(files, "/proc/stat"), first)
+    }
+
+    /// Runs `body` on a thread of its own and waits for it.
+    func onOtherThread(_ body: @escaping @Sendable () -> [UInt8]?) -> [UInt8]? {
+        let box = ResultBox()
+        Thread { box.value = body(); box.done.signal() }.start()
+        box.done.wait()
+        return box.value
+    }
+
+    /// Another thread serves the same bytes within the lifetime, and once
+    /// a newer generation exists, a thread that still holds an older one
+    /// serves the newer: a reader whose reads land on different threads
+    /// never sees /proc/stat's counters go back.
+    func testThreadsServeTheNewestGeneration() throws {
+        let files = ThreadKeptFiles(sharedLifetime: 1_000_000_000)
+        let first = try read(files, "/proc/stat")
+        let other = onOtherThread { files.readHost("/proc/stat", sizeHint: 8192) ?? nil }
+        XCTAssertEqual(other, first)
+        usleep(1_100_000)
+        let newer = try XCTUnwrap(onOtherThread { files.readHost("/proc/stat", sizeHint: 8192) ?? nil })
+        XCTAssertNotEqual(newer, first)
+        XCTAssertEqual(try read(files, "/proc/stat"), newer)
     }
 
     /// With no shared lifetime, each read generates the file again: five
@@ -83,4 +107,10 @@ final class KeptHostFilesTests: XCTestCase {
         XCTAssertTrue(files.isAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced"))
         XCTAssertFalse(files.isAbsent("/sys/fs/cgroup/blkio/blkio.io_serviced"))
     }
+}
+
+/// A result handed from a test's helper thread, read after `done`.
+final class ResultBox: @unchecked Sendable {
+    var value: [UInt8]?
+    let done = DispatchSemaphore(value: 0)
 }
