@@ -31,6 +31,36 @@ public struct CgroupHierarchy: Sendable, Hashable {
     /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`,
     ///   always at or below `mountPoint`.
     public func directory(of cgroupPath: String) -> String {
+        // The common case, on every render: a hierarchy mounted at its root
+        // and a plain absolute path. The same result as the general way
+        // below, without splitting into components.
+        if mountRoot == "/", Self.isPlain(cgroupPath) {
+            if cgroupPath.utf8.count == 1 { return mountPoint }
+            return mountPoint == "/" ? cgroupPath : mountPoint + cgroupPath
+        }
+        return placed(cgroupPath)
+    }
+
+    /// True for `/` and for an absolute path with no empty, `.` or `..`
+    /// component and no trailing slash, such as `/docker/abc`.
+    static func isPlain(_ path: String) -> Bool {
+        var previous: UInt8 = 0
+        var first = true
+        for byte in path.utf8 {
+            if first {
+                guard byte == UInt8(ascii: "/") else { return false }
+                first = false
+            } else if previous == UInt8(ascii: "/"), byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") {
+                return false
+            }
+            previous = byte
+        }
+        return !first && (previous != UInt8(ascii: "/") || path.utf8.count == 1)
+    }
+
+    /// `directory(of:)` by components: resolves `.` and `..`, removes the
+    /// mount root and drops `..` that climb above it.
+    func placed(_ cgroupPath: String) -> String {
         var relative = CgroupNamespace.components(cgroupPath)
         let root = CgroupNamespace.components(mountRoot)
         if relative.starts(with: root) {

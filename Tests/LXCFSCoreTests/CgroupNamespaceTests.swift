@@ -32,6 +32,21 @@ final class CgroupNamespaceTests: XCTestCase {
         XCTAssertEqual(host.directory(of: "/a/b"), "/sys/fs/cgroup/memory/a/b")
     }
 
+    /// The fast path for plain paths gives what placing by components gives.
+    func testPlainPathsArePlacedAsByComponents() {
+        let paths = ["/", "/a", "/a/b", "/docker/abc-1.scope", "/a/.hidden", "/a/..", "/./a", "/a//b", "/a/",
+                     "//", "", "a/b", "/kubepods/pod.1/c", "/a/b/.."]
+        for mountPoint in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup", "/"] {
+            let h = CgroupHierarchy(controllers: ["memory"], mountPoint: mountPoint, mountRoot: "/", isUnified: false)
+            for path in paths {
+                XCTAssertEqual(h.directory(of: path), h.placed(path), "\(mountPoint) \(path)")
+            }
+        }
+        XCTAssertTrue(CgroupHierarchy.isPlain("/docker/abc-1.scope"))
+        XCTAssertFalse(CgroupHierarchy.isPlain("/a/.hidden"))
+        XCTAssertFalse(CgroupHierarchy.isPlain("/a/"))
+    }
+
     func testRelativePathsAreNeverPlacedAboveTheMountPoint() {
         let pod = CgroupHierarchy(controllers: ["memory"], mountPoint: "/sys/fs/cgroup/memory",
                                   mountRoot: "/../../..", isUnified: false)

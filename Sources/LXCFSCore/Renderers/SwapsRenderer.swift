@@ -20,10 +20,13 @@ public struct SwapFigures: Sendable, Equatable {
 
     /// The host's SwapTotal in kB from its `/proc/meminfo`; 0 when absent.
     public static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> UInt64 {
-        for line in ByteParser.lines(meminfo) where ByteParser.hasPrefix(line, "SwapTotal:") {
-            return ByteParser.words(line.dropFirst(10)).first.flatMap(ByteParser.unsigned) ?? 0
+        var total: UInt64 = 0
+        ByteParser.forEachLine(while: meminfo) { line in
+            guard ByteParser.hasPrefix(line, "SwapTotal:") else { return true }
+            total = ByteParser.firstWord(line.dropFirst(10)).flatMap(ByteParser.unsigned) ?? 0
+            return false
         }
-        return 0
+        return total
     }
 }
 
