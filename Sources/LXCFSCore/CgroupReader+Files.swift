@@ -18,8 +18,8 @@ public struct DeviceNumber: Hashable, Sendable, Comparable {
     /// Parses `MAJ:MIN`.
     /// - Returns: `nil` for anything else (such as the final `Total` line).
     public init?(parsing word: ArraySlice<UInt8>) {
-        let parts = word.split(separator: ByteParser.colon, omittingEmptySubsequences: false)
-        guard parts.count == 2, let ma = ByteParser.unsigned(parts[0]), let mi = ByteParser.unsigned(parts[1]),
+        guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: word),
+              let ma = ByteParser.unsigned(word[..<colon]), let mi = ByteParser.unsigned(word[(colon + 1)...]),
               ma <= UInt64(UInt32.max), mi <= UInt64(UInt32.max) else { return nil }
         self.init(major: UInt32(ma), minor: UInt32(mi))
     }
@@ -106,6 +106,20 @@ extension CgroupReader {
         return Self.parseIOStat(bytes[...])
     }
 
+    /// The v1 rwstat counters read per family, in `blkioNames` order.
+    enum BlkioCounter: Int, CaseIterable {
+        case serviced, serviceBytes, merged, serviceTime, waitTime
+        var suffix: String {
+            ["serviced", "service_bytes", "merged", "service_time", "wait_time"][rawValue]
+        }
+    }
+
+    /// Each family's file names, recursive first, by `BlkioCounter`:
+    /// `blkioNames[family][counter]` is (`blkio.io_serviced_recursive`, `blkio.io_serviced`).
+    static let blkioNames: [[(recursive: String, plain: String)]] = blkioFamilies.map { family in
+        BlkioCounter.allCases.map { (family + $0.suffix + "_recursive", family + $0.suffix) }
+    }
+
     /// - Parameters:
     ///   - dir: the cgroup's folder (host path).
     ///   - hierarchy: the blkio hierarchy's mount point, whose file names are
@@ -114,33 +128,35 @@ extension CgroupReader {
         var result: [DeviceNumber: BlockIOStat] = [:]
         var anyFile = false
         // The root cgroup is kept apart: a v1 file may be made for children only.
-        let names = dir == hierarchy ? hierarchy + "/" : hierarchy + "/*/"
-        func rwstat(_ family: String, _ counter: String) -> [DeviceNumber: [RWOp: UInt64]]? {
-            self.rwstat(dir, family, counter, absentKey: names)
-        }
-        for family in Self.blkioFamilies {
-            guard let serviced = rwstat(family, "serviced") else { continue }
+        let scope = dir == hierarchy ? hierarchy + "/" : hierarchy + "/*/"
+        let folder = dir + "/"
+        for names in Self.blkioNames {
+            func rwstat(_ c: BlkioCounter) -> [DeviceNumber: RWStat]? {
+                self.rwstat(folder, names[c.rawValue], scope: scope)
+            }
+            guard let serviced = rwstat(.serviced) else { continue }
             anyFile = true
-            let bytes = rwstat(family, "service_bytes") ?? [:]
-            let merged = rwstat(family, "merged") ?? [:]
-            let service = rwstat(family, "service_time") ?? [:]
-            let wait = rwstat(family, "wait_time") ?? [:]
+            let bytes = rwstat(.serviceBytes) ?? [:]
+            let merged = rwstat(.merged) ?? [:]
+            let service = rwstat(.serviceTime) ?? [:]
+            let wait = rwstat(.waitTime) ?? [:]
             for (dev, ops) in serviced where result[dev] == nil {
                 var s = BlockIOStat()
-                s.reads = ops[.read] ?? 0
-                s.writes = ops[.write] ?? 0
-                s.discards = ops[.discard] ?? 0
-                let b = bytes[dev] ?? [:], m = merged[dev] ?? [:], st = service[dev] ?? [:], w = wait[dev] ?? [:]
-                s.readBytes = b[.read] ?? 0
-                s.writeBytes = b[.write] ?? 0
-                s.discardBytes = b[.discard] ?? 0
-                s.readsMerged = m[.read] ?? 0
-                s.writesMerged = m[.write] ?? 0
-                s.discardsMerged = m[.discard] ?? 0
-                s.readNanoseconds = (st[.read] ?? 0) &+ (w[.read] ?? 0)
-                s.writeNanoseconds = (st[.write] ?? 0) &+ (w[.write] ?? 0)
-                s.discardNanoseconds = (st[.discard] ?? 0) &+ (w[.discard] ?? 0)
-                s.busyNanoseconds = st[.total] ?? 0
+                s.reads = ops.read
+                s.writes = ops.write
+                s.discards = ops.discard
+                let b = bytes[dev] ?? RWStat(), m = merged[dev] ?? RWStat()
+                let st = service[dev] ?? RWStat(), w = wait[dev] ?? RWStat()
+                s.readBytes = b.read
+                s.writeBytes = b.write
+                s.discardBytes = b.discard
+                s.readsMerged = m.read
+                s.writesMerged = m.write
+                s.discardsMerged = m.discard
+                s.readNanoseconds = st.read &+ w.read
+                s.writeNanoseconds = st.write &+ w.write
+                s.discardNanoseconds = st.discard &+ w.discard
+                s.busyNanoseconds = st.total
                 // A family that lists a device without I/O (BFQ on a device it
                 // does not schedule) gives way to the next family.
                 if !s.isIdle { result[dev] = s }
@@ -149,19 +165,30 @@ extension CgroupReader {
         return anyFile ? result : nil
     }
 
-    enum RWOp: Hashable { case read, write, discard, total }
+    /// One device's line set in a v1 rwstat file (`MAJ:MIN Read N`, `Write`,
+    /// `Discard`, `Total`); 0 where a line is missing.
+    struct RWStat: Equatable {
+        var read: UInt64 = 0
+        var write: UInt64 = 0
+        var discard: UInt64 = 0
+        var total: UInt64 = 0
+    }
 
-    /// Reads a v1 rwstat file (`MAJ:MIN Read N` ... lines), recursive variant first.
-    /// - Parameter absentKey: prefixes the file name in `HostRoot.isAbsent`.
-    func rwstat(_ dir: String, _ family: String, _ counter: String,
-                absentKey: String) -> [DeviceNumber: [RWOp: UInt64]]? {
-        for name in [family + counter + "_recursive", family + counter] {
-            if let bytes = readV1File(dir, name, absentKey: absentKey) { return Self.parseRWStat(bytes[...]) }
+    /// Reads a v1 rwstat file, the recursive variant first.
+    /// - Parameters:
+    ///   - folder: the cgroup's folder with a trailing `/`.
+    ///   - names: the file's recursive and plain names.
+    ///   - scope: names the hierarchy (and root or child cgroup) in
+    ///     `HostRoot.isAbsent`.
+    func rwstat(_ folder: String, _ names: (recursive: String, plain: String),
+                scope: String) -> [DeviceNumber: RWStat]? {
+        for name in [names.recursive, names.plain] {
+            if let bytes = readV1File(folder, name, scope: scope) { return Self.parseRWStat(bytes[...]) }
         }
         return nil
     }
 
-    /// Reads `dir/name` unless the name is known to be absent from the
+    /// Reads `folder + name` unless the name is known to be absent from the
     /// hierarchy; a failed open in a folder that exists teaches that, for
     /// 10 s (a scheduler module loaded later brings its files). A v1
     /// controller gives every cgroup of its hierarchy the same files, so a
@@ -170,33 +197,34 @@ extension CgroupReader {
     /// `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`) then cost no
     /// failed path walk on each `/proc/diskstats` read. Not for v2, where a
     /// cgroup's files depend on the controllers its parent enables.
-    func readV1File(_ dir: String, _ name: String, absentKey: String) -> [UInt8]? {
-        let key = absentKey + name
-        if root.isAbsent(key) { return nil }
-        let path = dir + "/" + name
+    func readV1File(_ folder: String, _ name: String, scope: String) -> [UInt8]? {
+        if root.isAbsent(scope, name) { return nil }
+        let path = folder + name
         if let bytes = root.read(path, sizeHint: 1024) { return bytes }
         // Only "no such file" in a folder that exists teaches absence, not
         // EMFILE, ENOMEM or a cgroup removed meanwhile.
         if path.withCString({ access($0, F_OK) }) != 0, errno == ENOENT,
-           dir.withCString({ access($0, F_OK) }) == 0 {
-            root.learnAbsent(key)
+           folder.withCString({ access($0, F_OK) }) == 0 {
+            root.learnAbsent(scope, name)
         }
         return nil
     }
 
-    /// Parses a v1 blkio rwstat file.
-    static func parseRWStat(_ bytes: ArraySlice<UInt8>) -> [DeviceNumber: [RWOp: UInt64]] {
-        var out: [DeviceNumber: [RWOp: UInt64]] = [:]
-        for line in ByteParser.lines(bytes) {
-            let w = ByteParser.words(line)
-            guard w.count == 3, let dev = DeviceNumber(parsing: w[0]), let v = ByteParser.unsigned(w[2]) else { continue }
-            let op: RWOp
-            if ByteParser.equals(w[1], "Read") { op = .read }
-            else if ByteParser.equals(w[1], "Write") { op = .write }
-            else if ByteParser.equals(w[1], "Discard") { op = .discard }
-            else if ByteParser.equals(w[1], "Total") { op = .total }
-            else { continue }
-            out[dev, default: [:]][op] = v
+    /// Parses a v1 blkio rwstat file: lines of exactly `MAJ:MIN OP N`.
+    static func parseRWStat(_ bytes: ArraySlice<UInt8>) -> [DeviceNumber: RWStat] {
+        var out: [DeviceNumber: RWStat] = [:]
+        ByteParser.forEachLine(bytes) { line in
+            var i = line.startIndex
+            guard let first = ByteParser.nextWord(line, from: &i), let op = ByteParser.nextWord(line, from: &i),
+                  let value = ByteParser.nextWord(line, from: &i), ByteParser.nextWord(line, from: &i) == nil,
+                  let dev = DeviceNumber(parsing: first), let v = ByteParser.unsigned(value) else { return }
+            switch op.count {
+            case 4 where ByteParser.equals(op, "Read"): out[dev, default: RWStat()].read = v
+            case 5 where ByteParser.equals(op, "Write"): out[dev, default: RWStat()].write = v
+            case 5 where ByteParser.equals(op, "Total"): out[dev, default: RWStat()].total = v
+            case 7 where ByteParser.equals(op, "Discard"): out[dev, default: RWStat()].discard = v
+            default: break
+            }
         }
         return out
     }

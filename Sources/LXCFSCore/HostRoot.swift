@@ -92,12 +92,16 @@ public struct HostRoot: Sendable, Hashable {
         return read("/proc/\(pid)/cgroup", sizeHint: 1024)
     }
 
-    /// Whether a v1 cgroup file name (with its hierarchy, as the caller
-    /// spells it) was recently found absent; always false under a fixture root.
-    func isAbsent(_ name: String) -> Bool { threadFiles?.isAbsent(name) ?? false }
+    /// Whether a v1 cgroup file name was recently found absent in `scope`
+    /// (its hierarchy, as the caller names it); always false under a fixture root.
+    func isAbsent(_ scope: String, _ name: String) -> Bool {
+        threadFiles?.isAbsent(AbsentName(scope: scope, name: name)) ?? false
+    }
 
-    /// Remembers, on the real host, that a v1 cgroup file name is absent.
-    func learnAbsent(_ name: String) { threadFiles?.learnAbsent(name) }
+    /// Remembers, on the real host, that a v1 cgroup file name is absent in `scope`.
+    func learnAbsent(_ scope: String, _ name: String) {
+        threadFiles?.learnAbsent(AbsentName(scope: scope, name: name))
+    }
 
     /// Reads a file that holds one integer, such as `memory.limit_in_bytes`.
     /// - Returns: the first whitespace-separated word as an integer, or `nil`
@@ -143,6 +147,12 @@ private func fill(_ fd: Int32, _ base: UnsafeMutableRawPointer, _ capacity: Int,
         }
     }
     return count
+}
+
+/// A v1 cgroup file name in a hierarchy (`scope`), as remembered absent.
+struct AbsentName: Hashable {
+    let scope: String
+    let name: String
 }
 
 /// The files each worker thread keeps open, and what it remembers of them.
@@ -299,7 +309,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
         /// Kept host-wide files by path.
         var host: [String: HostFile] = [:]
         /// Absent v1 file names and when their absence was seen (CLOCK_MONOTONIC ns).
-        var absent: [String: UInt64] = [:]
+        var absent: [AbsentName: UInt64] = [:]
         init(owner: ThreadKeptFiles) {
             self.owner = owner
             cgroupFiles = KeptDescriptors(limit: owner.perThread)
@@ -506,13 +516,13 @@ final class ThreadKeptFiles: @unchecked Sendable {
     }
 
     /// True when this thread saw `name` absent less than `absentLifetime` ago.
-    func isAbsent(_ name: String) -> Bool {
+    func isAbsent(_ name: AbsentName) -> Bool {
         guard let files = files(), let when = files.absent[name] else { return false }
         return Self.monotonicNow() &- when < Self.absentLifetime
     }
 
     /// Records that `name` is absent now.
-    func learnAbsent(_ name: String) {
+    func learnAbsent(_ name: AbsentName) {
         files()?.absent[name] = Self.monotonicNow()
     }
 }

@@ -79,7 +79,8 @@ final class FileRendererTests: XCTestCase {
                        "   8       0 sda 1 0 8 7 0 0 0 0 0 9 0\n")
         let cfq = "8:0 Read 5\n8:0 Write 1\n8:0 Total 6\nTotal 6\n"
         let parsed = CgroupReader.parseRWStat(Array(cfq.utf8)[...])
-        XCTAssertEqual(parsed[DeviceNumber(major: 8, minor: 0)]?[.read], 5)
+        XCTAssertEqual(parsed[DeviceNumber(major: 8, minor: 0)]?.read, 5)
+        XCTAssertEqual(parsed[DeviceNumber(major: 8, minor: 0)]?.total, 6)
         XCTAssertEqual(parsed.count, 1)
     }
 

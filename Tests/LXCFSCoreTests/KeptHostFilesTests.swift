@@ -102,10 +102,13 @@ final class KeptHostFilesTests: XCTestCase {
     /// A v1 file name learnt absent is absent for this thread only.
     func testAbsentNamesAreRemembered() {
         let files = ThreadKeptFiles()
-        XCTAssertFalse(files.isAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced"))
-        files.learnAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced")
-        XCTAssertTrue(files.isAbsent("/sys/fs/cgroup/blkio/*/blkio.io_serviced"))
-        XCTAssertFalse(files.isAbsent("/sys/fs/cgroup/blkio/blkio.io_serviced"))
+        let child = AbsentName(scope: "/sys/fs/cgroup/blkio/*/", name: "blkio.io_serviced")
+        XCTAssertFalse(files.isAbsent(child))
+        files.learnAbsent(child)
+        XCTAssertTrue(files.isAbsent(child))
+        XCTAssertFalse(files.isAbsent(AbsentName(scope: "/sys/fs/cgroup/blkio/", name: "blkio.io_serviced")))
+        // Another thread learns for itself.
+        XCTAssertNil(onOtherThread { files.isAbsent(child) ? [1] : nil })
     }
 }
 

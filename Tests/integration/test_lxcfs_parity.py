@@ -245,6 +245,13 @@ MOVING = {"MemFree", "MemAvailable", "Cached", "SwapCached", "Active", "Inactive
           "ShmemHugePages", "ShmemPmdMapped"}
 
 
+# The host's commit charge, passed through by both: it moves by tens of MiB
+# whenever a process starts or exits anywhere on the host (a Python
+# interpreter alone commits some 20 MiB), so between the two reads it can
+# move by more than 16 MiB on a busy machine. Within 64 MiB or 5%.
+COMMIT_CHARGE = {"Committed_AS"}
+
+
 def test_the_differences_table_is_well_formed():
     rows = load_documented()
     assert rows, "the differences table is empty"
@@ -266,6 +273,8 @@ def test_meminfo(parity):
                 ok = a[key] == b[key]
             elif key in MOVING:
                 ok = close(a[key], b[key], 2048, 0.02)
+            elif key in COMMIT_CHARGE:
+                ok = close(a[key], b[key], 65536, 0.05)
             else:
                 ok = close(a[key], b[key], 16384, 0.05)
             if not ok:

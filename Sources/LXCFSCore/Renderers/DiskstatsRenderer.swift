@@ -16,31 +16,50 @@ public enum DiskstatsRenderer {
     /// - Returns: the file's bytes (empty when the cgroup did no I/O).
     public static func render(host: ArraySlice<UInt8>, io: [DeviceNumber: BlockIOStat]) -> [UInt8] {
         var out = TextBuffer(capacity: 256)
-        for line in ByteParser.lines(host) {
-            let w = ByteParser.words(line)
-            guard w.count >= 3, let ma = ByteParser.unsigned(w[0]), let mi = ByteParser.unsigned(w[1]),
-                  ma <= UInt64(UInt32.max), mi <= UInt64(UInt32.max) else { continue }
-            guard let s = io[DeviceNumber(major: UInt32(ma), minor: UInt32(mi))], !s.isIdle else { continue }
-            let ms: (UInt64) -> UInt64 = { $0 / 1_000_000 }
-            let fields: [UInt64] = [
-                s.reads, s.readsMerged, s.readBytes / 512, ms(s.readNanoseconds),
-                s.writes, s.writesMerged, s.writeBytes / 512, ms(s.writeNanoseconds),
-                0, ms(s.busyNanoseconds), 0,
-                s.discards, s.discardsMerged, s.discardBytes / 512, ms(s.discardNanoseconds),
-                0, 0,
-            ]
-            let count = min(max(w.count - 3, 11), fields.count)
+        ByteParser.forEachLine(host) { line in
+            var i = line.startIndex
+            guard let w0 = ByteParser.nextWord(line, from: &i), let w1 = ByteParser.nextWord(line, from: &i),
+                  let name = ByteParser.nextWord(line, from: &i),
+                  let ma = ByteParser.unsigned(w0), let mi = ByteParser.unsigned(w1),
+                  ma <= UInt64(UInt32.max), mi <= UInt64(UInt32.max),
+                  let s = io[DeviceNumber(major: UInt32(ma), minor: UInt32(mi))], !s.isIdle else { return }
+            var hostCounters = 0
+            while ByteParser.nextWord(line, from: &i) != nil { hostCounters += 1 }
             out.append(ma, width: 4)
             out.append(byte: ByteParser.space)
             out.append(mi, width: 7)
             out.append(byte: ByteParser.space)
-            out.append(w[2])
-            for f in fields.prefix(count) {
+            out.append(name)
+            for k in 0..<min(max(hostCounters, 11), fieldCount) {
                 out.append(byte: ByteParser.space)
-                out.append(f)
+                out.append(field(k, s))
             }
             out.append(byte: ByteParser.newline)
         }
         return out.bytes
+    }
+
+    /// How many counters a line can have (proc(5), kernel 5.5 and later).
+    static let fieldCount = 17
+
+    /// Counter `k` (0-based, in the order above) of a device's line.
+    static func field(_ k: Int, _ s: BlockIOStat) -> UInt64 {
+        let ms: (UInt64) -> UInt64 = { $0 / 1_000_000 }
+        switch k {
+        case 0: return s.reads
+        case 1: return s.readsMerged
+        case 2: return s.readBytes / 512
+        case 3: return ms(s.readNanoseconds)
+        case 4: return s.writes
+        case 5: return s.writesMerged
+        case 6: return s.writeBytes / 512
+        case 7: return ms(s.writeNanoseconds)
+        case 9: return ms(s.busyNanoseconds)
+        case 11: return s.discards
+        case 12: return s.discardsMerged
+        case 13: return s.discardBytes / 512
+        case 14: return ms(s.discardNanoseconds)
+        default: return 0   // 8: in progress, 10: weighted, 15, 16: flushes
+        }
     }
 }
