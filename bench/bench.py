@@ -56,10 +56,11 @@ RENDER_READS = {
     # uses (/proc/meminfo, /proc/stat, /proc/cpuinfo, cpu/online) are
     # generated at most once per 10 ms per worker thread, so they are not
     # listed. /proc/self/cgroup stands for the reader's /proc/PID/cgroup.
+    # meminfo on a host without swap; with swap also memory.memsw.limit_in_bytes
+    # of the cgroup and of its parent and memory.memsw.usage_in_bytes.
     "proc/meminfo": ["/proc/self/cgroup", "memory/memory.stat",
                      "memory/memory.usage_in_bytes", "memory/memory.limit_in_bytes",
-                     "memory/memory.memsw.limit_in_bytes", "memory/^/memory.limit_in_bytes",
-                     "memory/^/memory.memsw.limit_in_bytes", "memory/memory.memsw.usage_in_bytes"],
+                     "memory/^/memory.limit_in_bytes"],
     "proc/cpuinfo": ["/proc/self/cgroup", "cpuset/cpuset.effective_cpus"],
     "proc/stat": ["/proc/self/cgroup", "cpuset/cpuset.effective_cpus", "cpuacct/cpuacct.usage_all"],
     "proc/uptime": ["/proc/uptime"],
