@@ -19,10 +19,13 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
+        // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount).
+        .target(name: "CLinux"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
         .target(
             name: "LXCFSCore",
             dependencies: [
+                "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

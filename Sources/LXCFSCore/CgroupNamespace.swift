@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -27,15 +28,6 @@ public enum CgroupNamespace {
         case failed(String)
     }
 
-    /// `CLONE_NEWCGROUP` from `<sched.h>`.
-    static let cloneNewCgroup: Int32 = 0x0200_0000
-
-    /// setns(2), looked up at run time: the C library declares it only under
-    /// `_GNU_SOURCE`, which the Swift module of the C library does not set.
-    static var setnsFunction: (@convention(c) (Int32, Int32) -> Int32)? {
-        guard let symbol = dlsym(nil, "setns") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-    }
 
     /// The processes whose namespace is taken for the host's, best first:
     /// pid 1, then this process's ancestors from the outermost inwards (a
@@ -78,8 +70,7 @@ public enum CgroupNamespace {
                 return .failed("cannot open \(procRoot)/\(pid)/ns/cgroup: \(String(cString: strerror(errno)))")
             }
             defer { close(fd) }
-            guard let setns = Self.setnsFunction else { return .failed("the C library has no setns(2)") }
-            guard setns(fd, cloneNewCgroup) == 0 else {
+            guard clinux_setns(fd, CLINUX_CLONE_NEWCGROUP) == 0 else {
                 return .failed("setns into \(theirs) (pid \(pid)'s) failed: \(String(cString: strerror(errno)))")
             }
             return .entered(from: own, to: theirs, pid: pid)
