@@ -163,17 +163,8 @@ struct AbsentName: Hashable {
 /// - **Host-wide kernel files** (`hostPaths`: procfs and sysfs `seq_file`s)
 ///   stay open for the thread's life and are re-read with `pread(2)` at
 ///   offset 0 (one call; to the end for `recordPaths`), which makes the
-///   kernel generate the file afresh: no open, close or path walk. Those in
-///   `sharedPaths` are generated at most about once per `sharedLifetime`
-///   (one clock tick, 10 ms, by default) for all threads (`SharedFile`),
-///   and reads within that time get the same bytes, never older ones than
-///   a read before them. They are the host's own figures, the same for
-///   every reader, which a render copies or falls back to (host memory, CPU
-///   lines, cpuinfo, disks, swap devices, online CPUs); the kernel prints
-///   their times in ticks. This spares the most costly part of a render,
-///   the kernel generating the file: cpuinfo asks every CPU for its
-///   frequency. `/proc/uptime`, `/proc/loadavg` and every cgroup file are
-///   read afresh each time.
+///   kernel generate the file again on every read: no open, close or path
+///   walk, and never bytes older than the read.
 /// - **Cgroup files** (under `/sys/fs/cgroup/`) are kept open after the
 ///   first read and re-read with one `pread` at offset 0. A `pread` that
 ///   fails (the kernel answers ENODEV once the cgroup is removed, even if
@@ -195,12 +186,6 @@ final class ThreadKeptFiles: @unchecked Sendable {
     static let hostPaths: Set<String> = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
         "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
-    ]
-
-    /// The host-wide files whose bytes are reused for up to `sharedLifetime`.
-    static let sharedPaths: Set<String> = [
-        "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/swaps", "/proc/diskstats",
-        "/sys/devices/system/cpu/online",
     ]
 
     /// The host-wide files the kernel prints record by record: read to
@@ -226,24 +211,6 @@ final class ThreadKeptFiles: @unchecked Sendable {
     /// How long an absent file name is believed, in nanoseconds.
     static let absentLifetime: UInt64 = 10_000_000_000
 
-    /// The newest bytes of one `sharedPaths` file, for all threads. A
-    /// thread serves its own copy while that copy is the newest generation
-    /// and younger than `sharedLifetime`; otherwise it takes this one
-    /// (under the lock, once per thread and generation) or, when that is
-    /// old too, generates the file and publishes it if it is newer. So every
-    /// thread serves the newest generation: a reader whose reads land on
-    /// different threads never sees the host's counters (`ctxt`, `intr`,
-    /// the CPU lines) go back.
-    final class SharedFile: Sendable {
-        /// When the newest published bytes were generated (CLOCK_MONOTONIC ns).
-        let newest = Atomic<UInt64>(0)
-        /// The newest published bytes and their generation time.
-        let current = Mutex<(bytes: [UInt8], readAt: UInt64)?>(nil)
-    }
-
-    /// One `SharedFile` per `sharedPaths` file; never changes after `init`.
-    let sharedFiles: [String: SharedFile]
-
     /// A kept host-wide file of one thread.
     struct HostFile {
         /// The descriptor; -1 after a failed `pread` or when none could be
@@ -251,10 +218,6 @@ final class ThreadKeptFiles: @unchecked Sendable {
         var fd: Int32
         /// The buffer size, in bytes, to `pread` it with.
         var capacity: Int
-        /// The bytes last read, for a `sharedPaths` file.
-        var bytes: [UInt8]?
-        /// When `bytes` were read, in nanoseconds of CLOCK_MONOTONIC.
-        var readAt: UInt64 = 0
     }
 
     /// Descriptors one thread keeps, by key: at most `limit`, all closed
@@ -335,14 +298,7 @@ final class ThreadKeptFiles: @unchecked Sendable {
     let allThreads: Int
     /// Cgroup and `/proc/PID/cgroup` descriptors kept now, over all threads.
     let total = Atomic<Int>(0)
-    /// How long the bytes of a `sharedPaths` file are reused, in nanoseconds.
-    let sharedLifetime: UInt64
-
-    /// - Parameter sharedLifetime: nanoseconds the bytes of a `sharedPaths`
-    ///   file are reused by a thread; 0 generates the file on every read.
-    init(sharedLifetime: UInt64 = 10_000_000) {
-        self.sharedLifetime = sharedLifetime
-        sharedFiles = Dictionary(uniqueKeysWithValues: Self.sharedPaths.map { ($0, SharedFile()) })
+    init() {
         var k = pthread_key_t()
         keyCreated = pthread_key_create(&k) { files in
             if let files { Unmanaged<Files>.fromOpaque(files).release() }
@@ -409,19 +365,6 @@ final class ThreadKeptFiles: @unchecked Sendable {
     ///   caller reads it the ordinary way) or cannot be read.
     func readHost(_ path: String, sizeHint: Int) -> [UInt8]?? {
         guard path.utf8.count < 40, Self.hostPaths.contains(path), let files = files() else { return .none }
-        let shared = sharedFiles[path]
-        let now = shared == nil ? 0 : Self.monotonicNow()
-        if let shared {
-            let newest = shared.newest.load(ordering: .acquiring)
-            if now &- newest < sharedLifetime {
-                if let f = files.host[path], let bytes = f.bytes, f.readAt == newest { return bytes }
-                if let (bytes, readAt) = shared.current.withLock({ $0 }), readAt == newest {
-                    files.host[path, default: HostFile(fd: -2, capacity: 0)].bytes = bytes
-                    files.host[path]!.readAt = readAt
-                    return bytes
-                }
-            }
-        }
         if files.host[path]?.fd ?? -2 == -2 {
             // Counted with the cgroup descriptors, within half the open-file limit.
             var fd: Int32 = -1
@@ -456,19 +399,6 @@ final class ThreadKeptFiles: @unchecked Sendable {
             guard fd >= 0 else { return .some(nil) }
             result = HostRoot.readAll(fd, sizeHint: f.capacity)
             close(fd)
-        }
-        if let shared, let bytes = result {
-            // Kept at its own size (the read buffer is larger), once for all threads.
-            let exact = Array(bytes[...])
-            shared.current.withLock { cur in
-                if now > (cur?.readAt ?? 0) {
-                    cur = (exact, now)
-                    shared.newest.store(now, ordering: .releasing)
-                }
-            }
-            files.host[path]!.bytes = exact
-            files.host[path]!.readAt = now
-            return .some(exact)
         }
         return .some(result)
     }
