@@ -108,8 +108,25 @@ def test_diskstats_counts_direct_io_of_the_cgroup_only(start_daemon, cgroups, tm
     assert f[6] == served[f"{major}:{minor} Write"] // 512 and f[6] >= 8 * MIB // 512
     assert f[2] == served[f"{major}:{minor} Read"] // 512 and f[2] >= 8 * MIB // 512
     assert f[0] >= 1 and f[4] >= 1
-    # A process outside the cgroup sees other counters (the host's root cgroup).
-    assert open(d.path("proc/diskstats")).read() != "\n".join(lines) + "\n"
+    # A sibling cgroup this test controls, with the same rules, writes half
+    # as much: it sees its own I/O, not the first cgroup's.
+    other = cgroups("swl-files-io-other")
+    for rule in ("blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device"):
+        other.write("blkio", rule, f"{major}:{minor} {1 << 40}")
+    assert read_in(other, d.path("proc/diskstats")) == ""
+    r = other.run(["dd", "if=/dev/zero", f"of={tmp_path / 'swl-files-dd-other'}", "bs=1M", "count=4",
+                   "oflag=direct", "status=none"])
+    assert r.returncode == 0, r.stderr
+    other_lines = read_in(other, d.path("proc/diskstats")).splitlines()
+    assert len(other_lines) == 1, other_lines
+    g = [int(x) for x in other_lines[0].split()[3:]]
+    other_served = {k: int(v) for k, v in (l.rsplit(" ", 1) for l in
+                    other.read("blkio", "blkio.throttle.io_service_bytes_recursive").splitlines())}
+    assert g[6] == other_served[f"{major}:{minor} Write"] // 512 and g[6] >= 4 * MIB // 512
+    assert g[6] < f[6], (g, f)
+    # The first cgroup's view did not take in the sibling's I/O.
+    again = [int(x) for x in read_in(cg, d.path("proc/diskstats")).split()[3:]]
+    assert again[6] < f[6] + 4 * MIB // 512, (again, f)
 
 
 def loadavg_fields(text):
