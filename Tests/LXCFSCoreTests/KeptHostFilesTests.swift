@@ -123,7 +123,7 @@ final class HostCounterConcurrencyTests: XCTestCase {
 
     func testNoHostCounterGoesBackForAThread() throws {
         let files = ThreadKeptFiles()
-        let threads = 4, reads = 20_000
+        let threads = 4, reads = 12_000
         let failures = FailureLog()
         let group = DispatchGroup()
         for t in 0..<threads {

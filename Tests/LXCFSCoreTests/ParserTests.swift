@@ -81,10 +81,14 @@ final class GarbageInputTests: XCTestCase {
         try f.process(7, parent: 0, ns: "pid:[1]", start: UInt64.max, cgroup: "5:memory:/c\n")
         try f.write("/sys/fs/cgroup/memory/c/memory.stat", "total_active_file 99999999999999999999999\n")
         try f.write("/sys/fs/cgroup/memory/c/memory.limit_in_bytes", "-5\n")
-        _ = f.render(.meminfo, pid: 42)
-        _ = f.render(.uptime, pid: 42)
-        _ = f.render(.stat, pid: 42)
-        _ = f.render(.cpuinfo, pid: 42)
+        // The host's SwapTotal saturates at UInt64.max kB; no memsw limit: the host's, none in use.
+        XCTAssertEqual(f.render(.meminfo, pid: 42),
+                       "SwapTotal:      18446744073709551615 kB\n")
+        // An uptime too large for hundredths: the host's file unchanged.
+        XCTAssertEqual(f.render(.uptime, pid: 42), "99999999999999999999.99 1\n")
+        // No cpuacct: the host's CPU lines, whose sum is the host's own first line.
+        XCTAssertEqual(f.render(.stat, pid: 42), FixtureRoot.hostStat)
+        XCTAssertEqual(f.render(.cpuinfo, pid: 42), FixtureRoot.hostCpuinfo(cpus: 4))
         XCTAssertEqual(f.render(.cpuOnline, pid: 42), "0-3\n")
     }
 }

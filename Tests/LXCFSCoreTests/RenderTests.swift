@@ -97,7 +97,7 @@ final class RenderTests: XCTestCase {
         try f.write("\(cg)/pod/ctr/memory.swap.max", "max\n")
         try f.write("\(cg)/pod/ctr/memory.swap.current", "\(4 * mib)\n")
         try f.write("\(cg)/pod/ctr/memory.stat", "anon \(80 * mib)\nfile \(20 * mib)\nactive_file \(20 * mib)\nslab_reclaimable \(2 * mib)\nslab \(3 * mib)\n")
-        try f.write("\(cg)/pod/ctr/cpu.max", "max 100000\n")
+        try f.write("\(cg)/pod/ctr/cpu.max", "250000 100000\n")
         try f.write("\(cg)/pod/ctr/cpuset.cpus.effective", "0-2\n")
         try f.write("\(cg)/pod/ctr/cpu.stat", "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\n")
 
@@ -110,6 +110,7 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(mem.field("Slab"), "3072 kB")
 
         XCTAssertEqual(f.render(.cpuOnline, pid: 42), "0-2\n")
+        // Quota 1.5 CPUs in the pod, 2.5 in the container: the smaller, rounded up.
         XCTAssertEqual(f.render(.cpuOnline, pid: 42, options: ViewOptions(enableCFS: true)), "0-1\n")
         // 100 user ticks and 50 system ticks over 3 CPUs: remainders go to the lowest CPUs.
         let stat = f.render(.stat, pid: 42)
