@@ -27,6 +27,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // The FUSE operations: path -> renderer, file handles, errors.

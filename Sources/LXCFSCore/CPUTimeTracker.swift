@@ -108,7 +108,7 @@ public final class CPUTimeTracker: Sendable {
         var shown: [CPUTimeRow]
         /// The raw counters at the last read: v1 per host CPU, user and system ns.
         var lastPerCPU: [Int: (user: UInt64, system: UInt64)]
-        /// v2: user and system µs over all CPUs.
+        /// v2: user and system ns over all CPUs.
         var lastTotal: (user: UInt64, system: UInt64)?
         /// Shown (scaled) busy time that did not fit yet, ns.
         var carryUser: UInt64 = 0
@@ -293,8 +293,8 @@ public final class CPUTimeTracker: Sendable {
             }
         case .total(let u, let s):
             if let last = e.lastTotal {
-                let du = scaled(product(growth(u, since: last.user), 1000), factor)
-                let ds = scaled(product(growth(s, since: last.system), 1000), factor)
+                let du = scaled(growth(u, since: last.user), factor)
+                let ds = scaled(growth(s, since: last.system), factor)
                 let count = UInt64(n)
                 for k in 0..<n {
                     wantUser[k] = du / count + (UInt64(k) < du % count ? 1 : 0)

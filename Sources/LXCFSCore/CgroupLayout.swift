@@ -138,10 +138,10 @@ public struct CgroupLayout: Sendable, Hashable {
         self.init(hierarchies: found)
     }
 
-    /// Reads `/proc/self/mountinfo` under `root`.
+    /// Reads `/proc/self/mountinfo` through `files`.
     /// - Returns: the layout; an empty one when mountinfo cannot be read.
-    public static func discover(root: HostRoot) -> CgroupLayout {
-        guard let bytes = root.read("/proc/self/mountinfo", sizeHint: 16384) else {
+    public static func discover(_ files: any KernelFileReader) -> CgroupLayout {
+        guard let bytes = files.read("/proc/self/mountinfo", sizeHint: 16384) else {
             return CgroupLayout(hierarchies: [])
         }
         return CgroupLayout(mountinfo: bytes[...])

@@ -96,8 +96,9 @@ public final class LoadavgSampler: Sendable {
     }
 
     let root: HostRoot
-    private let entries = Mutex<[TaskGroup: Entry]>([:])
-    private let running = Atomic<Bool>(false)
+    private let entries = Mutex<[LoadavgCgroup: Entry]>([:])
+    /// Set once the sampling thread is started.
+    private let started = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - root: where `/proc/TID/stat` and `/proc/TID/status` are read.
@@ -116,8 +117,8 @@ public final class LoadavgSampler: Sendable {
     ///   - reader: reads the cgroup's task files.
     ///   - now: monotonic nanoseconds.
     /// - Returns: the load; `nil` when the cgroup's tasks cannot be read.
-    public func load(of group: TaskGroup, reader: CgroupReader, now: UInt64) -> CgroupLoad? {
-        if let known = entries.withLock({ (e: inout [TaskGroup: Entry]) -> CgroupLoad? in
+    public func load(of group: LoadavgCgroup, reader: CgroupReader, now: UInt64) -> CgroupLoad? {
+        if let known = entries.withLock({ (e: inout [LoadavgCgroup: Entry]) -> CgroupLoad? in
             guard e[group] != nil else { return nil }
             e[group]!.lastRead = now
             return e[group]!.load
@@ -139,7 +140,7 @@ public final class LoadavgSampler: Sendable {
     ///   - reader: reads the cgroups' task files.
     ///   - now: monotonic nanoseconds.
     public func tick(reader: CgroupReader, now: UInt64) {
-        let groups = entries.withLock { e -> [TaskGroup] in
+        let groups = entries.withLock { e -> [LoadavgCgroup] in
             e = e.filter { now &- $0.value.lastRead < idleLimit }
             return Array(e.keys)
         }
@@ -154,7 +155,7 @@ public final class LoadavgSampler: Sendable {
 
     /// Counts a cgroup's tasks (and its descendants') by state.
     /// - Returns: `nil` when the cgroup is gone.
-    public func sample(_ group: TaskGroup, reader: CgroupReader) -> TaskCount? {
+    public func sample(_ group: LoadavgCgroup, reader: CgroupReader) -> TaskCount? {
         guard let tids = reader.threads(of: group) else { return nil }
         var c = TaskCount()
         var highest: Int32 = 0
@@ -185,15 +186,14 @@ public final class LoadavgSampler: Sendable {
     }
 
     /// Starts the sampling thread: every 5 seconds, `tick` with a fresh reader
-    /// from `makeReader`. Does nothing when already started.
+    /// from `makeReader`, for the daemon's life. Does nothing when already started.
     /// - Parameter makeReader: gives a reader over the current cgroup layout.
     public func start(makeReader: @escaping @Sendable () -> CgroupReader) {
-        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let body: @Sendable () -> Void = { [self] in
-            while running.load(ordering: .acquiring) {
+            while true {
                 sleep(Self.intervalSeconds)
-                guard running.load(ordering: .acquiring) else { break }
-                tick(reader: makeReader(), now: ContainerView.monotonicNanoseconds())
+                tick(reader: makeReader(), now: MonotonicClock.nanoseconds())
             }
         }
         let box = Unmanaged.passRetained(ThreadBody(body))
@@ -207,13 +207,8 @@ public final class LoadavgSampler: Sendable {
             pthread_detach(thread)
         } else {
             box.release()
-            running.store(false, ordering: .releasing)
+            started.store(false, ordering: .releasing)
         }
-    }
-
-    /// Asks the sampling thread to stop after its current sleep.
-    public func stop() {
-        running.store(false, ordering: .releasing)
     }
 }
 

@@ -122,8 +122,8 @@ final class CPUTimeTrackerTests: XCTestCase {
 
     func testV2TotalsAreSharedOverVisibleCPUs() {
         let t = CPUTimeTracker(root: HostRoot("/nonexistent"))
-        let r0 = t.rows(key: "v2", directory: "/v2", sample: sample([0, 1, 2], .total(userMicroseconds: 1_000_000, systemMicroseconds: 0), at: 5))
-        let r1 = t.rows(key: "v2", directory: "/v2", sample: sample([0, 1, 2], .total(userMicroseconds: 1_900_000, systemMicroseconds: 300_000), at: 6))
+        let r0 = t.rows(key: "v2", directory: "/v2", sample: sample([0, 1, 2], .total(userNanoseconds: 1_000_000_000, systemNanoseconds: 0), at: 5))
+        let r1 = t.rows(key: "v2", directory: "/v2", sample: sample([0, 1, 2], .total(userNanoseconds: 1_900_000_000, systemNanoseconds: 300_000_000), at: 6))
         assertNoDecrease(r0, r1)
         XCTAssertEqual(busy(r1) - busy(r0), 120)
         XCTAssertEqual(total(r1) - total(r0), 300)
@@ -181,8 +181,13 @@ final class CPUTimeTrackerTests: XCTestCase {
             """.utf8)
         let t = CPUTimeTracker(root: HostRoot("/nonexistent"))
         func read(_ usage: CPUUsage, _ s: UInt64) -> [[UInt64]] {
-            let c = StatRenderer.Continuation(tracker: t, key: "k", directory: "/k", capacity: 2, now: s * Self.second)
-            let text = String(decoding: StatRenderer.render(host: host[...], visible: [0, 1], usage: usage, continuing: c), as: UTF8.self)
+            // The three steps of a render: the first-read rows, the tracker, the pure renderer.
+            let hostStat = StatRenderer.HostStat(parsing: host[...])
+            let first = StatRenderer.firstReadRows(hostStat, visible: [0, 1], usage: usage)
+            let sample = CPUTimeSample(visible: first.shown, usage: usage, firstRead: StatRenderer.trackerRows(first.rows),
+                                       capacity: 2, now: s * Self.second)
+            let rows = StatRenderer.rows(t.rows(key: "k", directory: "/k", sample: sample))
+            let text = String(decoding: StatRenderer.render(hostStat, rows: rows), as: UTF8.self)
             XCTAssertTrue(text.hasSuffix("intr 1\nbtime 5\n"))
             return text.split(separator: "\n").filter { $0.hasPrefix("cpu") }.map { $0.split(separator: " ").dropFirst().map { UInt64($0)! } }
         }

@@ -59,7 +59,7 @@ final class CgroupNamespaceTests: XCTestCase {
     }
 
     func testLayoutKeepsRelativeMountRoots() {
-        let layout = CgroupLayout.discover(root: Self.fixture)
+        let layout = CgroupLayout.discover(DirectFileReader(root: Self.fixture))
         XCTAssertEqual(layout.hierarchy(for: "memory")?.mountRoot, "/../../..")
         XCTAssertEqual(layout.hierarchy(for: "cpuset")?.mountPoint, "/sys/fs/cgroup/cpuset")
     }
@@ -68,10 +68,10 @@ final class CgroupNamespaceTests: XCTestCase {
     /// limits: 256 MiB and CPU 1, not the host's.
     func testReaderInAnotherPodGetsItsLimits() throws {
         let root = Self.fixture
-        let layout = CgroupLayout.discover(root: root)
+        let layout = CgroupLayout.discover(DirectFileReader(root: root))
         let cgroup = try XCTUnwrap(root.read("/proc/78/cgroup"))
         let membership = CgroupMembership(parsing: cgroup[...])
-        let reader = CgroupReader(root: root, layout: layout)
+        let reader = CgroupReader(files: DirectFileReader(root: root), layout: layout)
         let memory = try XCTUnwrap(reader.memory(membership))
         XCTAssertEqual(memory.limit, 256 * 1024 * 1024)
         XCTAssertEqual(memory.usage, 100 * 1024 * 1024)

@@ -1,11 +1,25 @@
 import Foundation
+import XCTest
 @testable import LXCFSCore
 
 /// A fake host root built in a temporary folder: the files a test writes,
 /// at the same relative paths as on a real host.
+///
+/// `render` renders through both readers: a `DirectFileReader` (a new view
+/// each time) and one `CachedDescriptorReader` kept for the fixture's life,
+/// whose descriptors stay open between renders as in the daemon, and
+/// checks that they agree. Files are rewritten in place, so a cached
+/// descriptor's `pread` at offset 0 sees the new text, as it sees a cgroup
+/// file's new value.
 final class FixtureRoot {
     let url: URL
     var root: HostRoot { HostRoot(url.path) }
+    /// The cached-descriptor reader every render also goes through.
+    lazy var cachedReader = CachedDescriptorReader(root: root)
+    /// False once the test removes files: a cached descriptor of a removed
+    /// regular file still reads it (a removed cgroup's answers ENODEV), so
+    /// the two readers may then differ.
+    var compareReaders = true
 
     init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("swift-lxcfs-fixture-\(UUID().uuidString)")
@@ -19,16 +33,27 @@ final class FixtureRoot {
     func write(_ path: String, _ text: String) throws -> FixtureRoot {
         let file = url.appendingPathComponent(String(path.dropFirst()))
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try text.write(to: file, atomically: false, encoding: .utf8)
         return self
     }
 
     func remove(_ path: String) throws {
+        compareReaders = false
         try FileManager.default.removeItem(at: url.appendingPathComponent(String(path.dropFirst())))
     }
 
-    func render(_ file: VirtualFile, pid: Int32, options: ViewOptions = ViewOptions()) -> String {
-        String(decoding: ContainerView(root: root, options: options).render(file, for: pid), as: UTF8.self)
+    /// `file` as `pid` reads it, through a direct reader; the cached-descriptor
+    /// reader must give the same bytes.
+    func render(_ file: VirtualFile, pid: Int32, options: ViewOptions = ViewOptions(),
+                sourceFile: StaticString = #filePath, line: UInt = #line) -> String {
+        let direct = ContainerView(root: root, options: options)
+        XCTAssertTrue(direct.files is DirectFileReader, file: sourceFile, line: line)
+        let text = String(decoding: direct.render(file, for: pid), as: UTF8.self)
+        if compareReaders {
+            let cached = ContainerView(root: root, files: cachedReader, options: options).render(file, for: pid)
+            XCTAssertEqual(String(decoding: cached, as: UTF8.self), text, "cached descriptors", file: sourceFile, line: line)
+        }
+        return text
     }
 
     static let hostMeminfo = """

@@ -44,9 +44,9 @@ final class LoadavgTests: XCTestCase {
 
     func testSamplerRegistersOnReadTicksAndDropsIdleAndVanishedCgroups() {
         let root = FileFixtures.named("v1")
-        let reader = CgroupReader(root: root, layout: CgroupLayout.discover(root: root))
+        let reader = CgroupReader(files: DirectFileReader(root: root), layout: CgroupLayout.discover(DirectFileReader(root: root)))
         let sampler = LoadavgSampler(root: root, idleLimit: 1_000)
-        let group = TaskGroup(directory: "/sys/fs/cgroup/cpu,cpuacct/ctr", unified: false)
+        let group = LoadavgCgroup(directory: "/sys/fs/cgroup/cpu,cpuacct/ctr", threadsFile: "/tasks")
         let first = sampler.load(of: group, reader: reader, now: 0)
         XCTAssertEqual(first?.total, 6)
         XCTAssertEqual(sampler.trackedCount, 1)
@@ -57,7 +57,7 @@ final class LoadavgTests: XCTestCase {
         XCTAssertEqual(sampler.trackedCount, 1)
         sampler.tick(reader: reader, now: 1_600)
         XCTAssertEqual(sampler.trackedCount, 0, "not read for idleLimit: dropped")
-        let gone = TaskGroup(directory: "/sys/fs/cgroup/cpu,cpuacct/gone", unified: false)
+        let gone = LoadavgCgroup(directory: "/sys/fs/cgroup/cpu,cpuacct/gone", threadsFile: "/tasks")
         XCTAssertNil(sampler.load(of: gone, reader: reader, now: 0))
         XCTAssertEqual(sampler.trackedCount, 0)
     }

@@ -51,11 +51,11 @@ final class ParserTests: XCTestCase {
     }
 
     func testMemoryStatKeysForEachVersion() {
-        let v1 = MemoryStat(parsing: Array("cache 1\ntotal_cache 4096\ntotal_rss 8192\ntotal_mapped_file 1024\n".utf8)[...], unified: false)
+        let v1 = MemoryStat(parsingV1: Array("cache 1\ntotal_cache 4096\ntotal_rss 8192\ntotal_mapped_file 1024\n".utf8)[...])
         XCTAssertEqual(v1.cache, 4096)
         XCTAssertEqual(v1.anon, 8192)
         XCTAssertEqual(v1.mapped, 1024)
-        let v2 = MemoryStat(parsing: Array("anon 10\nfile 20\nslab_reclaimable 30\nfile_mapped 40\n".utf8)[...], unified: true)
+        let v2 = MemoryStat(parsingV2: Array("anon 10\nfile 20\nslab_reclaimable 30\nfile_mapped 40\n".utf8)[...])
         XCTAssertEqual(v2.anon, 10)
         XCTAssertEqual(v2.cache, 20)
         XCTAssertEqual(v2.slabReclaimable, 30)

@@ -1,19 +1,22 @@
-/// Renders `/proc/meminfo` for a cgroup: MemTotal, MemFree, MemAvailable,
-/// the page-cache and anon lines and swap from the cgroup; every other line
-/// is the host's. Values are printed in kB (bytes / 1024, rounded down) in
-/// the kernel's layout: key and colon padded to 16 characters, the value
-/// right-aligned in 8, then ` kB`.
-public enum MeminfoRenderer {
-    /// - Parameters:
-    ///   - host: the host's `/proc/meminfo`.
-    ///   - memory: the cgroup's memory figures (bytes).
-    ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
-    /// - Returns: the file's bytes.
-    public static func render(host: ArraySlice<UInt8>, memory m: MemoryUsage, options: ViewOptions) -> [UInt8] {
-        // One pass for the three host values needed; keys compared as bytes.
-        var hostTotal = UInt64.max
-        var hostFree = UInt64.max
-        var hostSwap: UInt64 = 0
+/// The host's own figures a meminfo view starts from (kB, as its
+/// `/proc/meminfo` prints them).
+public struct HostMeminfo: Sendable, Equatable {
+    /// MemTotal; `UInt64.max` when the line is missing.
+    public var memTotalKB: UInt64 = .max
+    /// MemFree; `UInt64.max` when the line is missing.
+    public var memFreeKB: UInt64 = .max
+    /// SwapTotal; 0 when the line is missing.
+    public var swapTotalKB: UInt64 = 0
+
+    public init(memTotalKB: UInt64 = .max, memFreeKB: UInt64 = .max, swapTotalKB: UInt64 = 0) {
+        self.memTotalKB = memTotalKB
+        self.memFreeKB = memFreeKB
+        self.swapTotalKB = swapTotalKB
+    }
+
+    /// Reads the three lines from the host's `/proc/meminfo`, in one pass
+    /// that stops when all three are in; keys compared as bytes.
+    public init(parsing host: ArraySlice<UInt8>) {
         var found = (total: false, free: false, swap: false)
         ByteParser.forEachLine(while: host) { line in
             guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line) else { return true }
@@ -23,32 +26,102 @@ public enum MeminfoRenderer {
             let isSwap = !isTotal && !isFree && ByteParser.equals(key, "SwapTotal")
             guard isTotal || isFree || isSwap,
                   let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return true }
-            if isTotal { hostTotal = v; found.total = true }
-            else if isFree { hostFree = v; found.free = true }
-            else { hostSwap = v; found.swap = true }
-            // The kernel prints each key once: stop when all three are in.
+            if isTotal { memTotalKB = v; found.total = true }
+            else if isFree { memFreeKB = v; found.free = true }
+            else { swapTotalKB = v; found.swap = true }
+            // The kernel prints each key once.
             return !(found.total && found.free && found.swap)
         }
+    }
+}
+
+/// The figures of a cgroup's `/proc/meminfo`, in kB (bytes / 1024, rounded
+/// down), computed by the rules in one place so that each is tested
+/// without parsing text:
+///
+/// - MemTotal: the smallest limit over the ancestors, never above the host's.
+/// - MemFree: the smallest headroom over the levels with a limit (with no
+///   limit anywhere, MemTotal minus the cgroup's usage), never below 0 and
+///   never above the host's MemFree or MemTotal.
+/// - MemAvailable: MemFree plus the active and inactive file pages and the
+///   reclaimable slab, never above MemTotal.
+/// - SwapTotal and SwapFree: as `SwapFigures`.
+/// - The page-cache and anon lines from `memory.stat`; Buffers 0.
+public struct MeminfoFigures: Sendable, Equatable {
+    public var memTotal: UInt64
+    public var memFree: UInt64
+    public var memAvailable: UInt64
+    public var swapTotal: UInt64
+    public var swapFree: UInt64
+    public var cached: UInt64
+    public var shmem: UInt64
+    public var activeAnon: UInt64
+    public var inactiveAnon: UInt64
+    public var activeFile: UInt64
+    public var inactiveFile: UInt64
+    public var unevictable: UInt64
+    public var mapped: UInt64
+    public var anonPages: UInt64
+    public var dirty: UInt64
+    public var writeback: UInt64
+    public var slab: UInt64
+    public var sReclaimable: UInt64
+    public var sUnreclaim: UInt64
+    /// Active(anon) + Active(file).
+    public var active: UInt64 { activeAnon &+ activeFile }
+    /// Inactive(anon) + Inactive(file).
+    public var inactive: UInt64 { inactiveAnon &+ inactiveFile }
+
+    /// - Parameters:
+    ///   - host: the host's MemTotal, MemFree and SwapTotal.
+    ///   - memory: the cgroup's memory figures (bytes).
+    ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
+    public init(host: HostMeminfo, memory m: MemoryUsage, options: ViewOptions) {
         let kb: (UInt64) -> UInt64 = { $0 / 1024 }
         let s = m.stat
-
-        let total = min(m.limit.map(kb) ?? hostTotal, hostTotal)
+        memTotal = min(m.limit.map(kb) ?? host.memTotalKB, host.memTotalKB)
         var free: UInt64
         if let room = m.headroom {
             free = kb(room)
         } else {
             let used = kb(m.usage ?? 0)
-            free = total > used ? total - used : 0
+            free = memTotal > used ? memTotal - used : 0
         }
-        free = min(free, hostFree, total)
-        let reclaimable = kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable)
-        let (sum, overflow) = free.addingReportingOverflow(reclaimable)
-        let available = min(overflow ? UInt64.max : sum, total)
+        memFree = min(free, host.memFreeKB, memTotal)
+        let reclaimable = kb(s.activeFile) &+ kb(s.inactiveFile) &+ kb(s.slabReclaimable)
+        let (sum, overflow) = memFree.addingReportingOverflow(reclaimable)
+        memAvailable = min(overflow ? UInt64.max : sum, memTotal)
         // Shared with /proc/swaps so that the two files always agree.
-        let swap = SwapFigures(hostSwapTotalKB: hostSwap, memory: m, options: options)
-        let swapTotal = swap.totalKB
-        let swapFree = swap.freeKB
+        let swap = SwapFigures(hostSwapTotalKB: host.swapTotalKB, memory: m, options: options)
+        swapTotal = swap.totalKB
+        swapFree = swap.freeKB
+        cached = kb(s.cache)
+        shmem = kb(s.shmem)
+        activeAnon = kb(s.activeAnon)
+        inactiveAnon = kb(s.inactiveAnon)
+        activeFile = kb(s.activeFile)
+        inactiveFile = kb(s.inactiveFile)
+        unevictable = kb(s.unevictable)
+        mapped = kb(s.mapped)
+        anonPages = kb(s.anon)
+        dirty = kb(s.dirty)
+        writeback = kb(s.writeback)
+        slab = kb(s.slab)
+        sReclaimable = kb(s.slabReclaimable)
+        sUnreclaim = kb(s.slabUnreclaimable)
+    }
+}
 
+/// Renders `/proc/meminfo` for a cgroup: the lines `MeminfoFigures` gives
+/// replaced, every other line the host's. Values in the kernel's layout:
+/// key and colon padded to 16 characters, the value right-aligned in 8,
+/// then ` kB`.
+public enum MeminfoRenderer {
+    /// - Parameters:
+    ///   - host: the host's `/proc/meminfo`.
+    ///   - figures: the cgroup's figures (kB).
+    /// - Returns: the file's bytes.
+    public static func render(host: ArraySlice<UInt8>, figures f: MeminfoFigures) -> [UInt8] {
         var out = TextBuffer(capacity: host.count + 64)
         ByteParser.forEachLine(host) { line in
             if let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line), let value = replacement(line[..<colon]) {
@@ -70,41 +143,46 @@ public enum MeminfoRenderer {
         func replacement(_ key: ArraySlice<UInt8>) -> UInt64? {
             switch key.count {
             case 4:
-                if ByteParser.equals(key, "Slab") { return kb(s.slab) }
+                if ByteParser.equals(key, "Slab") { return f.slab }
             case 5:
-                if ByteParser.equals(key, "Dirty") { return kb(s.dirty) }
-                if ByteParser.equals(key, "Shmem") { return kb(s.shmem) }
+                if ByteParser.equals(key, "Dirty") { return f.dirty }
+                if ByteParser.equals(key, "Shmem") { return f.shmem }
             case 6:
-                if ByteParser.equals(key, "Cached") { return kb(s.cache) }
-                if ByteParser.equals(key, "Active") { return kb(s.activeAnon) + kb(s.activeFile) }
-                if ByteParser.equals(key, "Mapped") { return kb(s.mapped) }
+                if ByteParser.equals(key, "Cached") { return f.cached }
+                if ByteParser.equals(key, "Active") { return f.active }
+                if ByteParser.equals(key, "Mapped") { return f.mapped }
             case 7:
-                if ByteParser.equals(key, "MemFree") { return free }
+                if ByteParser.equals(key, "MemFree") { return f.memFree }
                 if ByteParser.equals(key, "Buffers") { return 0 }
             case 8:
-                if ByteParser.equals(key, "MemTotal") { return total }
-                if ByteParser.equals(key, "Inactive") { return kb(s.inactiveAnon) + kb(s.inactiveFile) }
-                if ByteParser.equals(key, "SwapFree") { return swapFree }
+                if ByteParser.equals(key, "MemTotal") { return f.memTotal }
+                if ByteParser.equals(key, "Inactive") { return f.inactive }
+                if ByteParser.equals(key, "SwapFree") { return f.swapFree }
             case 9:
-                if ByteParser.equals(key, "SwapTotal") { return swapTotal }
-                if ByteParser.equals(key, "Writeback") { return kb(s.writeback) }
-                if ByteParser.equals(key, "AnonPages") { return kb(s.anon) }
+                if ByteParser.equals(key, "SwapTotal") { return f.swapTotal }
+                if ByteParser.equals(key, "Writeback") { return f.writeback }
+                if ByteParser.equals(key, "AnonPages") { return f.anonPages }
             case 10:
-                if ByteParser.equals(key, "SUnreclaim") { return kb(s.slabUnreclaimable) }
+                if ByteParser.equals(key, "SUnreclaim") { return f.sUnreclaim }
             case 11:
-                if ByteParser.equals(key, "Unevictable") { return kb(s.unevictable) }
+                if ByteParser.equals(key, "Unevictable") { return f.unevictable }
             case 12:
-                if ByteParser.equals(key, "MemAvailable") { return available }
-                if ByteParser.equals(key, "Active(anon)") { return kb(s.activeAnon) }
-                if ByteParser.equals(key, "Active(file)") { return kb(s.activeFile) }
-                if ByteParser.equals(key, "SReclaimable") { return kb(s.slabReclaimable) }
+                if ByteParser.equals(key, "MemAvailable") { return f.memAvailable }
+                if ByteParser.equals(key, "Active(anon)") { return f.activeAnon }
+                if ByteParser.equals(key, "Active(file)") { return f.activeFile }
+                if ByteParser.equals(key, "SReclaimable") { return f.sReclaimable }
             case 14:
-                if ByteParser.equals(key, "Inactive(anon)") { return kb(s.inactiveAnon) }
-                if ByteParser.equals(key, "Inactive(file)") { return kb(s.inactiveFile) }
+                if ByteParser.equals(key, "Inactive(anon)") { return f.inactiveAnon }
+                if ByteParser.equals(key, "Inactive(file)") { return f.inactiveFile }
             default:
                 break
             }
             return nil
         }
+    }
+
+    /// Renders from the host's file and the cgroup's memory figures.
+    public static func render(host: ArraySlice<UInt8>, memory: MemoryUsage, options: ViewOptions) -> [UInt8] {
+        render(host: host, figures: MeminfoFigures(host: HostMeminfo(parsing: host), memory: memory, options: options))
     }
 }

@@ -7,102 +7,73 @@ public enum StatRenderer {
     public static let ticksPerSecond: UInt64 = 100
 
     /// The ten time fields of a `cpu` line, in clock ticks.
-    struct Times {
+    struct Times: Sendable {
         var fields: [UInt64] = Array(repeating: 0, count: 10)
         /// user + nice + system + idle + iowait + irq + softirq + steal
         /// (guest time is already counted in user and nice).
         var total: UInt64 { fields[0..<8].reduce(0, CPUTimeTracker.sum) }
     }
 
-    /// Renders the file as a first, stateless read shows it (the fixture rules).
-    /// - Parameters:
-    ///   - host: the host's `/proc/stat`.
-    ///   - visible: the host CPU numbers to show, ascending.
-    ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
-    /// - Returns: the file's bytes.
-    public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?) -> [UInt8] {
-        render(host: host, visible: visible, usage: usage, continuing: nil)
-    }
+    /// The host's `/proc/stat`, split into lines once, with its `cpuN` times.
+    public struct HostStat: Sendable {
+        let lines: [ArraySlice<UInt8>]
+        /// Each host CPU's ten time fields, by CPU number.
+        let cpus: [Int: Times]
 
-    /// Where a read continues from earlier reads of the same cgroup.
-    public struct Continuation: Sendable {
-        /// Keeps the lines last shown per cgroup.
-        public var tracker: CPUTimeTracker
-        /// The view's key (the reader's cpuacct, cpuset and cpu cgroup paths).
-        public var key: String
-        /// The cgroup directory whose removal lets the tracker forget the view.
-        public var directory: String
-        /// CPUs of real capacity behind the visible rows (see `CPUTimeSample.capacity`).
-        public var capacity: Double
-        /// A monotonic clock in nanoseconds.
-        public var now: UInt64
-
-        public init(tracker: CPUTimeTracker, key: String, directory: String, capacity: Double, now: UInt64) {
-            self.tracker = tracker
-            self.key = key
-            self.directory = directory
-            self.capacity = capacity
-            self.now = now
+        public init(parsing host: ArraySlice<UInt8>) {
+            lines = ByteParser.lines(host)
+            var cpus: [Int: Times] = [:]
+            for line in lines where ByteParser.hasPrefix(line, "cpu") {
+                let w = ByteParser.words(line)
+                guard let name = w.first, name.count > 3, let n = ByteParser.integer(name.dropFirst(3)) else { continue }
+                var t = Times()
+                for (k, f) in w.dropFirst().prefix(10).enumerated() { t.fields[k] = ByteParser.unsigned(f) ?? 0 }
+                cpus[Int(n)] = t
+            }
+            self.cpus = cpus
         }
     }
 
-    /// Renders the file, continuing from earlier reads when `continuing` is
-    /// given: then no field goes down between reads and busy plus idle grow
-    /// by 100 ticks a second on each visible CPU (see `CPUTimeTracker`).
-    /// - Parameters:
-    ///   - host: the host's `/proc/stat`.
-    ///   - visible: the host CPU numbers to show, ascending.
-    ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
-    ///   - continuing: the tracker and this read's clock; `nil` for a one-shot read.
-    /// - Returns: the file's bytes.
-    public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?,
-                              continuing: Continuation?) -> [UInt8] {
-        let lines = ByteParser.lines(host)
-        var hostCPU: [Int: Times] = [:]
-        for line in lines where ByteParser.hasPrefix(line, "cpu") {
-            let w = ByteParser.words(line)
-            guard let name = w.first, name.count > 3, let n = ByteParser.integer(name.dropFirst(3)) else { continue }
-            var t = Times()
-            for (k, f) in w.dropFirst().prefix(10).enumerated() { t.fields[k] = ByteParser.unsigned(f) ?? 0 }
-            hostCPU[Int(n)] = t
-        }
-        let shown = visible.filter { hostCPU[$0] != nil }
+    /// The rows a first, stateless read shows (the fixture rules), one per
+    /// visible CPU the host file has: the cgroup's user and system time
+    /// (v1 per CPU; v2 shared over the visible CPUs, the remainder one tick
+    /// each to the lowest), idle the rest of that host CPU's time; with no
+    /// cgroup usage, the host's own lines.
+    /// - Returns: the host CPU numbers shown and their rows.
+    static func firstReadRows(_ host: HostStat, visible: [Int], usage: CPUUsage?) -> (shown: [Int], rows: [Times]) {
+        let shown = visible.filter { host.cpus[$0] != nil }
         var rows: [Times] = []
         rows.reserveCapacity(shown.count)
+        let perTick = CPUTimeTracker.nanosecondsPerTick
         switch usage {
         case .perCPU(let perCPU)?:
             for cpu in shown {
                 let u = perCPU[cpu] ?? (0, 0)
-                rows.append(cgroupRow(user: u.user / 10_000_000, system: u.system / 10_000_000, host: hostCPU[cpu]!))
+                rows.append(cgroupRow(user: u.user / perTick, system: u.system / perTick, host: host.cpus[cpu]!))
             }
-        case .total(let userUsec, let systemUsec)?:
+        case .total(let userNanoseconds, let systemNanoseconds)?:
             let n = UInt64(max(shown.count, 1))
-            let user = userUsec / 10_000, system = systemUsec / 10_000
+            let user = userNanoseconds / perTick, system = systemNanoseconds / perTick
             for (k, cpu) in shown.enumerated() {
                 let u = user / n + (UInt64(k) < user % n ? 1 : 0)
                 let s = system / n + (UInt64(k) < system % n ? 1 : 0)
-                rows.append(cgroupRow(user: u, system: s, host: hostCPU[cpu]!))
+                rows.append(cgroupRow(user: u, system: s, host: host.cpus[cpu]!))
             }
         case nil:
-            rows = shown.map { hostCPU[$0]! }
+            rows = shown.map { host.cpus[$0]! }
         }
-        if let c = continuing, let usage, !shown.isEmpty {
-            let first = rows.map { CPUTimeRow(user: $0.fields[0], system: $0.fields[2], idle: $0.fields[3]) }
-            let sample = CPUTimeSample(visible: shown, usage: usage, firstRead: first, capacity: c.capacity, now: c.now)
-            rows = c.tracker.rows(key: c.key, directory: c.directory, sample: sample).map {
-                var t = Times()
-                t.fields[0] = $0.user
-                t.fields[2] = $0.system
-                t.fields[3] = $0.idle
-                return t
-            }
-        }
+        return (shown, rows)
+    }
+
+    /// The file for `rows` (one per visible CPU, numbered from 0): a first
+    /// `cpu` line that is their sum, then the rows, in place of the host's
+    /// CPU lines; every other line the host's. A pure function of its inputs.
+    static func render(_ host: HostStat, rows: [Times]) -> [UInt8] {
         var sum = Times()
         for r in rows { for k in 0..<10 { sum.fields[k] = CPUTimeTracker.sum(sum.fields[k], r.fields[k]) } }
-
-        var out = TextBuffer(capacity: host.count)
+        var out = TextBuffer(capacity: 256 + 64 * rows.count + host.lines.reduce(0) { $0 + $1.count + 1 })
         var wroteCPU = false
-        for line in lines {
+        for line in host.lines {
             if ByteParser.hasPrefix(line, "cpu") {
                 guard !wroteCPU else { continue }
                 wroteCPU = true
@@ -119,6 +90,33 @@ public enum StatRenderer {
             out.append(byte: ByteParser.newline)
         }
         return out.bytes
+    }
+
+    /// Renders the file as a first, stateless read shows it (the fixture rules).
+    /// - Parameters:
+    ///   - host: the host's `/proc/stat`.
+    ///   - visible: the host CPU numbers to show, ascending.
+    ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
+    /// - Returns: the file's bytes.
+    public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?) -> [UInt8] {
+        let parsed = HostStat(parsing: host)
+        return render(parsed, rows: firstReadRows(parsed, visible: visible, usage: usage).rows)
+    }
+
+    /// The rows as `CPUTimeTracker` takes and gives them (user, system, idle).
+    static func trackerRows(_ rows: [Times]) -> [CPUTimeRow] {
+        rows.map { CPUTimeRow(user: $0.fields[0], system: $0.fields[2], idle: $0.fields[3]) }
+    }
+
+    /// Rows from the tracker's, the other fields 0.
+    static func rows(_ tracked: [CPUTimeRow]) -> [Times] {
+        tracked.map {
+            var t = Times()
+            t.fields[0] = $0.user
+            t.fields[2] = $0.system
+            t.fields[3] = $0.idle
+            return t
+        }
     }
 
     /// A row for a visible CPU: the cgroup's user and system ticks, idle as

@@ -60,6 +60,21 @@ extension HostRoot {
         return .success(String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
+    /// The target text of a symbolic link, such as `pid:[4026531836]` for
+    /// `/proc/PID/ns/pid`. Where the path is a plain file (fixture roots keep
+    /// link targets as file contents), its first line.
+    /// - Returns: the text, or `nil` when the path does not exist.
+    public func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink(resolve(path), &buf, buf.count - 1)
+        if n > 0 {
+            return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        guard errno == EINVAL, let bytes = read(path, sizeHint: 64) else { return nil }
+        let line = bytes.prefix { $0 != UInt8(ascii: "\n") }
+        return line.isEmpty ? nil : String(decoding: line, as: UTF8.self)
+    }
+
     /// True when a host path exists.
     public func exists(_ path: String) -> Bool {
         access(resolve(path), F_OK) == 0

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -66,45 +67,91 @@ public enum PressureResource: String, Sendable, CaseIterable {
 
     /// The v2 cgroup file, such as `cpu.pressure`.
     public var cgroupFile: String { rawValue + ".pressure" }
+
+    /// The controller whose hierarchy holds the file (`blkio` names io's
+    /// hierarchy: on v1 it is blkio's, which has no pressure file).
+    var controller: String {
+        switch self {
+        case .cpu: return "cpu"
+        case .io: return "blkio"
+        case .memory: return "memory"
+        }
+    }
 }
 
 /// A cgroup whose tasks are counted for the load average: the reader's
 /// cgroup in the hierarchy of the cpu controller.
-public struct TaskGroup: Hashable, Sendable {
+public struct LoadavgCgroup: Hashable, Sendable {
     /// The cgroup's folder, as a host path.
     public let directory: String
-    /// True on the unified hierarchy (tasks from `cgroup.threads`); false on
-    /// v1 (tasks from `tasks`).
-    public let unified: Bool
+    /// The file of its thread ids, such as `/tasks` (v1) or `/cgroup.threads` (v2).
+    public let threadsFile: String
 
-    public init(directory: String, unified: Bool) {
+    public init(directory: String, threadsFile: String) {
         self.directory = directory
-        self.unified = unified
+        self.threadsFile = threadsFile
     }
 }
 
-extension CgroupReader {
+/// v1 blkio file names known to be absent from a hierarchy, each believed
+/// for `lifetime` (10 s: a scheduler module loaded later brings its files).
+/// A v1 controller gives every cgroup of its hierarchy the same files, so a
+/// name missing from one cgroup is missing from all: the counters of a
+/// blkio policy that is not there (`blkio.io_serviced` without CFQ,
+/// `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`) then cost no
+/// failed path walk on each `/proc/diskstats` read. The root cgroup is a
+/// scope of its own (a v1 file may be made for children only). Not for v2,
+/// where a cgroup's files depend on the controllers its parent enables.
+/// Shared by all threads, behind one mutex.
+public final class AbsentCgroupFileNames: Sendable {
+    struct Name: Hashable {
+        let scope: String
+        let name: String
+    }
+
+    /// How long an absence is believed, in nanoseconds.
+    public let lifetime: UInt64
+    private let clock: @Sendable () -> UInt64
+    private let seen = Mutex<[Name: UInt64]>([:])
+
+    /// - Parameters:
+    ///   - lifetime: nanoseconds an absence is believed.
+    ///   - clock: monotonic nanoseconds (CLOCK_MONOTONIC_COARSE by default).
+    public init(lifetime: UInt64 = 10_000_000_000, clock: @escaping @Sendable () -> UInt64 = MonotonicClock.nanoseconds) {
+        self.lifetime = lifetime
+        self.clock = clock
+    }
+
+    /// True when `name` was found absent in `scope` less than `lifetime` ago.
+    func isAbsent(_ scope: String, _ name: String) -> Bool {
+        guard let when = seen.withLock({ $0[Name(scope: scope, name: name)] }) else { return false }
+        return clock() &- when < lifetime
+    }
+
+    /// Remembers that `name` is absent from `scope` now.
+    func learn(_ scope: String, _ name: String) {
+        let now = clock()
+        seen.withLock { seen in
+            if seen.count >= 4096 { seen = seen.filter { now &- $0.value < lifetime } }
+            seen[Name(scope: scope, name: name)] = now
+        }
+    }
+
+    /// How many names are remembered now.
+    public var count: Int { seen.withLock { $0.count } }
+}
+
+/// The v1 blkio counters of one cgroup: the first family of rwstat files
+/// that counts a device gives its line.
+struct BlkioV1 {
+    let files: any KernelFileReader
+    let absentNames: AbsentCgroupFileNames?
+
     /// The v1 blkio counter families, most exact first: CFQ's own counters
     /// (kernels before 5.0), BFQ's (present when BFQ schedules the device),
     /// and the throttle policy's (counted on devices with a throttle rule).
     /// Within each family the recursive file is preferred.
     static let blkioFamilies = ["blkio.io_", "blkio.bfq.io_", "blkio.throttle.io_"]
-
-    /// Per-device I/O of a process's cgroup, including its descendants: v1
-    /// blkio `*io_serviced`, `*io_service_bytes`, `*io_merged`,
-    /// `*io_service_time`, `*io_wait_time` (the first family that names the
-    /// device), or v2 `io.stat` (`rbytes wbytes rios wios dbytes dios`).
-    /// - Returns: `nil` when no blkio or io file can be read.
-    public func blockIO(_ membership: CgroupMembership) -> [DeviceNumber: BlockIOStat]? {
-        if let h = layout.v1Hierarchy(for: "blkio") {
-            guard let path = membership.path(in: h) else { return nil }
-            let dir = h.directory(of: path)
-            return blkioV1(dir, hierarchy: h.mountPoint)
-        }
-        guard let u = layout.unified, let path = membership.unifiedPath else { return nil }
-        guard let bytes = root.read(u.directory(of: path) + "/io.stat", sizeHint: 1024) else { return nil }
-        return Self.parseIOStat(bytes[...])
-    }
 
     /// The v1 rwstat counters read per family, in `blkioNames` order.
     enum BlkioCounter: Int, CaseIterable {
@@ -124,14 +171,14 @@ extension CgroupReader {
     ///   - dir: the cgroup's folder (host path).
     ///   - hierarchy: the blkio hierarchy's mount point, whose file names are
     ///     remembered when absent.
-    func blkioV1(_ dir: String, hierarchy: String) -> [DeviceNumber: BlockIOStat]? {
+    func read(_ dir: String, hierarchy: String) -> [DeviceNumber: BlockIOStat]? {
         var result: [DeviceNumber: BlockIOStat] = [:]
         var anyFile = false
         // The root cgroup is kept apart: a v1 file may be made for children only.
         let scope = dir == hierarchy ? hierarchy + "/" : hierarchy + "/*/"
         let folder = dir + "/"
         for names in Self.blkioNames {
-            func rwstat(_ c: BlkioCounter) -> [DeviceNumber: RWStat]? {
+            func rwstat(_ c: BlkioCounter) -> [DeviceNumber: CgroupReader.RWStat]? {
                 self.rwstat(folder, names[c.rawValue], scope: scope)
             }
             guard let serviced = rwstat(.serviced) else { continue }
@@ -145,8 +192,8 @@ extension CgroupReader {
                 s.reads = ops.read
                 s.writes = ops.write
                 s.discards = ops.discard
-                let b = bytes[dev] ?? RWStat(), m = merged[dev] ?? RWStat()
-                let st = service[dev] ?? RWStat(), w = wait[dev] ?? RWStat()
+                let b = bytes[dev] ?? CgroupReader.RWStat(), m = merged[dev] ?? CgroupReader.RWStat()
+                let st = service[dev] ?? CgroupReader.RWStat(), w = wait[dev] ?? CgroupReader.RWStat()
                 s.readBytes = b.read
                 s.writeBytes = b.write
                 s.discardBytes = b.discard
@@ -165,6 +212,38 @@ extension CgroupReader {
         return anyFile ? result : nil
     }
 
+    /// Reads a v1 rwstat file, the recursive variant first.
+    /// - Parameters:
+    ///   - folder: the cgroup's folder with a trailing `/`.
+    ///   - names: the file's recursive and plain names.
+    ///   - scope: names the hierarchy (and root or child cgroup) in
+    ///     `HostRoot.isAbsent`.
+    func rwstat(_ folder: String, _ names: (recursive: String, plain: String),
+                scope: String) -> [DeviceNumber: CgroupReader.RWStat]? {
+        for name in [names.recursive, names.plain] {
+            if let bytes = readV1File(folder, name, scope: scope) { return CgroupReader.parseRWStat(bytes[...]) }
+        }
+        return nil
+    }
+
+    /// Reads `folder + name` unless the name is known to be absent from
+    /// the hierarchy (`scope`); a failed open with ENOENT in a folder that
+    /// exists teaches that (see `AbsentCgroupFileNames`).
+    func readV1File(_ folder: String, _ name: String, scope: String) -> [UInt8]? {
+        if let absentNames, absentNames.isAbsent(scope, name) { return nil }
+        let path = folder + name
+        if let bytes = files.read(path, sizeHint: 1024) { return bytes }
+        // Only "no such file" in a folder that exists teaches absence, not
+        // EMFILE, ENOMEM or a cgroup removed meanwhile.
+        if let absentNames, files.root.accessError(path) == ENOENT, files.root.accessError(folder) == nil {
+            absentNames.learn(scope, name)
+        }
+        return nil
+    }
+
+}
+
+extension CgroupReader {
     /// One device's line set in a v1 rwstat file (`MAJ:MIN Read N`, `Write`,
     /// `Discard`, `Total`); 0 where a line is missing.
     struct RWStat: Equatable {
@@ -174,55 +253,19 @@ extension CgroupReader {
         var total: UInt64 = 0
     }
 
-    /// Reads a v1 rwstat file, the recursive variant first.
-    /// - Parameters:
-    ///   - folder: the cgroup's folder with a trailing `/`.
-    ///   - names: the file's recursive and plain names.
-    ///   - scope: names the hierarchy (and root or child cgroup) in
-    ///     `HostRoot.isAbsent`.
-    func rwstat(_ folder: String, _ names: (recursive: String, plain: String),
-                scope: String) -> [DeviceNumber: RWStat]? {
-        for name in [names.recursive, names.plain] {
-            if let bytes = readV1File(folder, name, scope: scope) { return Self.parseRWStat(bytes[...]) }
-        }
-        return nil
-    }
-
-    /// Reads `folder + name` unless the name is known to be absent from the
-    /// hierarchy; a failed open in a folder that exists teaches that, for
-    /// 10 s (a scheduler module loaded later brings its files). A v1
-    /// controller gives every cgroup of its hierarchy the same files, so a
-    /// name missing from one cgroup is missing from all: the counters of a
-    /// blkio policy that is not there (`blkio.io_serviced` without CFQ,
-    /// `blkio.bfq.io_merged` without `CONFIG_BFQ_CGROUP_DEBUG`) then cost no
-    /// failed path walk on each `/proc/diskstats` read. Not for v2, where a
-    /// cgroup's files depend on the controllers its parent enables.
-    func readV1File(_ folder: String, _ name: String, scope: String) -> [UInt8]? {
-        if root.isAbsent(scope, name) { return nil }
-        let path = folder + name
-        if let bytes = root.read(path, sizeHint: 1024) { return bytes }
-        // Only "no such file" in a folder that exists teaches absence, not
-        // EMFILE, ENOMEM or a cgroup removed meanwhile.
-        if path.withCString({ access($0, F_OK) }) != 0, errno == ENOENT,
-           folder.withCString({ access($0, F_OK) }) == 0 {
-            root.learnAbsent(scope, name)
-        }
-        return nil
-    }
-
     /// Parses a v1 blkio rwstat file: lines of exactly `MAJ:MIN OP N`.
-    static func parseRWStat(_ bytes: ArraySlice<UInt8>) -> [DeviceNumber: RWStat] {
-        var out: [DeviceNumber: RWStat] = [:]
+    static func parseRWStat(_ bytes: ArraySlice<UInt8>) -> [DeviceNumber: CgroupReader.RWStat] {
+        var out: [DeviceNumber: CgroupReader.RWStat] = [:]
         ByteParser.forEachLine(bytes) { line in
             var i = line.startIndex
             guard let first = ByteParser.nextWord(line, from: &i), let op = ByteParser.nextWord(line, from: &i),
                   let value = ByteParser.nextWord(line, from: &i), ByteParser.nextWord(line, from: &i) == nil,
                   let dev = DeviceNumber(parsing: first), let v = ByteParser.unsigned(value) else { return }
             switch op.count {
-            case 4 where ByteParser.equals(op, "Read"): out[dev, default: RWStat()].read = v
-            case 5 where ByteParser.equals(op, "Write"): out[dev, default: RWStat()].write = v
-            case 5 where ByteParser.equals(op, "Total"): out[dev, default: RWStat()].total = v
-            case 7 where ByteParser.equals(op, "Discard"): out[dev, default: RWStat()].discard = v
+            case 4 where ByteParser.equals(op, "Read"): out[dev, default: CgroupReader.RWStat()].read = v
+            case 5 where ByteParser.equals(op, "Write"): out[dev, default: CgroupReader.RWStat()].write = v
+            case 5 where ByteParser.equals(op, "Total"): out[dev, default: CgroupReader.RWStat()].total = v
+            case 7 where ByteParser.equals(op, "Discard"): out[dev, default: CgroupReader.RWStat()].discard = v
             default: break
             }
         }
@@ -250,67 +293,5 @@ extension CgroupReader {
             out[dev] = s
         }
         return out
-    }
-
-    /// The pressure stall file of a process's cgroup: v2 `cpu.pressure`,
-    /// `io.pressure` or `memory.pressure`, read where the resource's
-    /// controller (cpu, io, memory) is on the unified hierarchy.
-    /// - Returns: the file's bytes; `nil` where the controller is on v1 or
-    ///   the file cannot be read (callers use the host's `/proc/pressure` file).
-    public func pressure(_ resource: PressureResource, _ membership: CgroupMembership) -> [UInt8]? {
-        let controller: String
-        switch resource {
-        case .cpu: controller = "cpu"
-        case .memory: controller = "memory"
-        case .io:
-            if layout.v1Hierarchy(for: "blkio") != nil { return nil }
-            controller = "io"
-        }
-        guard let h = layout.hierarchy(for: controller), h.isUnified,
-              let path = membership.path(in: h) else { return nil }
-        guard let bytes = root.read(h.directory(of: path) + "/" + resource.cgroupFile, sizeHint: 256),
-              !bytes.isEmpty else { return nil }
-        return bytes
-    }
-
-    /// The v1 `memory.kmem.slabinfo` of a process's memory cgroup.
-    /// - Returns: the file's bytes; `nil` on v2, when missing, or when empty
-    ///   (newer kernels leave it empty).
-    public func kmemSlabinfo(_ membership: CgroupMembership) -> [UInt8]? {
-        guard let h = layout.v1Hierarchy(for: "memory"), let path = membership.path(in: h),
-              let bytes = root.read(h.directory(of: path) + "/memory.kmem.slabinfo", sizeHint: 16384),
-              ByteParser.words(bytes[...]).count > 0 else { return nil }
-        return bytes
-    }
-
-    /// The cgroup whose tasks make a process's load average: its cgroup in
-    /// the cpu controller's hierarchy (v1), or its unified cgroup (v2).
-    /// - Returns: `nil` when the process has no such cgroup.
-    public func taskGroup(_ membership: CgroupMembership) -> TaskGroup? {
-        guard let h = layout.hierarchy(for: "cpu"), let path = membership.path(in: h) else { return nil }
-        return TaskGroup(directory: h.directory(of: path), unified: h.isUnified)
-    }
-
-    /// The host thread ids in a cgroup and its descendants: v1 `tasks`, v2
-    /// `cgroup.threads`, walked down at most `maxDepth` levels.
-    /// - Returns: `nil` when the cgroup's own file cannot be read (the cgroup is gone).
-    public func threads(of group: TaskGroup, maxDepth: Int = 16) -> [Int32]? {
-        let file = group.unified ? "/cgroup.threads" : "/tasks"
-        guard let own = root.read(group.directory + file, sizeHint: 1024) else { return nil }
-        var tids: [Int32] = []
-        func collect(_ bytes: [UInt8]) {
-            for w in ByteParser.words(bytes[...]) {
-                if let v = ByteParser.integer(w), v > 0, v <= Int64(Int32.max) { tids.append(Int32(v)) }
-            }
-        }
-        collect(own)
-        var pending: [(String, Int)] = root.subdirectories(of: group.directory).map { (group.directory + "/" + $0, 1) }
-        while let (dir, depth) = pending.popLast() {
-            if let bytes = root.read(dir + file, sizeHint: 1024) { collect(bytes) }
-            if depth < maxDepth {
-                pending.append(contentsOf: root.subdirectories(of: dir).map { (dir + "/" + $0, depth + 1) })
-            }
-        }
-        return tids
     }
 }
