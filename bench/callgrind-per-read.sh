@@ -7,6 +7,8 @@
 #
 #   bench/callgrind-per-read.sh [BINARY] [N]    e.g. bench/callgrind-per-read.sh .build/release/swift-lxcfs 300
 #
+# CALLGRIND_KEEP=DIR keeps each file's callgrind output there (for callgrind_annotate).
+#
 # valgrind 3.19 cannot read the DWARF 5 that Swift 6.3 writes, so the binary
 # is copied without its debug sections first (symbols stay).
 set -euo pipefail
@@ -66,6 +68,7 @@ for f in "${files[@]}"; do
   callgrind_control -d "$vg" >/dev/null
   sleep 0.5
   out=$(ls -t "$work"/callgrind.out.* | head -1)
+  if [[ -n "${CALLGRIND_KEEP:-}" ]]; then mkdir -p "$CALLGRIND_KEEP"; cp "$out" "$CALLGRIND_KEEP/${f//\//_}.out"; fi
   total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
   printf '| %s | %s |\n' "$f" "$(python3 -c "print(f'{round($total / $n):,}')")"
 done

@@ -129,6 +129,26 @@ public enum ByteParser {
         }
     }
 
+    /// Calls `body` with each line of a text (without its newline) as a
+    /// buffer: no slice, so no reference counting per line.
+    @inline(__always)
+    public static func forEachLineBuffer(_ bytes: ArraySlice<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        bytes.withUnsafeBufferPointer { buf in
+            let p = buf.baseAddress!
+            var start = 0
+            while start < n {
+                var end = n
+                if let hit = memchr(p + start, Int32(newline), n - start) {
+                    end = UnsafeRawPointer(hit) - UnsafeRawPointer(p)
+                }
+                body(UnsafeBufferPointer(start: p + start, count: end - start))
+                start = end + 1
+            }
+        }
+    }
+
     /// Calls `body` with each line of a text until it returns false.
     @inline(__always)
     public static func forEachLine(while bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) {
@@ -166,6 +186,13 @@ public enum ByteParser {
         return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, text.utf8Start, n) == 0 }
     }
 
+    /// True when the bytes at `bytes` are exactly the ASCII text `text`.
+    @inline(__always)
+    public static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        return bytes.count == n && (n == 0 || memcmp(bytes.baseAddress!, text.utf8Start, n) == 0)
+    }
+
     /// True when `bytes` starts with the ASCII text `prefix`.
     @inline(__always)
     public static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
@@ -192,6 +219,9 @@ public struct TextBuffer: Sendable {
 
     @inline(__always)
     public mutating func append(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+
+    @inline(__always)
+    public mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 
     @inline(__always)
     public mutating func append(byte: UInt8) { bytes.append(byte) }

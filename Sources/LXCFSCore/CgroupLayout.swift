@@ -197,11 +197,20 @@ public struct CgroupLayout: Sendable, Hashable {
 /// hierarchy (`N:ctrl1,ctrl2:/path`) and one for the unified hierarchy
 /// (`0::/path`).
 ///
-/// Keeps the file's bytes and finds a hierarchy's line when asked, so that
-/// a render builds only the one or two paths it needs.
+/// Keeps the file's bytes and, from one pass at parsing, where each v1
+/// line's controllers and path are, so that a render builds only the one or
+/// two paths it needs and finds each without scanning the text again.
 public struct CgroupMembership: Sendable, Hashable {
+    /// One v1 line: the byte ranges of its controller list and its path.
+    struct Entry: Sendable, Hashable {
+        let controllers: Range<Int>
+        let path: Range<Int>
+    }
+
     /// The text of `/proc/PID/cgroup`.
     let bytes: [UInt8]
+    /// The v1 lines, in file order.
+    let entries: [Entry]
     /// The unified hierarchy path, with a trailing `init.scope` leaf removed.
     public let unifiedPath: String?
 
@@ -209,25 +218,31 @@ public struct CgroupMembership: Sendable, Hashable {
     public init(parsing bytes: ArraySlice<UInt8>) {
         self.bytes = Array(bytes)
         var unified: String?
+        var entries: [Entry] = []
+        // One allocation: a v1 host has some 12 hierarchies.
+        entries.reserveCapacity(16)
+        let base = self.bytes.startIndex
         Self.forEachEntry(self.bytes[...]) { id, controllers, path in
-            if controllers.isEmpty, ByteParser.equals(id, "0") {
-                unified = Self.dropInitScope(String(decoding: path, as: UTF8.self))
+            if controllers.isEmpty {
+                if ByteParser.equals(id, "0") { unified = Self.dropInitScope(String(decoding: path, as: UTF8.self)) }
+            } else {
+                entries.append(Entry(controllers: (controllers.startIndex - base)..<(controllers.endIndex - base),
+                                     path: (path.startIndex - base)..<(path.endIndex - base)))
             }
             return true
         }
+        self.entries = entries
         unifiedPath = unified
     }
 
     /// Path per v1 controller (and per `name=...`), as the kernel prints it.
     public var v1Paths: [String: String] {
         var v1: [String: String] = [:]
-        Self.forEachEntry(bytes[...]) { _, controllers, path in
-            guard !controllers.isEmpty else { return true }
-            let p = String(decoding: path, as: UTF8.self)
-            for c in controllers.split(separator: ByteParser.comma) {
+        for e in entries {
+            let p = String(decoding: bytes[e.path], as: UTF8.self)
+            for c in bytes[e.controllers].split(separator: ByteParser.comma) {
                 v1[String(decoding: c, as: UTF8.self)] = p
             }
-            return true
         }
         return v1
     }
@@ -264,25 +279,26 @@ public struct CgroupMembership: Sendable, Hashable {
     /// The path of the v1 hierarchy line whose controller list holds `controller`;
     /// the last such line wins, as when the lines are read into a map.
     func v1Path(_ controller: String) -> String? {
-        var found: ArraySlice<UInt8>?
         var name = controller
         guard !name.isEmpty else { return nil }
-        name.withUTF8 { want in
-            Self.forEachEntry(bytes[...]) { _, controllers, path in
-                var start = controllers.startIndex
-                while start < controllers.endIndex {
-                    var end = start
-                    while end < controllers.endIndex, controllers[end] != ByteParser.comma { end += 1 }
-                    if end - start == want.count,
-                       controllers[start..<end].withUnsafeBufferPointer({ memcmp($0.baseAddress!, want.baseAddress!, want.count) == 0 }) {
-                        found = path
-                        break
+        let found: Range<Int>? = name.withUTF8 { want in
+            bytes.withUnsafeBufferPointer { text in
+                var found: Range<Int>?
+                for e in entries {
+                    var start = e.controllers.lowerBound
+                    while start < e.controllers.upperBound {
+                        var end = start
+                        while end < e.controllers.upperBound, text[end] != ByteParser.comma { end += 1 }
+                        if end - start == want.count, memcmp(text.baseAddress! + start, want.baseAddress!, want.count) == 0 {
+                            found = e.path
+                            break
+                        }
+                        start = end + 1
                     }
-                    start = end + 1
                 }
-                return true
+                return found
             }
         }
-        return found.map { String(decoding: $0, as: UTF8.self) }
+        return found.map { String(decoding: bytes[$0], as: UTF8.self) }
     }
 }

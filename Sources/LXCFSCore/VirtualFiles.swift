@@ -13,12 +13,14 @@ protocol VirtualFileGenerator {
     static func render(_ snapshot: Snapshot) -> [UInt8]?
     /// Whether the mount lists the file on this host (default: always).
     static func isServed(by view: ContainerView) -> Bool
+    /// `render(snapshot(request))` (a requirement, so that each file's
+    /// witness is specialized: no generic value handling per render).
+    static func generate(_ request: inout RenderRequest) -> [UInt8]?
 }
 
 extension VirtualFileGenerator {
     static func isServed(by view: ContainerView) -> Bool { true }
 
-    /// `render(snapshot(request))`.
     static func generate(_ request: inout RenderRequest) -> [UInt8]? {
         render(snapshot(&request))
     }
@@ -113,29 +115,18 @@ enum StatFile: VirtualFileGenerator {
         // grow by 100 ticks a second on each visible CPU.
         let sample = CPUTimeSample(visible: first.shown, usage: usage, firstRead: StatRenderer.trackerRows(first.rows),
                                    capacity: view.capacity, now: r.view.trackerNow())
-        let tracked = r.view.cpuTimes.rows(key: cpuTimeKey(m, r.reader), directory: cpuacctDirectory(m, r.reader),
-                                           sample: sample)
+        // The view's key: the cpuacct, cpuset and cpu cgroups, which together
+        // decide the visible CPUs and their times; the cpuacct folder's
+        // removal lets the tracker forget the view.
+        let reader = r.reader
+        let cpuacct = reader.place("cpuacct", m)?.2 ?? ""
+        let key = cpuacct + "\n" + (reader.place("cpuset", m)?.2 ?? "") + "\n" + (reader.place("cpu", m)?.2 ?? "") + "\n"
+        let tracked = r.view.cpuTimes.rows(key: key, directory: cpuacct, sample: sample)
         return Snapshot(host: host, rows: StatRenderer.rows(tracked))
     }
 
     static func render(_ s: Snapshot) -> [UInt8]? {
         StatRenderer.render(s.host, rows: s.rows)
-    }
-
-    /// The directory of a process's cpuacct cgroup (v2: its unified cgroup), or "" when unknown.
-    static func cpuacctDirectory(_ m: CgroupMembership, _ reader: CgroupReader) -> String {
-        reader.place("cpuacct", m)?.2 ?? ""
-    }
-
-    /// The key of a /proc/stat view: the cpuacct, cpuset and cpu cgroup
-    /// paths, which together decide the visible CPUs and their times.
-    static func cpuTimeKey(_ m: CgroupMembership, _ reader: CgroupReader) -> String {
-        var key = ""
-        for controller in ["cpuacct", "cpuset", "cpu"] {
-            if let dir = reader.place(controller, m)?.2 { key += dir }
-            key += "\n"
-        }
-        return key
     }
 }
 

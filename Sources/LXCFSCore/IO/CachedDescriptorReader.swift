@@ -178,11 +178,12 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// path. Spares the open and close (and the path walk through /proc)
     /// for a process that reads again, such as `top`.
     public func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
-        let full = root.resolve("/proc/\(pid)/cgroup")
+        // The path is built only when the file must be opened.
+        let full = { [root] in root.resolve("/proc/\(pid)/cgroup") }
         guard let files = descriptors(), files.processCgroups.limit > 0 else {
-            return try? FileReading.readOnce(full, sizeHint: Self.processCgroupCapacity).get()
+            return try? FileReading.readOnce(full(), sizeHint: Self.processCgroupCapacity).get()
         }
-        return files.processCgroups.read(pid, capacity: Self.processCgroupCapacity, owner: self) { FileReading.open(full) }
+        return files.processCgroups.read(pid, capacity: Self.processCgroupCapacity, owner: self) { FileReading.open(full()) }
     }
 
     /// Reads a host-wide file through this thread's descriptor, opened on

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The host's own figures a meminfo view starts from (kB, as its
 /// `/proc/meminfo` prints them).
 public struct HostMeminfo: Sendable, Equatable {
@@ -123,24 +129,29 @@ public enum MeminfoRenderer {
     /// - Returns: the file's bytes.
     public static func render(host: ArraySlice<UInt8>, figures f: MeminfoFigures) -> [UInt8] {
         var out = TextBuffer(capacity: host.count + 64)
-        ByteParser.forEachLine(host) { line in
-            if let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line), let value = replacement(line[..<colon]) {
-                let key = line[...colon]
-                out.append(key)
-                var pad = 16 - key.count
-                while pad > 0 { out.append(byte: ByteParser.space); pad -= 1 }
-                out.append(value, width: 8)
-                out.append(" kB\n")
-            } else {
-                out.append(line)
-                out.append(byte: ByteParser.newline)
+        ByteParser.forEachLineBuffer(host) { line in
+            if let base = line.baseAddress, let hit = memchr(base, Int32(ByteParser.colon), line.count) {
+                let colon = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+                if let value = replacement(UnsafeBufferPointer(rebasing: line[..<colon]), f) {
+                    out.append(UnsafeBufferPointer(rebasing: line[...colon]))
+                    var pad = 15 - colon
+                    while pad > 0 { out.append(byte: ByteParser.space); pad -= 1 }
+                    out.append(value, width: 8)
+                    out.append(" kB\n")
+                    return
+                }
             }
+            out.append(line)
+            out.append(byte: ByteParser.newline)
         }
         return out.bytes
+    }
 
-        // Dispatch on the key's length first: most host lines are rejected
-        // after one comparison.
-        func replacement(_ key: ArraySlice<UInt8>) -> UInt64? {
+    /// The figure that replaces the host's line `key`, or `nil` to keep it.
+    /// Dispatches on the key's length first: most host lines are rejected
+    /// after one comparison.
+    @inline(__always)
+    static func replacement(_ key: UnsafeBufferPointer<UInt8>, _ f: MeminfoFigures) -> UInt64? {
             switch key.count {
             case 4:
                 if ByteParser.equals(key, "Slab") { return f.slab }
@@ -178,7 +189,6 @@ public enum MeminfoRenderer {
                 break
             }
             return nil
-        }
     }
 
     /// Renders from the host's file and the cgroup's memory figures.
