@@ -69,9 +69,32 @@ final class CachedHostFilesTests: XCTestCase {
         let pid = child.processIdentifier
         let first = try XCTUnwrap(files.readProcessCgroup(pid))
         XCTAssertEqual(files.readProcessCgroup(pid), first, "read again through the cached descriptor")
+        XCTAssertEqual(files.total.load(ordering: .relaxed), 1)
         child.terminate()
         child.waitUntilExit()
         XCTAssertNil(files.readProcessCgroup(pid))
+        // The dead process's descriptor was closed, not kept.
+        XCTAssertEqual(files.total.load(ordering: .relaxed), 0)
+    }
+
+    /// A host file printed record by record is read to the end through its
+    /// kept descriptor. Here the fixture's /proc/cpuinfo is the kernel's
+    /// /proc/slabinfo (a few hundred records, more than a page), so one
+    /// `pread` would give only its first page.
+    func testARecordByRecordHostFileIsWholeThroughItsDescriptor() throws {
+        let f = try FixtureRoot()
+        try FileManager.default.createDirectory(atPath: f.root.resolve("/proc"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: f.root.resolve("/proc/cpuinfo"), withDestinationPath: "/proc/slabinfo")
+        let direct = DirectFileReader(root: f.root)
+        guard let plain = direct.read("/proc/cpuinfo", sizeHint: 64), plain.count > 8192 else {
+            throw XCTSkip("/proc/slabinfo is not readable here, or shorter than two pages")
+        }
+        func lines(_ b: [UInt8]?) -> Int { b?.filter { $0 == UInt8(ascii: "\n") }.count ?? 0 }
+        let files = CachedDescriptorReader(root: f.root)
+        for _ in 0..<3 {
+            // The buffer is large enough: one pread would stop after a page.
+            XCTAssertEqual(lines(files.read("/proc/cpuinfo", sizeHint: 1 << 20)), lines(plain))
+        }
     }
 }
 
