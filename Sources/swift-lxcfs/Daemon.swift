@@ -110,32 +110,7 @@ struct Daemon {
             free(resolved)
         }
         guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
-        var type: String?
-        for line in ByteParser.lines(bytes[...]) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            guard fields.count > 4, Self.unescape(String(decoding: fields[4], as: UTF8.self)) == target,
-                  let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count
-            else { continue }
-            type = String(decoding: fields[dash + 1], as: UTF8.self)
-        }
-        return type
-    }
-
-    static func unescape(_ s: String) -> String {
-        guard s.contains("\\") else { return s }
-        var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.first {
-            if b == UInt8(ascii: "\\"), bytes.count >= 4,
-               let v = UInt8(String(decoding: bytes.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
-                out.append(v)
-                bytes = bytes.dropFirst(4)
-            } else {
-                out.append(b)
-                bytes = bytes.dropFirst()
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        return MountInfo.entries(bytes[...]).last { $0.mountPoint == target }?.fstype
     }
 
     /// Opens, locks and writes the pidfile; the lock lives as long as the
