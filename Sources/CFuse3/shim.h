@@ -39,13 +39,6 @@ static inline int cfuse3_single_malloc_arena(void) {
 #endif
 }
 
-/* fuse_main is a macro; kept for completeness of the bridge. */
-static inline int cfuse3_main(int argc, char *argv[],
-                              const struct fuse_operations *ops,
-                              void *private_data) {
-    return fuse_main(argc, argv, ops, private_data);
-}
-
 /* fuse_file_info bitfields, set from Swift without relying on bitfield import. */
 static inline void cfuse3_set_direct_io(struct fuse_file_info *fi) {
     fi->direct_io = 1;
