@@ -80,103 +80,140 @@ public enum ContainerCgroup {
             return Resolution(membership: reader, initPid: initPid,
                               choices: explain ? ownChoices(reader, reason) : [])
         }
-        // The init's lines, in order: the kernel prints every process's
-        // hierarchies in the same order, so line k of the reader is looked
-        // for at line k of the init first.
-        typealias Entry = (id: ArraySlice<UInt8>, controllers: ArraySlice<UInt8>, path: ArraySlice<UInt8>)
-        var initEntries: [Entry] = []
-        initEntries.reserveCapacity(16)
-        CgroupMembership.forEachEntry(initCgroup[...]) { id, controllers, path in
-            initEntries.append((id, controllers, path))
-            return true
-        }
-        var out: [UInt8] = []   // filled from the first changed line on
-        var changed = false
-        var choices: [Choice] = []
-        var k = 0
         let bytes = reader.bytes
-        CgroupMembership.forEachEntry(bytes[...]) { id, controllers, path in
-            defer { k += 1 }
-            var match: Entry?
-            if k < initEntries.count, sameHierarchy(initEntries[k], id, controllers) {
-                match = initEntries[k]
-            } else {
-                match = initEntries.first { sameHierarchy($0, id, controllers) }
-            }
-            var chosen = path
-            var reason = Reason.initNotInHierarchy
-            if let match {
-                let initPath = withoutInitScope(match.path)
-                if isAtOrBelow(path, initPath) {
-                    chosen = initPath
-                    if explain { reason = .atOrBelowInit(initPath: String(decoding: match.path, as: UTF8.self)) }
-                } else if explain {
-                    reason = .notBelowInit(initPath: String(decoding: initPath, as: UTF8.self))
+        var choices: [Choice] = []
+        let out: [UInt8]? = bytes.withUnsafeBufferPointer { r in
+            initCgroup.withUnsafeBufferPointer { i in
+                // The common case (a reader in the init's own cgroups, no
+                // init.scope): nothing changes, nothing is copied.
+                if !explain, r.count == i.count, r.count > 0, memcmp(r.baseAddress!, i.baseAddress!, r.count) == 0,
+                   !contains(r, initScope) {
+                    return nil
                 }
+                return choose(r, i, explain ? { choices.append($0) } : nil)
             }
-            let differs = !same(chosen, path)
-            if differs, !changed {
-                changed = true
-                out.reserveCapacity(bytes.count)
-                out.append(contentsOf: bytes[..<id.startIndex])
-            }
-            if changed {
-                out.append(contentsOf: id)
-                out.append(ByteParser.colon)
-                out.append(contentsOf: controllers)
-                out.append(ByteParser.colon)
-                out.append(contentsOf: chosen)
-                out.append(ByteParser.newline)
-            }
-            if explain {
-                choices.append(Choice(hierarchy: String(decoding: id, as: UTF8.self) + ":" + String(decoding: controllers, as: UTF8.self),
-                                      readerPath: String(decoding: path, as: UTF8.self),
-                                      path: String(decoding: chosen, as: UTF8.self), reason: reason))
-            }
-            return true
         }
-        let membership = changed ? CgroupMembership(parsing: out[...]) : reader
+        let membership = out.map { CgroupMembership(parsing: $0[...]) } ?? reader
         return Resolution(membership: membership, initPid: initPid, choices: choices)
     }
 
+    /// One `ID:CONTROLLERS:PATH` line as offsets into its buffer: the ID is
+    /// `start..<c1`, the controllers `c1 + 1..<c2`, the path `c2 + 1..<end`.
+    struct Line {
+        var start: Int, c1: Int, c2: Int, end: Int
+        /// `ID:CONTROLLERS:`, the part that names the hierarchy.
+        var nameCount: Int { c2 + 1 - start }
+    }
+
+    static let initScope: [UInt8] = Array("/init.scope".utf8)
+
+    /// The lines of a `/proc/PID/cgroup` buffer; lines without two colons are skipped.
+    static func lines(_ b: UnsafeBufferPointer<UInt8>) -> [Line] {
+        var out: [Line] = []
+        out.reserveCapacity(16)
+        guard let base = b.baseAddress else { return out }
+        var start = 0
+        while start < b.count {
+            let nl = memchr(base + start, Int32(ByteParser.newline), b.count - start)
+            let end = nl.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? b.count
+            if let p1 = memchr(base + start, Int32(ByteParser.colon), end - start) {
+                let c1 = UnsafePointer(p1.assumingMemoryBound(to: UInt8.self)) - base
+                if let p2 = memchr(base + c1 + 1, Int32(ByteParser.colon), end - c1 - 1) {
+                    let c2 = UnsafePointer(p2.assumingMemoryBound(to: UInt8.self)) - base
+                    out.append(Line(start: start, c1: c1, c2: c2, end: end))
+                }
+            }
+            start = end + 1
+        }
+        return out
+    }
+
+    /// True when `needle` occurs in `b`.
+    static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let base = b.baseAddress, !needle.isEmpty else { return false }
+        return needle.withUnsafeBufferPointer { n in
+            var at = 0
+            while b.count - at >= n.count, let hit = memchr(base + at, Int32(n[0]), b.count - at - n.count + 1) {
+                let k = UnsafePointer(hit.assumingMemoryBound(to: UInt8.self)) - base
+                if memcmp(base + k, n.baseAddress!, n.count) == 0 { return true }
+                at = k + 1
+            }
+            return false
+        }
+    }
+
+    /// The rule over the reader's lines `r` and the init's lines `i`.
+    /// - Returns: the new file's bytes; `nil` when no path changes.
+    static func choose(_ r: UnsafeBufferPointer<UInt8>, _ i: UnsafeBufferPointer<UInt8>,
+                       _ record: ((Choice) -> Void)?) -> [UInt8]? {
+        let readerLines = lines(r), initLines = lines(i)
+        guard let rb = r.baseAddress else { return nil }
+        var out: [UInt8]?
+        for (k, line) in readerLines.enumerated() {
+            // The kernel prints every process's hierarchies in the same
+            // order: line k of the init is tried first.
+            func sameName(_ l: Line) -> Bool {
+                l.nameCount == line.nameCount && memcmp(i.baseAddress! + l.start, rb + line.start, line.nameCount) == 0
+            }
+            let match = k < initLines.count && sameName(initLines[k]) ? initLines[k] : initLines.first(where: sameName)
+            let path = (line.c2 + 1)..<line.end
+            var chosen: (buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) = (r, path)
+            var reason = Reason.initNotInHierarchy
+            if let m = match {
+                var top = (m.c2 + 1)..<m.end
+                let raw = top
+                if top.count >= initScope.count,
+                   initScope.withUnsafeBufferPointer({ memcmp(i.baseAddress! + top.upperBound - $0.count, $0.baseAddress!, $0.count) }) == 0 {
+                    // `/init.scope` is `/`; `/a/init.scope` is `/a`.
+                    top = top.lowerBound..<max(top.lowerBound + 1, top.upperBound - initScope.count)
+                }
+                if isAtOrBelow(rb + path.lowerBound, path.count, i.baseAddress! + top.lowerBound, top.count) {
+                    chosen = (i, top)
+                    if record != nil { reason = .atOrBelowInit(initPath: text(i, raw)) }
+                } else if record != nil {
+                    reason = .notBelowInit(initPath: text(i, top))
+                }
+            }
+            let differs = chosen.range.count != path.count
+                || memcmp(chosen.buffer.baseAddress! + chosen.range.lowerBound, rb + path.lowerBound, path.count) != 0
+            if differs, out == nil {
+                var prefix: [UInt8] = []
+                prefix.reserveCapacity(r.count)
+                prefix.append(contentsOf: UnsafeBufferPointer(rebasing: r[0..<line.start]))
+                out = prefix
+            }
+            if out != nil {
+                out!.append(contentsOf: UnsafeBufferPointer(rebasing: r[line.start...line.c2]))
+                out!.append(contentsOf: UnsafeBufferPointer(rebasing: chosen.buffer[chosen.range]))
+                out!.append(ByteParser.newline)
+            }
+            if let record {
+                record(Choice(hierarchy: text(r, line.start..<line.c2), readerPath: text(r, path),
+                              path: text(chosen.buffer, chosen.range), reason: reason))
+            }
+        }
+        return out
+    }
+
+    static func text(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
+    }
+
     static func ownChoices(_ reader: CgroupMembership, _ reason: Reason) -> [Choice] {
-        var choices: [Choice] = []
-        CgroupMembership.forEachEntry(reader.bytes[...]) { id, controllers, path in
-            let p = String(decoding: path, as: UTF8.self)
-            choices.append(Choice(hierarchy: String(decoding: id, as: UTF8.self) + ":" + String(decoding: controllers, as: UTF8.self),
-                                  readerPath: p, path: p, reason: reason))
-            return true
-        }
-        return choices
-    }
-
-    static func sameHierarchy(_ e: (id: ArraySlice<UInt8>, controllers: ArraySlice<UInt8>, path: ArraySlice<UInt8>),
-                              _ id: ArraySlice<UInt8>, _ controllers: ArraySlice<UInt8>) -> Bool {
-        same(e.id, id) && same(e.controllers, controllers)
-    }
-
-    /// True when two byte runs are equal.
-    static func same(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
-        guard a.count == b.count else { return false }
-        if a.isEmpty { return true }
-        return a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 }
+        reader.bytes.withUnsafeBufferPointer { r in
+            lines(r).map { line in
+                let p = text(r, (line.c2 + 1)..<line.end)
+                return Choice(hierarchy: text(r, line.start..<line.c2), readerPath: p, path: p, reason: reason)
+            }
         }
     }
 
-    /// A path with a trailing `init.scope` leaf removed (`/init.scope` is `/`).
-    static func withoutInitScope(_ path: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
-        let leaf = "/init.scope".utf8
-        guard path.count >= leaf.count, path.suffix(leaf.count).elementsEqual(leaf) else { return path }
-        if path.count == leaf.count { return path.prefix(1) }
-        return path.dropLast(leaf.count)
-    }
-
-    /// True when cgroup path `path` is `top` or lies below it.
-    static func isAtOrBelow(_ path: ArraySlice<UInt8>, _ top: ArraySlice<UInt8>) -> Bool {
-        if top.count == 1, top.first == UInt8(ascii: "/") { return path.first == UInt8(ascii: "/") }
-        guard path.count >= top.count, same(path.prefix(top.count), top) else { return false }
-        return path.count == top.count || path[path.startIndex + top.count] == UInt8(ascii: "/")
+    /// True when the cgroup path at `path` (`count` bytes) is the one at
+    /// `top` or lies below it (a prefix counts only up to a `/`).
+    static func isAtOrBelow(_ path: UnsafePointer<UInt8>, _ count: Int, _ top: UnsafePointer<UInt8>, _ topCount: Int) -> Bool {
+        if topCount == 1, top[0] == UInt8(ascii: "/") { return count > 0 && path[0] == UInt8(ascii: "/") }
+        guard count >= topCount, memcmp(path, top, topCount) == 0 else { return false }
+        return count == topCount || path[topCount] == UInt8(ascii: "/")
     }
 }
 
