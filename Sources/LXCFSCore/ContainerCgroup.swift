@@ -49,6 +49,7 @@ public enum ContainerCgroup {
         public let readerPath: String
         /// The path the views use.
         public let path: String
+        /// Why that path.
         public let reason: Reason
     }
 
