@@ -73,12 +73,15 @@ public final class ContainerView: Sendable {
         CgroupReader(files: files, layout: layout, absentNames: absentNames)
     }
 
-    /// A process's cgroup membership.
-    /// - Parameter pid: the process's host pid.
+    /// The cgroup membership every view of reader `pid` is computed from:
+    /// its container's cgroup in each hierarchy (`ContainerCgroup`: the
+    /// init's cgroup of its pid namespace where the reader's own cgroup is at
+    /// or below it, else its own).
+    /// - Parameter pid: the reader's host pid.
     /// - Returns: `nil` when the process has exited (its `/proc/PID/cgroup` is gone).
     public func membership(of pid: Int32) -> CgroupMembership? {
         guard let bytes = files.readProcessCgroup(pid) else { return nil }
-        return CgroupMembership(parsing: bytes[...])
+        return containerCgroup(of: pid, own: CgroupMembership(parsing: bytes[...])).membership
     }
 
     /// Renders `file` for the process `pid`.
