@@ -42,7 +42,7 @@ public enum CgroupNamespace {
             chain.append(pid)
             guard let bytes = root.read("\(procRoot)/\(pid)/stat", sizeHint: 512),
                   let stat = ProcessStat(parsing: bytes[...]) else { break }
-            pid = stat.parentPid
+            pid = stat.parentPid.rawValue
         }
         return [1] + chain.reversed()
     }

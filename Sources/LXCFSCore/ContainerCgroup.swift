@@ -242,18 +242,22 @@ extension ContainerView {
     ///   - own: the reader's own membership.
     ///   - explain: fills the result's `choices` (`render --debug`).
     public func containerCgroup(of pid: Int32, own: CgroupMembership, explain: Bool = false) -> ContainerCgroup.Resolution {
+        containerCgroup(ofReader: HostPID(pid), own: own, explain: explain)
+    }
+
+    func containerCgroup(ofReader pid: HostPID, own: CgroupMembership, explain: Bool = false) -> ContainerCgroup.Resolution {
         guard let initProcess = namespaces.initProcess(of: pid) else {
             return ContainerCgroup.resolve(reader: own, initPid: nil, initCgroup: nil, explain: explain)
         }
         let initCgroup = initProcess.pid == pid ? own.bytes : files.readProcessCgroup(initProcess.pid)
-        return ContainerCgroup.resolve(reader: own, initPid: initProcess.pid, initCgroup: initCgroup, explain: explain)
+        return ContainerCgroup.resolve(reader: own, initPid: initProcess.pid.rawValue, initCgroup: initCgroup, explain: explain)
     }
 
     /// One line per hierarchy naming the container cgroup chosen for `pid`
     /// and why, for `render --debug`.
     /// - Returns: the lines, or one line saying the process has no cgroup.
     public func explainContainerCgroup(of pid: Int32) -> [String] {
-        guard let bytes = files.readProcessCgroup(pid) else { return ["pid \(pid): no /proc/\(pid)/cgroup, host values"] }
+        guard let bytes = files.readProcessCgroup(HostPID(pid)) else { return ["pid \(pid): no /proc/\(pid)/cgroup, host values"] }
         let r = containerCgroup(of: pid, own: CgroupMembership(parsing: bytes[...]), explain: true)
         let head = r.initPid.map { "pid \(pid): init of its pid namespace is host pid \($0)" }
             ?? "pid \(pid): no init of another pid namespace"

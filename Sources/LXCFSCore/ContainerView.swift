@@ -80,8 +80,12 @@ public final class ContainerView: Sendable {
     /// - Parameter pid: the reader's host pid.
     /// - Returns: `nil` when the process has exited (its `/proc/PID/cgroup` is gone).
     public func membership(of pid: Int32) -> CgroupMembership? {
+        membership(ofReader: HostPID(pid))
+    }
+
+    func membership(ofReader pid: HostPID) -> CgroupMembership? {
         guard let bytes = files.readProcessCgroup(pid) else { return nil }
-        return containerCgroup(of: pid, own: CgroupMembership(parsing: bytes[...])).membership
+        return containerCgroup(ofReader: pid, own: CgroupMembership(parsing: bytes[...])).membership
     }
 
     /// Renders `file` for the process `pid`.
@@ -98,7 +102,7 @@ public final class ContainerView: Sendable {
     /// - Returns: `nil` where neither the cgroup nor the host has the file
     ///   (a `/proc/pressure` file on a host without PSI): the mount answers ENOENT.
     public func renderIfPresent(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
-        var request = RenderRequest(view: self, pid: pid)
+        var request = RenderRequest(view: self, pid: HostPID(pid))
         return file.generator.generate(&request)
     }
 
@@ -117,7 +121,7 @@ public final class ContainerView: Sendable {
     /// host's online CPUs), cut to the CFS quota rounded up when
     /// `enableCFS` is set. Every CPU view (cpuinfo, stat, online) uses this list.
     public func visibleCPUs(for pid: Int32) -> [Int] {
-        var request = RenderRequest(view: self, pid: pid)
+        var request = RenderRequest(view: self, pid: HostPID(pid))
         return request.cpuView.cpus
     }
 
@@ -128,7 +132,7 @@ public final class ContainerView: Sendable {
         sampler.start { [self] in cgroupReader() }
     }
 
-    func fallback(_ file: VirtualFile, _ pid: Int32, _ why: String) {
+    func fallback(_ file: VirtualFile, _ pid: HostPID, _ why: String) {
         logger.debug("\(file.rawValue): \(why), host values", metadata: ["pid": "\(pid)"])
     }
 
@@ -190,9 +194,9 @@ struct CPUView {
 struct RenderRequest {
     let view: ContainerView
     /// The reader's host pid.
-    let pid: Int32
+    let pid: HostPID
 
-    init(view: ContainerView, pid: Int32) {
+    init(view: ContainerView, pid: HostPID) {
         self.view = view
         self.pid = pid
     }
@@ -203,7 +207,7 @@ struct RenderRequest {
     var options: ViewOptions { view.options }
 
     /// The reader's cgroups; `nil` when it has exited.
-    lazy var membership: CgroupMembership? = view.membership(of: pid)
+    lazy var membership: CgroupMembership? = view.membership(ofReader: pid)
     /// Cgroup values over the current layout.
     lazy var reader: CgroupReader = view.cgroupReader()
     /// The CPUs the reader sees.

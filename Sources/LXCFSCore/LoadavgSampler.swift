@@ -44,7 +44,7 @@ public struct TaskCount: Sendable, Equatable {
     public var total: Int = 0
     /// The highest thread id, as the cgroup's own pid namespace numbers it
     /// (the last `NSpid` entry); 0 when there are none.
-    public var lastPid: Int32 = 0
+    public var lastPid: NamespacePID = 0
 
     public init() {}
 }
@@ -60,7 +60,7 @@ public struct CgroupLoad: Sendable, Equatable {
     /// All tasks at the last sample.
     public var total: Int = 0
     /// The last pid (see `TaskCount.lastPid`).
-    public var lastPid: Int32 = 0
+    public var lastPid: NamespacePID = 0
 
     public init() {}
 
@@ -158,7 +158,7 @@ public final class LoadavgSampler: Sendable {
     public func sample(_ group: LoadavgCgroup, reader: CgroupReader) -> TaskCount? {
         guard let tids = reader.threads(of: group) else { return nil }
         var c = TaskCount()
-        var highest: Int32 = 0
+        var highest: HostPID = 0
         for tid in tids {
             guard let bytes = root.read("/proc/\(tid)/stat", sizeHint: 512),
                   let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { continue }
@@ -174,15 +174,17 @@ public final class LoadavgSampler: Sendable {
 
     /// A thread's id in its innermost pid namespace (last `NSpid:` field of
     /// `/proc/TID/status`); the host id where that cannot be read.
-    func namespacePid(of tid: Int32) -> Int32 {
-        guard let bytes = root.read("/proc/\(tid)/status", sizeHint: 2048) else { return tid }
+    func namespacePid(of tid: HostPID) -> NamespacePID {
+        // Where it cannot be read, the host's number stands in.
+        let fallback = NamespacePID(tid.rawValue)
+        guard let bytes = root.read("/proc/\(tid)/status", sizeHint: 2048) else { return fallback }
         for line in ByteParser.lines(bytes[...]) where ByteParser.hasPrefix(line, "NSpid:") {
             if let last = ByteParser.words(line.dropFirst(6)).last, let v = ByteParser.integer(last),
                v > 0, v <= Int64(Int32.max) {
-                return Int32(v)
+                return NamespacePID(Int32(v))
             }
         }
-        return tid
+        return fallback
     }
 
     /// Starts the sampling thread: every 5 seconds, `tick` with a fresh reader

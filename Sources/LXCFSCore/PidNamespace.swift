@@ -3,9 +3,9 @@ import Synchronization
 /// Facts about one process read from `/proc/PID/stat`.
 public struct ProcessStat: Sendable, Equatable {
     /// The parent's pid (field 4), as seen from the host.
-    public let parentPid: Int32
-    /// When the process started, in clock ticks after boot (field 22).
-    public let startTime: UInt64
+    public let parentPid: HostPID
+    /// When the process started, after boot (field 22).
+    public let startTime: ClockTicks
 
     /// Parses `/proc/PID/stat`; the command name (field 2) may hold spaces
     /// and parentheses, so fields are counted after its last `)`.
@@ -22,8 +22,8 @@ public struct ProcessStat: Sendable, Equatable {
             if field == 22 { start = ByteParser.unsigned(word) }
         }
         guard let ppid, let start else { return nil }
-        parentPid = Int32(truncatingIfNeeded: ppid)
-        startTime = start
+        parentPid = HostPID(Int32(truncatingIfNeeded: ppid))
+        startTime = ClockTicks(start)
     }
 }
 
@@ -41,8 +41,8 @@ public struct ProcessStat: Sendable, Equatable {
 public final class PidNamespaceResolver: Sendable {
     /// The namespace's init: its host pid and its start time in clock ticks.
     public struct Init: Sendable, Equatable {
-        public let pid: Int32
-        public let startTime: UInt64
+        public let pid: HostPID
+        public let startTime: ClockTicks
     }
 
     let root: HostRoot
@@ -55,7 +55,7 @@ public final class PidNamespaceResolver: Sendable {
     }
 
     /// The pid namespace name of a process, such as `pid:[4026531836]`.
-    public func namespace(of pid: Int32) -> String? {
+    public func namespace(of pid: HostPID) -> String? {
         root.readLink("/proc/\(pid)/ns/pid")
     }
 
@@ -71,7 +71,7 @@ public final class PidNamespaceResolver: Sendable {
         return ns
     }
 
-    func stat(of pid: Int32) -> ProcessStat? {
+    func stat(of pid: HostPID) -> ProcessStat? {
         guard let bytes = root.read("/proc/\(pid)/stat", sizeHint: 512) else { return nil }
         return ProcessStat(parsing: bytes[...])
     }
@@ -79,7 +79,7 @@ public final class PidNamespaceResolver: Sendable {
     /// The init of the pid namespace `pid` lives in.
     /// - Returns: `nil` when the reader shares the host's pid namespace (that
     ///   of pid 1), or when its namespace or init cannot be read.
-    public func initProcess(of pid: Int32) -> Init? {
+    public func initProcess(of pid: HostPID) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
         if let hostNS = hostNamespace(), hostNS == ns { return nil }
         // A cached init still holds when its pid has the same start time: a
@@ -116,10 +116,12 @@ public final class PidNamespaceResolver: Sendable {
     /// of `/proc/PID/status`).
     /// - Returns: `nil` when the status or its `NSpid:` line cannot be read
     ///   (kernels before 4.1), in which case the walk's result stands.
-    func namespacePid(of pid: Int32) -> Int64? {
+    func namespacePid(of pid: HostPID) -> NamespacePID? {
         guard let bytes = root.read("/proc/\(pid)/status", sizeHint: 2048) else { return nil }
         for line in ByteParser.lines(bytes[...]) where ByteParser.hasPrefix(line, "NSpid:") {
-            return ByteParser.words(line.dropFirst(6)).last.flatMap(ByteParser.integer)
+            guard let v = ByteParser.words(line.dropFirst(6)).last.flatMap(ByteParser.integer),
+                  v > 0, v <= Int64(Int32.max) else { return nil }
+            return NamespacePID(Int32(v))
         }
         return nil
     }
@@ -128,7 +130,7 @@ public final class PidNamespaceResolver: Sendable {
     /// Costs one link read per process; done once per namespace, then cached.
     func scanForInit(of ns: String) -> Init? {
         for entry in root.entries(of: "/proc") ?? [] {
-            guard let pid = Int32(entry.name), pid > 0, namespace(of: pid) == ns,
+            guard let raw = Int32(entry.name), raw > 0, case let pid = HostPID(raw), namespace(of: pid) == ns,
                   namespacePid(of: pid) == 1, let st = stat(of: pid) else { continue }
             return Init(pid: pid, startTime: st.startTime)
         }

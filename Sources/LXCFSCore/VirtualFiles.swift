@@ -134,8 +134,8 @@ enum StatFile: VirtualFileGenerator {
 enum UptimeFile: VirtualFileGenerator {
     struct Snapshot {
         var host: [UInt8]
-        /// When the init started, in clock ticks after boot; `nil` in the host's namespace.
-        var initStartTicks: UInt64?
+        /// When the init started, after boot; `nil` in the host's namespace.
+        var initStartTicks: ClockTicks?
         var cpuTime: UptimeRenderer.CPUTime?
     }
 

@@ -66,7 +66,7 @@ final class CachedHostFilesTests: XCTestCase {
         child.executableURL = URL(fileURLWithPath: "/bin/sleep")
         child.arguments = ["30"]
         try child.run()
-        let pid = child.processIdentifier
+        let pid = HostPID(child.processIdentifier)
         let first = try XCTUnwrap(files.readProcessCgroup(pid))
         XCTAssertEqual(files.readProcessCgroup(pid), first, "read again through the cached descriptor")
         XCTAssertEqual(files.total.load(ordering: .relaxed), 1)

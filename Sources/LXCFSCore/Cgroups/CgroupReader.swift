@@ -269,12 +269,12 @@ public struct CgroupReader: Sendable {
     /// The host thread ids in a cgroup and its descendants (v1 `tasks`, v2
     /// `cgroup.threads`), walked down at most `maxDepth` levels.
     /// - Returns: `nil` when the cgroup's own file cannot be read (the cgroup is gone).
-    public func threads(of group: LoadavgCgroup, maxDepth: Int = 16) -> [Int32]? {
+    public func threads(of group: LoadavgCgroup, maxDepth: Int = 16) -> [HostPID]? {
         guard let own = files.read(group.directory + group.threadsFile, sizeHint: 1024) else { return nil }
-        var tids: [Int32] = []
+        var tids: [HostPID] = []
         func collect(_ bytes: [UInt8]) {
             for w in ByteParser.words(bytes[...]) {
-                if let v = ByteParser.integer(w), v > 0, v <= Int64(Int32.max) { tids.append(Int32(v)) }
+                if let v = ByteParser.integer(w), v > 0, v <= Int64(Int32.max) { tids.append(HostPID(Int32(v))) }
             }
         }
         collect(own)

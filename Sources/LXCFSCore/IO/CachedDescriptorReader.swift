@@ -76,7 +76,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     final class ThreadDescriptors {
         let owner: CachedDescriptorReader
         var cgroupFiles: DescriptorCache<String>
-        var processCgroups: DescriptorCache<Int32>
+        var processCgroups: DescriptorCache<HostPID>
         var host: [String: HostFile] = [:]
 
         init(owner: CachedDescriptorReader) {
@@ -177,7 +177,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// even after the number is reused), and the file is opened again by
     /// path. Spares the open and close (and the path walk through /proc)
     /// for a process that reads again, such as `top`.
-    public func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
+    public func readProcessCgroup(_ pid: HostPID) -> [UInt8]? {
         // The path is built only when the file must be opened.
         let full = { [root] in root.resolve("/proc/\(pid)/cgroup") }
         guard let files = descriptors(), files.processCgroups.limit > 0 else {

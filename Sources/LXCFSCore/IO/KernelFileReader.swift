@@ -22,7 +22,7 @@ public protocol KernelFileReader: Sendable {
     /// A process's `/proc/PID/cgroup`.
     /// - Parameter pid: the process's host pid.
     /// - Returns: the file's bytes, or `nil` when the process is gone.
-    func readProcessCgroup(_ pid: Int32) -> [UInt8]?
+    func readProcessCgroup(_ pid: HostPID) -> [UInt8]?
 }
 
 extension KernelFileReader {
@@ -49,7 +49,7 @@ public struct DirectFileReader: KernelFileReader {
         try? FileReading.readOnce(root.resolve(path), sizeHint: sizeHint).get()
     }
 
-    public func readProcessCgroup(_ pid: Int32) -> [UInt8]? {
+    public func readProcessCgroup(_ pid: HostPID) -> [UInt8]? {
         read("/proc/\(pid)/cgroup", sizeHint: 1024)
     }
 }

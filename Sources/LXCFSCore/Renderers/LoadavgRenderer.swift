@@ -21,7 +21,7 @@ public enum LoadavgRenderer {
         out.append(byte: UInt8(ascii: "/"))
         out.append(UInt64(load.total))
         out.append(byte: ByteParser.space)
-        out.append(UInt64(max(load.lastPid, 0)))
+        out.append(UInt64(max(load.lastPid.rawValue, 0)))
         out.append(byte: ByteParser.newline)
         return out.bytes
     }

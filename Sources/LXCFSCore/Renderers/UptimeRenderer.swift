@@ -23,17 +23,16 @@ public enum UptimeRenderer {
 
     /// - Parameters:
     ///   - host: the host's `/proc/uptime` ("UPTIME IDLE" in seconds).
-    ///   - initStartTicks: when the namespace's init started, in clock ticks
-    ///     after boot; `nil` for the host's pid namespace.
+    ///   - initStartTicks: when the namespace's init started, after boot;
+    ///     `nil` for the host's pid namespace.
     ///   - cpuTime: the reader cgroup's CPU time; `nil` scales the host's idle
     ///     time by the share of the host's uptime the container has seen.
     /// - Returns: the file's bytes; the host's file when it cannot be parsed.
-    public static func render(host: ArraySlice<UInt8>, initStartTicks: UInt64?, cpuTime: CPUTime? = nil) -> [UInt8] {
+    public static func render(host: ArraySlice<UInt8>, initStartTicks: ClockTicks?, cpuTime: CPUTime? = nil) -> [UInt8] {
         guard let start = initStartTicks else { return Array(host) }
         let w = ByteParser.words(host)
         guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
-        let startHundredths = start.multipliedReportingOverflow(by: 100).overflow
-            ? UInt64.max : start * 100 / StatRenderer.ticksPerSecond
+        let startHundredths = start.hundredths
         let uptime = up > startHundredths ? up - startHundredths : 0
         let scaledIdle: UInt64
         if let cpuTime {
