@@ -34,7 +34,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     public let root: HostRoot
 
     /// The host-wide files kept open.
-    static let hostPaths: Set<String> = [
+    static let hostPaths: [String] = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
         "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
     ]
@@ -42,6 +42,9 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// The host-wide files the kernel prints record by record: read to the
     /// end (see `FileReading.readFromStart`).
     static let recordPaths: Set<String> = ["/proc/cpuinfo", "/proc/diskstats", "/proc/swaps"]
+
+    /// Each host-wide file's place in `hostPaths` (one hash per read).
+    static let hostIndex: [String: Int] = Dictionary(uniqueKeysWithValues: hostPaths.enumerated().map { ($1, $0) })
 
     /// Cgroup files the kernel prints record by record: read the ordinary
     /// way, never cached, as they are read seldom (the loadavg sampler's
@@ -70,6 +73,8 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
         var fd: FileDescriptor?
         /// The buffer size, in bytes, to `pread` it with.
         var capacity: Int
+        /// Printed record by record: read to the end.
+        let toEnd: Bool
     }
 
     /// One thread's descriptors.
@@ -77,7 +82,8 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
         let owner: CachedDescriptorReader
         var cgroupFiles: DescriptorCache<String>
         var processCgroups: DescriptorCache<HostPID>
-        var host: [String: HostFile] = [:]
+        /// By `hostIndex`; `nil` before the first read.
+        var host = [HostFile?](repeating: nil, count: CachedDescriptorReader.hostPaths.count)
 
         init(owner: CachedDescriptorReader) {
             self.owner = owner
@@ -87,8 +93,8 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
 
         deinit {
             owner.release(cgroupFiles.removeAll() + processCgroups.removeAll())
-            for f in host.values {
-                if let fd = f.fd {
+            for f in host {
+                if let fd = f?.fd {
                     try? fd.close()
                     owner.release(1)
                 }
@@ -158,8 +164,8 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     }
 
     public func read(_ path: String, sizeHint: Int) -> [UInt8]? {
-        if path.utf8.count < 40, Self.hostPaths.contains(path), let files = descriptors() {
-            return readHost(path, sizeHint: sizeHint, files)
+        if path.utf8.count < 40, let i = Self.hostIndex[path], let files = descriptors() {
+            return readHost(i, sizeHint: sizeHint, files)
         }
         let full = root.resolve(path)
         guard path.utf8.starts(with: "/sys/fs/cgroup/".utf8), !Self.isRecordCgroupFile(path),
@@ -190,34 +196,34 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// first use. A `pread` that fills the buffer might have been cut short:
     /// the file is read the ordinary way and the buffer doubled for next
     /// time; one that fails closes the descriptor for good.
-    func readHost(_ path: String, sizeHint: Int, _ files: ThreadDescriptors) -> [UInt8]? {
-        let full = root.resolve(path)
-        if files.host[path] == nil {
+    func readHost(_ i: Int, sizeHint: Int, _ files: ThreadDescriptors) -> [UInt8]? {
+        let path = Self.hostPaths[i]
+        if files.host[i] == nil {
             var fd: FileDescriptor?
             if reserve() {
-                fd = try? FileReading.open(full).get()
+                fd = try? FileReading.open(root.resolve(path)).get()
                 if fd == nil { release(1) }
             }
-            files.host[path] = HostFile(fd: fd, capacity: max(sizeHint, 256))
+            files.host[i] = HostFile(fd: fd, capacity: max(sizeHint, 256), toEnd: Self.recordPaths.contains(path))
         }
-        let f = files.host[path]!
+        let f = files.host[i]!
         if let fd = f.fd {
-            switch FileReading.readFromStart(fd, capacity: f.capacity, toEnd: Self.recordPaths.contains(path)) {
+            switch FileReading.readFromStart(fd, capacity: f.capacity, toEnd: f.toEnd) {
             case .success(let bytes) where bytes.count < f.capacity:
                 // Next time, a buffer of twice the size (a power of two) is
                 // enough: the first size hint is made for large hosts.
                 let fit = max(256, 1 << (Int.bitWidth - (2 * bytes.count).leadingZeroBitCount))
-                if fit < f.capacity { files.host[path]!.capacity = fit }
+                if fit < f.capacity { files.host[i]!.capacity = fit }
                 return bytes
             case .success:
-                files.host[path]!.capacity = f.capacity * 2
+                files.host[i]!.capacity = f.capacity * 2
             case .failure:
                 try? fd.close()
                 release(1)
-                files.host[path]!.fd = nil
+                files.host[i]!.fd = nil
             }
         }
-        return try? FileReading.readOnce(full, sizeHint: files.host[path]!.capacity).get()
+        return try? FileReading.readOnce(root.resolve(path), sizeHint: files.host[i]!.capacity).get()
     }
 
     // MARK: what a thread holds, for tests
@@ -229,7 +235,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     var cachedCgroupFiles: Set<String> { Set(descriptors()?.cgroupFiles.keys ?? []) }
 
     /// The buffer size the calling thread reads the host-wide file `path` with.
-    func hostCapacity(_ path: String) -> Int? { descriptors()?.host[path]?.capacity }
+    func hostCapacity(_ path: String) -> Int? { Self.hostIndex[path].flatMap { descriptors()?.host[$0]?.capacity } }
 }
 
 /// A bounded table of one thread's cached descriptors, by key. When it is
