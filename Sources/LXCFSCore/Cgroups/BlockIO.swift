@@ -124,8 +124,23 @@ public final class AbsentCgroupFileNames: Sendable {
 
     /// True when `name` was found absent in `scope` less than `lifetime` ago.
     func isAbsent(_ scope: String, _ name: String) -> Bool {
-        guard let when = seen.withLock({ $0[Name(scope: scope, name: name)] }) else { return false }
-        return clock() &- when < lifetime
+        snapshot().isAbsent(scope, name)
+    }
+
+    /// What is known now, taken once per render (one lock, not one per name).
+    struct Snapshot {
+        let seen: [Name: UInt64]
+        let now: UInt64
+        let lifetime: UInt64
+
+        func isAbsent(_ scope: String, _ name: String) -> Bool {
+            guard let when = seen[Name(scope: scope, name: name)] else { return false }
+            return now &- when < lifetime
+        }
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(seen: seen.withLock { $0 }, now: clock(), lifetime: lifetime)
     }
 
     /// Remembers that `name` is absent from `scope` now.
@@ -146,6 +161,14 @@ public final class AbsentCgroupFileNames: Sendable {
 struct BlkioV1 {
     let files: any KernelFileReader
     let absentNames: AbsentCgroupFileNames?
+    /// The absent names as known at the start of this read.
+    let known: AbsentCgroupFileNames.Snapshot?
+
+    init(files: any KernelFileReader, absentNames: AbsentCgroupFileNames?) {
+        self.files = files
+        self.absentNames = absentNames
+        known = absentNames?.snapshot()
+    }
 
     /// The v1 blkio counter families, most exact first: CFQ's own counters
     /// (kernels before 5.0), BFQ's (present when BFQ schedules the device),
@@ -230,7 +253,7 @@ struct BlkioV1 {
     /// the hierarchy (`scope`); a failed open with ENOENT in a folder that
     /// exists teaches that (see `AbsentCgroupFileNames`).
     func readV1File(_ folder: String, _ name: String, scope: String) -> [UInt8]? {
-        if let absentNames, absentNames.isAbsent(scope, name) { return nil }
+        if let known, known.isAbsent(scope, name) { return nil }
         let path = folder + name
         if let bytes = files.read(path, sizeHint: 1024) { return bytes }
         // Only "no such file" in a folder that exists teaches absence, not
