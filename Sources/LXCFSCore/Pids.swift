@@ -39,3 +39,26 @@ public struct ClockTicks: Hashable, Comparable, Sendable, ExpressibleByIntegerLi
         return overflow ? .max : v / Self.perSecond
     }
 }
+
+/// An amount of memory in kB as `/proc/meminfo` and `/proc/swaps` print it
+/// (KiB: bytes / 1024, rounded down). Cgroup files give bytes (`UInt64`);
+/// `KiB(bytes:)` is the one conversion.
+public struct KiB: Hashable, Comparable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    public let rawValue: UInt64
+
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public init(integerLiteral value: UInt64) { rawValue = value }
+    /// `bytes / 1024`, rounded down.
+    public init(bytes: UInt64) { rawValue = bytes / 1024 }
+
+    public static let max = KiB(UInt64.max)
+    public static func < (a: KiB, b: KiB) -> Bool { a.rawValue < b.rawValue }
+    /// The sum, `KiB.max` where it overflows.
+    public static func + (a: KiB, b: KiB) -> KiB {
+        let (v, overflow) = a.rawValue.addingReportingOverflow(b.rawValue)
+        return overflow ? .max : KiB(v)
+    }
+    /// The difference, 0 where `b` is larger.
+    public static func - (a: KiB, b: KiB) -> KiB { a > b ? KiB(a.rawValue - b.rawValue) : 0 }
+    public var description: String { "\(rawValue) kB" }
+}

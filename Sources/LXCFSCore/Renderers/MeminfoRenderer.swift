@@ -8,13 +8,13 @@ import Musl
 /// `/proc/meminfo` prints them).
 public struct HostMeminfo: Sendable, Equatable {
     /// MemTotal; `UInt64.max` when the line is missing.
-    public var memTotalKB: UInt64 = .max
+    public var memTotalKB: KiB = .max
     /// MemFree; `UInt64.max` when the line is missing.
-    public var memFreeKB: UInt64 = .max
+    public var memFreeKB: KiB = .max
     /// SwapTotal; 0 when the line is missing.
-    public var swapTotalKB: UInt64 = 0
+    public var swapTotalKB: KiB = 0
 
-    public init(memTotalKB: UInt64 = .max, memFreeKB: UInt64 = .max, swapTotalKB: UInt64 = 0) {
+    public init(memTotalKB: KiB = .max, memFreeKB: KiB = .max, swapTotalKB: KiB = 0) {
         self.memTotalKB = memTotalKB
         self.memFreeKB = memFreeKB
         self.swapTotalKB = swapTotalKB
@@ -32,9 +32,9 @@ public struct HostMeminfo: Sendable, Equatable {
             let isSwap = !isTotal && !isFree && ByteParser.equals(key, "SwapTotal")
             guard isTotal || isFree || isSwap,
                   let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return true }
-            if isTotal { memTotalKB = v; found.total = true }
-            else if isFree { memFreeKB = v; found.free = true }
-            else { swapTotalKB = v; found.swap = true }
+            if isTotal { memTotalKB = KiB(v); found.total = true }
+            else if isFree { memFreeKB = KiB(v); found.free = true }
+            else { swapTotalKB = KiB(v); found.swap = true }
             // The kernel prints each key once.
             return !(found.total && found.free && found.swap)
         }
@@ -54,49 +54,43 @@ public struct HostMeminfo: Sendable, Equatable {
 /// - SwapTotal and SwapFree: as `SwapFigures`.
 /// - The page-cache and anon lines from `memory.stat`; Buffers 0.
 public struct MeminfoFigures: Sendable, Equatable {
-    public var memTotal: UInt64
-    public var memFree: UInt64
-    public var memAvailable: UInt64
-    public var swapTotal: UInt64
-    public var swapFree: UInt64
-    public var cached: UInt64
-    public var shmem: UInt64
-    public var activeAnon: UInt64
-    public var inactiveAnon: UInt64
-    public var activeFile: UInt64
-    public var inactiveFile: UInt64
-    public var unevictable: UInt64
-    public var mapped: UInt64
-    public var anonPages: UInt64
-    public var dirty: UInt64
-    public var writeback: UInt64
-    public var slab: UInt64
-    public var sReclaimable: UInt64
-    public var sUnreclaim: UInt64
+    public var memTotal: KiB
+    public var memFree: KiB
+    public var memAvailable: KiB
+    public var swapTotal: KiB
+    public var swapFree: KiB
+    public var cached: KiB
+    public var shmem: KiB
+    public var activeAnon: KiB
+    public var inactiveAnon: KiB
+    public var activeFile: KiB
+    public var inactiveFile: KiB
+    public var unevictable: KiB
+    public var mapped: KiB
+    public var anonPages: KiB
+    public var dirty: KiB
+    public var writeback: KiB
+    public var slab: KiB
+    public var sReclaimable: KiB
+    public var sUnreclaim: KiB
     /// Active(anon) + Active(file).
-    public var active: UInt64 { activeAnon &+ activeFile }
+    public var active: KiB { activeAnon + activeFile }
     /// Inactive(anon) + Inactive(file).
-    public var inactive: UInt64 { inactiveAnon &+ inactiveFile }
+    public var inactive: KiB { inactiveAnon + inactiveFile }
 
     /// - Parameters:
     ///   - host: the host's MemTotal, MemFree and SwapTotal.
     ///   - memory: the cgroup's memory figures (bytes).
     ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
     public init(host: HostMeminfo, memory m: MemoryUsage, options: ViewOptions) {
-        let kb: (UInt64) -> UInt64 = { $0 / 1024 }
+        let kb = KiB.init(bytes:)
         let s = m.stat
         memTotal = min(m.limit.map(kb) ?? host.memTotalKB, host.memTotalKB)
-        var free: UInt64
-        if let room = m.headroom {
-            free = kb(room)
-        } else {
-            let used = kb(m.usage ?? 0)
-            free = memTotal > used ? memTotal - used : 0
-        }
+        // The smallest headroom; with no limit anywhere, MemTotal less the
+        // cgroup's own usage (never below 0: KiB's subtraction stops at 0).
+        let free = m.headroom.map(kb) ?? (memTotal - kb(m.usage ?? 0))
         memFree = min(free, host.memFreeKB, memTotal)
-        let reclaimable = kb(s.activeFile) &+ kb(s.inactiveFile) &+ kb(s.slabReclaimable)
-        let (sum, overflow) = memFree.addingReportingOverflow(reclaimable)
-        memAvailable = min(overflow ? UInt64.max : sum, memTotal)
+        memAvailable = min(memFree + kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable), memTotal)
         // Shared with /proc/swaps so that the two files always agree.
         let swap = SwapFigures(hostSwapTotalKB: host.swapTotalKB, memory: m, options: options)
         swapTotal = swap.totalKB
@@ -136,7 +130,7 @@ public enum MeminfoRenderer {
                     out.append(UnsafeBufferPointer(rebasing: line[...colon]))
                     var pad = 15 - colon
                     while pad > 0 { out.append(byte: ByteParser.space); pad -= 1 }
-                    out.append(value, width: 8)
+                    out.append(value.rawValue, width: 8)
                     out.append(" kB\n")
                     return
                 }
@@ -151,7 +145,7 @@ public enum MeminfoRenderer {
     /// Dispatches on the key's length first: most host lines are rejected
     /// after one comparison.
     @inline(__always)
-    static func replacement(_ key: UnsafeBufferPointer<UInt8>, _ f: MeminfoFigures) -> UInt64? {
+    static func replacement(_ key: UnsafeBufferPointer<UInt8>, _ f: MeminfoFigures) -> KiB? {
             switch key.count {
             case 4:
                 if ByteParser.equals(key, "Slab") { return f.slab }

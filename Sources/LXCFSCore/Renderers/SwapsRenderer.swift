@@ -2,31 +2,31 @@
 /// (SwapTotal, SwapFree) and `/proc/swaps` show it, so the two always agree.
 public struct SwapFigures: Sendable, Equatable {
     /// SwapTotal in kB: the cgroup's swap allowance, never more than the host's SwapTotal.
-    public let totalKB: UInt64
+    public let totalKB: KiB
     /// SwapFree in kB: SwapTotal minus the cgroup's swap in use, clamped to 0...SwapTotal.
-    public let freeKB: UInt64
+    public let freeKB: KiB
 
     /// - Parameters:
     ///   - hostSwapTotalKB: the host's SwapTotal (kB, from `/proc/meminfo`).
     ///   - memory: the cgroup's memory figures (bytes).
     ///   - options: `disableSwap` makes both 0.
-    public init(hostSwapTotalKB: UInt64, memory m: MemoryUsage, options: ViewOptions) {
-        var total = min(m.swapLimit.map { $0 / 1024 } ?? hostSwapTotalKB, hostSwapTotalKB)
+    public init(hostSwapTotalKB: KiB, memory m: MemoryUsage, options: ViewOptions) {
+        var total = min(m.swapLimit.map(KiB.init(bytes:)) ?? hostSwapTotalKB, hostSwapTotalKB)
         if options.disableSwap { total = 0 }
-        let used = (m.swapUsage ?? 0) / 1024
         totalKB = total
-        freeKB = total > used ? total - used : 0
+        // Clamped to 0...SwapTotal: KiB's subtraction stops at 0.
+        freeKB = total - KiB(bytes: m.swapUsage ?? 0)
     }
 
     /// The host's SwapTotal in kB from its `/proc/meminfo`; 0 when absent.
-    public static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> UInt64 {
+    public static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> KiB {
         var total: UInt64 = 0
         ByteParser.forEachLine(while: meminfo) { line in
             guard ByteParser.hasPrefix(line, "SwapTotal:") else { return true }
             total = ByteParser.firstWord(line.dropFirst(10)).flatMap(ByteParser.unsigned) ?? 0
             return false
         }
-        return total
+        return KiB(total)
     }
 }
 
@@ -47,9 +47,9 @@ public enum SwapsRenderer {
             out.append("none")
             out.bytes.append(contentsOf: repeatElement(ByteParser.space, count: 36))
             out.append("virtual\t\t")
-            out.append(swap.totalKB)
+            out.append(swap.totalKB.rawValue)
             out.append(byte: ByteParser.tab)
-            out.append(swap.totalKB - swap.freeKB)
+            out.append((swap.totalKB - swap.freeKB).rawValue)
             out.append("\t0\n")
         }
         return out.bytes
