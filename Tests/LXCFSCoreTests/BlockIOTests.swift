@@ -199,6 +199,22 @@ final class MeminfoFiguresTests: XCTestCase {
         XCTAssertEqual(g.swapFree, 0)
     }
 
+    func testKiBRoundsDownAndStopsAtZero() {
+        // 1023 bytes are 0 kB, 2047 bytes 1 kB (proc(5): bytes / 1024, rounded down).
+        XCTAssertEqual(KiB(bytes: 1023), 0)
+        XCTAssertEqual(KiB(bytes: 2047), 1)
+        XCTAssertEqual(KiB(5) - KiB(7), 0)
+        XCTAssertEqual(KiB.max + KiB(1), KiB.max)
+        // A cgroup with 1,048,575 bytes of limit (1 kB short of 1 MiB): 1023 kB.
+        var stat = MemoryStat()
+        stat.activeFile = 1023
+        let memory = MemoryUsage(limit: 1_048_575, headroom: 2047, usage: nil, stat: stat, swapLimit: nil, swapUsage: nil)
+        let f = MeminfoFigures(host: HostMeminfo(memTotalKB: 16_777_216, memFreeKB: 12_582_912), memory: memory, options: ViewOptions())
+        XCTAssertEqual(f.memTotal, 1023)
+        XCTAssertEqual(f.memFree, 1)
+        XCTAssertEqual(f.memAvailable, 1)
+    }
+
     func testHostFiguresParseOnlyTheirLines() {
         let host = HostMeminfo(parsing: Array(FixtureRoot.hostMeminfo.utf8)[...])
         XCTAssertEqual(host, HostMeminfo(memTotalKB: 16_777_216, memFreeKB: 12_582_912, swapTotalKB: 1_048_576))
