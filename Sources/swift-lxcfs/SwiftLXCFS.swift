@@ -37,6 +37,7 @@ struct Failure: Error, CustomStringConvertible {
 enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else {
@@ -94,11 +95,15 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
+    var noReattach = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
+        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
