@@ -168,14 +168,6 @@ public enum NamespaceHelper {
         }
         if MountTable.isCovered(stale, in: table) { return ("failed", "another mount now covers it") }
         let path = item.mountPoint
-        // A shared or slave parent may have propagated another namespace's
-        // repair beneath this stale mount already: then detaching it is all.
-        if let below = table.first(where: { $0.id == stale.parentID }), below.mountPoint == path, below.device == liveDevice {
-            guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                return ("failed", "cannot detach the stale mount above a live bind at \(path): \(errnoText(errno))")
-            }
-            return ("replaced", "a propagated live bind was beneath it")
-        }
         var how = mode.rawValue
         var placed = false
         if mode == .beneath {

@@ -69,9 +69,16 @@ for line in open("/proc/self/mountinfo"):
         hidden.append(f[4])
 for path in sorted(hidden, key=len, reverse=True):
     subprocess.run(["umount", "-l", path], check=False)
+keeper = None
+if cfg.get("handoff"):
+    # This namespace passes to a process started after the peer's, so the
+    # peer's namespace has the lower pid (it is found first); this one exits.
+    keeper = subprocess.Popen(["sleep", "infinity"])
 with open(cfg["ready"] + ".tmp", "w") as f:
-    json.dump({"peer": peer.pid if peer else None}, f)
+    json.dump({"peer": peer.pid if peer else None, "keeper": keeper.pid if keeper else None}, f)
 os.rename(cfg["ready"] + ".tmp", cfg["ready"])
+if keeper:
+    sys.exit(0)
 log = cfg.get("log")
 while True:
     if log:
@@ -91,19 +98,22 @@ class Namespace:
     """A process (and, with a peer, a second one) in a mount namespace of
     its own, in cgroup `cg`, with `binds` [(source, target, extra flags)]."""
 
-    def __init__(self, cg, tmp_path, name, binds, propagation="private", peer=None, log=False):
+    def __init__(self, cg, tmp_path, name, binds, propagation="private", peer=None, log=False, handoff=False):
         self.ready = str(tmp_path / f"{name}.ready")
         self.log = str(tmp_path / f"{name}.log") if log else None
         cfg = {"binds": [[str(s), str(d), o] for s, d, o in binds], "ready": self.ready, "log": self.log,
-               "rshared": peer is not None, "peer": peer, "hide": str(tmp_path)}
+               "rshared": peer is not None, "peer": peer, "hide": str(tmp_path), "handoff": handoff}
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", propagation,
                                       sys.executable, "-c", NS_SCRIPT, json.dumps(cfg)],
                                      preexec_fn=cg.preexec(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, what=f"namespace {name}")
-        if self.proc.poll() is not None:
+        if not os.path.exists(self.ready):
             raise AssertionError(f"namespace {name} failed: {self.proc.stderr.read().decode()}")
-        self.pid = self.proc.pid
-        self.peer = json.load(open(self.ready))["peer"]
+        ready = json.load(open(self.ready))
+        self.peer = ready["peer"]
+        self.pid = ready["keeper"] or self.proc.pid
+        if handoff:
+            self.proc.wait(10)
         self.cg = cg
 
     def pids(self):
@@ -127,6 +137,12 @@ class Namespace:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        for pid in (self.peer, self.pid):
+            if pid and pid != self.proc.pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 def mountinfo(pid):

@@ -119,11 +119,12 @@ def test_no_reattach_leaves_the_dead_binds(daemons, namespaces, cgroups, tmp_pat
 
 
 @pytest.mark.parametrize("mode", ["beneath", "detach-first"])
-@pytest.mark.parametrize("propagation", ["private", "slave", "shared"])
+@pytest.mark.parametrize("propagation", ["private", "slave", "shared", "slave-found-first"])
 def test_replaces_dead_binds_whatever_the_propagation(mode, propagation, daemons, namespaces, cgroups, tmp_path):
     """Private: one namespace. Slave and shared: a namespace with shared
     mounts and a second one made from it (its slave, or its peer) that
-    received the binds by propagation. Both ways of putting the clone in
+    received the binds by propagation; the slave's namespace also with the
+    lower pid, so that it is found before its master. Both ways of putting the clone in
     place (MOVE_MOUNT_BENEATH, or detach first as on kernels before 6.5)."""
     old_mnt, new_mnt = mnt(tmp_path, "old"), mnt(tmp_path, "new")
     old = daemons(LxcfsDaemon(str(old_mnt)))
@@ -131,8 +132,8 @@ def test_replaces_dead_binds_whatever_the_propagation(mode, propagation, daemons
     dead, live = device_of(old_mnt), device_of(new_mnt)
     cg = cgroups("reattach-prop", memory=300 * MIB)
     binds = file_binds(old_mnt, ("proc/meminfo", "proc/uptime")) + [(old_mnt / "sys/devices/system/cpu", "/sys/devices/system/cpu", "")]
-    peer = {"private": None, "slave": "slave", "shared": "unchanged"}[propagation]
-    ns = namespaces(Namespace(cg, tmp_path, "prop", binds, peer=peer))
+    peer = {"private": None, "slave": "slave", "shared": "unchanged", "slave-found-first": "slave"}[propagation]
+    ns = namespaces(Namespace(cg, tmp_path, "prop", binds, peer=peer, handoff=propagation == "slave-found-first"))
     pids = ns.pids()
     assert len(pids) == (1 if peer is None else 2)
     before = {pid: mountinfo(pid) for pid in pids}
