@@ -185,27 +185,10 @@ public struct Finder: Sendable {
             found.append(NamespaceFinding(namespace: ns, pid: pid, containerID: ContainerID.find(inCgroupText: cgroup),
                                           stale: stale.map { StaleMount(mount: $0, verdict: verdict(for: $0, in: table, live: live)) }))
         }
-        // Slaves after their masters: a repair under a shared parent
-        // propagates to its slaves (the umount of the stale mount too), so
-        // a slave repaired first would end with two live binds stacked.
-        let slaveFirst = found.enumerated().sorted { a, b in
-            let ka = Self.isSlaveSide(a.element, tables), kb = Self.isSlaveSide(b.element, tables)
-            return ka != kb ? !ka : a.offset < b.offset
-        }
-        found = slaveFirst.map(\.element)
         let others = liveness.filter { $0.value != .dead }.keys.sorted().map {
             OtherConnection(device: $0, source: sources[$0] ?? "", liveness: liveness[$0]!, mounts: mountCount[$0] ?? 0)
         }
         return Finding(live: live, namespacesLookedAt: tables.count, namespaces: found, healthyBinds: healthy, others: others)
-    }
-
-    /// True when a stale mount of `ns` sits on a parent that receives
-    /// propagation (`master:N`) from another peer group.
-    static func isSlaveSide(_ ns: NamespaceFinding, _ tables: [(MountNamespace, Int32, [MountEntry])]) -> Bool {
-        guard let table = tables.first(where: { $0.0.inode == ns.namespace.inode })?.2 else { return false }
-        return ns.stale.contains { s in
-            table.first { $0.id == s.mount.parentID }?.optionalFields.contains { $0.hasPrefix("master:") } ?? false
-        }
     }
 
     func verdict(for mount: MountEntry, in table: [MountEntry], live: LiveMount) -> StaleVerdict {

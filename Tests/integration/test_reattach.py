@@ -124,7 +124,8 @@ def test_replaces_dead_binds_whatever_the_propagation(mode, propagation, daemons
     """Private: one namespace. Slave and shared: a namespace with shared
     mounts and a second one made from it (its slave, or its peer) that
     received the binds by propagation; the slave's namespace also with the
-    lower pid, so that it is found before its master. Both ways of putting the clone in
+    lower pid, so that it is found and repaired before its master (the
+    master's repair then propagates into it: one live bind per path either way). Both ways of putting the clone in
     place (MOVE_MOUNT_BENEATH, or detach first as on kernels before 6.5)."""
     old_mnt, new_mnt = mnt(tmp_path, "old"), mnt(tmp_path, "new")
     old = daemons(LxcfsDaemon(str(old_mnt)))
