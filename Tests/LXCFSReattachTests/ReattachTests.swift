@@ -55,6 +55,8 @@ final class ContainerIDTests: XCTestCase {
         XCTAssertNil(ContainerID.find(inCgroupText: "0::/user.slice/session-1.scope\n"))
         XCTAssertNil(ContainerID.find(inCgroupText: "0::/crio-conmon-\(id).scope\n"))
         XCTAssertNil(ContainerID.find(inCgroupText: ""))
+        // Hexadecimal, but not 64 digits: a cgroup named like a short id.
+        XCTAssertNil(ContainerID.find(inCgroupText: "0::/deadbeef/\(id.dropLast())\n"))
     }
 }
 
