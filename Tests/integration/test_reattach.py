@@ -196,7 +196,7 @@ def test_dry_run_lists_and_changes_nothing(daemons, namespaces, cgroups, tmp_pat
     assert memtotal_kb(ns.read("/proc/meminfo")[1]) == 200 * 1024
 
 
-def test_odd_cases_some_files_read_only_unserved_and_a_namespace_that_exits(daemons, namespaces, cgroups, tmp_path):
+def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_point_deleted(daemons, namespaces, cgroups, tmp_path):
     old_mnt, new_mnt = mnt(tmp_path, "old"), mnt(tmp_path, "new")
     old = daemons(LxcfsDaemon(str(old_mnt)))
     daemons(Daemon(str(new_mnt), ("--no-reattach",)))
@@ -210,6 +210,11 @@ def test_odd_cases_some_files_read_only_unserved_and_a_namespace_that_exits(daem
     unserved = namespaces(Namespace(cg, tmp_path, "unserved",
                                     file_binds(old_mnt, ("proc/meminfo",)) + [(old_mnt / "cgroup", emulated, "")]))
     doomed = namespaces(Namespace(cg, tmp_path, "doomed", file_binds(old_mnt, ("proc/meminfo",))))
+    # A bind whose mount point (a file of the host) is deleted during the step.
+    target = tmp_path / "target-file"
+    target.write_text("")
+    vanish = namespaces(Namespace(cg, tmp_path, "vanish",
+                                  file_binds(old_mnt, ("proc/meminfo",)) + [(old_mnt / "proc/stat", target, "")]))
     ro_before = mountinfo(ro.pid)
     unserved_before = mountinfo(unserved.pid)
     kill_hard(old)
@@ -220,6 +225,7 @@ def test_odd_cases_some_files_read_only_unserved_and_a_namespace_that_exits(daem
         # Between the find step and the replacement: the doomed namespace's only process exits.
         wait_for(lambda: pause.exists() or step.poll() is not None, what="the step's pause")
         doomed.stop()
+        target.unlink()
         pause.unlink()
         out, _ = step.communicate(timeout=120)
     finally:
@@ -227,12 +233,12 @@ def test_odd_cases_some_files_read_only_unserved_and_a_namespace_that_exits(daem
             step.kill()
     # No crash; the unserved directory is left, so not everything was repaired.
     assert step.returncode == 1, out
-    assert out.strip().splitlines()[-1].startswith("reattach: 4 of 4 mount namespaces had 6 mounts"), out
-    assert "5 replaced, 1 left, 1 gone" not in out  # (the doomed mount is gone, not replaced)
-    assert "4 replaced, 1 left, 1 gone" in out, out
+    assert out.strip().splitlines()[-1].startswith("reattach: 5 of 5 mount namespaces had 8 mounts"), out
+    assert "5 replaced, 1 left, 2 gone" in out, out
+    assert f"  gone {target}: no longer mounted" in out, out
     assert f"  left {emulated}: /cgroup is not served at {new_mnt}" in out, out
     assert re.search(rf"pid {doomed.pid}: 1 mounts of a dead lxcfs connection\n  gone /proc/meminfo", out), out
-    for ns in (only, ro, unserved):
+    for ns in (only, ro, unserved, vanish):
         assert memtotal_kb(ns.read("/proc/meminfo")[1]) == 220 * 1024
     # Read-only binds stay read-only, with the same per-mount flags.
     for path in ("/proc/meminfo", "/proc/uptime"):
