@@ -70,14 +70,14 @@ for line in open("/proc/self/mountinfo"):
 for path in sorted(hidden, key=len, reverse=True):
     subprocess.run(["umount", "-l", path], check=False)
 keeper = None
-if cfg.get("handoff"):
+if cfg.get("handoff") or cfg.get("second"):
     # This namespace passes to a process started after the peer's, so the
     # peer's namespace has the lower pid (it is found first); this one exits.
     keeper = subprocess.Popen(["sleep", "infinity"])
 with open(cfg["ready"] + ".tmp", "w") as f:
     json.dump({"peer": peer.pid if peer else None, "keeper": keeper.pid if keeper else None}, f)
 os.rename(cfg["ready"] + ".tmp", cfg["ready"])
-if keeper:
+if cfg.get("handoff"):
     sys.exit(0)
 log = cfg.get("log")
 while True:
@@ -98,11 +98,13 @@ class Namespace:
     """A process (and, with a peer, a second one) in a mount namespace of
     its own, in cgroup `cg`, with `binds` [(source, target, extra flags)]."""
 
-    def __init__(self, cg, tmp_path, name, binds, propagation="private", peer=None, log=False, handoff=False):
+    def __init__(self, cg, tmp_path, name, binds, propagation="private", peer=None, log=False, handoff=False,
+                 second=False):
         self.ready = str(tmp_path / f"{name}.ready")
         self.log = str(tmp_path / f"{name}.log") if log else None
         cfg = {"binds": [[str(s), str(d), o] for s, d, o in binds], "ready": self.ready, "log": self.log,
-               "rshared": peer is not None, "peer": peer, "hide": str(tmp_path), "handoff": handoff}
+               "rshared": peer is not None, "peer": peer, "hide": str(tmp_path), "handoff": handoff,
+               "second": second}
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", propagation,
                                       sys.executable, "-c", NS_SCRIPT, json.dumps(cfg)],
                                      preexec_fn=cg.preexec(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -111,7 +113,9 @@ class Namespace:
             raise AssertionError(f"namespace {name} failed: {self.proc.stderr.read().decode()}")
         ready = json.load(open(self.ready))
         self.peer = ready["peer"]
-        self.pid = ready["keeper"] or self.proc.pid
+        # With a second process in the namespace, `pid` stays the first (lowest).
+        self.second = ready["keeper"] if second else None
+        self.pid = ready["keeper"] if handoff else self.proc.pid
         if handoff:
             self.proc.wait(10)
         self.cg = cg
@@ -137,7 +141,7 @@ class Namespace:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for pid in (self.peer, self.pid):
+        for pid in (self.peer, self.pid, self.second):
             if pid and pid != self.proc.pid:
                 try:
                     os.kill(pid, signal.SIGKILL)

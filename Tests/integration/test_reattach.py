@@ -210,6 +210,8 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
     unserved = namespaces(Namespace(cg, tmp_path, "unserved",
                                     file_binds(old_mnt, ("proc/meminfo",)) + [(old_mnt / "cgroup", emulated, "")]))
     doomed = namespaces(Namespace(cg, tmp_path, "doomed", file_binds(old_mnt, ("proc/meminfo",))))
+    # A namespace whose first process exits during the step: its second is entered instead.
+    survivor = namespaces(Namespace(cg, tmp_path, "survivor", file_binds(old_mnt, ("proc/meminfo",)), second=True))
     # A bind whose mount point (a file of the host) is deleted during the step.
     target = tmp_path / "target-file"
     target.write_text("")
@@ -225,6 +227,8 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
         # Between the find step and the replacement: the doomed namespace's only process exits.
         wait_for(lambda: pause.exists() or step.poll() is not None, what="the step's pause")
         doomed.stop()
+        survivor.proc.kill()
+        survivor.proc.wait()
         target.unlink()
         pause.unlink()
         out, _ = step.communicate(timeout=120)
@@ -233,8 +237,10 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
             step.kill()
     # No crash; the unserved directory is left, so not everything was repaired.
     assert step.returncode == 1, out
-    assert out.strip().splitlines()[-1].startswith("reattach: 5 of 5 mount namespaces had 8 mounts"), out
-    assert "5 replaced, 1 left, 2 gone" in out, out
+    assert out.strip().splitlines()[-1].startswith("reattach: 6 of 6 mount namespaces had 9 mounts"), out
+    assert "6 replaced, 1 left, 2 gone" in out, out
+    assert re.search(rf"pid {survivor.pid}: 1 mounts of a dead lxcfs connection\n  replaced /proc/meminfo", out), out
+    assert memtotal_kb(survivor.read("/proc/meminfo", pid=survivor.second)[1]) == 220 * 1024
     assert f"  gone {target}: no longer mounted" in out, out
     assert f"  left {emulated}: /cgroup is not served at {new_mnt}" in out, out
     assert re.search(rf"pid {doomed.pid}: 1 mounts of a dead lxcfs connection\n  gone /proc/meminfo", out), out
