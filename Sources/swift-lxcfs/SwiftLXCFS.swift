@@ -76,7 +76,8 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it.
+            process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
+            whose lxcfs binds died, which every start runs.
             """,
         version: version
     )
