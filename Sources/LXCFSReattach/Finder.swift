@@ -47,30 +47,39 @@ public enum StaleVerdict: Sendable, Equatable {
 
 /// One mount of a dead connection and its verdict.
 public struct StaleMount: Sendable, Equatable {
+    /// The mount as its namespace's mountinfo lists it.
     public let mount: MountEntry
+    /// What the step does with it.
     public let verdict: StaleVerdict
 }
 
 /// One namespace that holds mounts of a dead lxcfs-type connection.
 public struct NamespaceFinding: Sendable, Equatable {
+    /// The namespace and its processes.
     public let namespace: MountNamespace
     /// The pid whose mountinfo was read.
     public let pid: Int32
     /// The container id from that pid's `/proc/PID/cgroup`, when it names one.
     public let containerID: String?
+    /// Its mounts of dead lxcfs-type connections, in mountinfo order.
     public let stale: [StaleMount]
 }
 
 /// A connection of type `fuse.lxcfs` that is not the live one and was found alive.
 public struct OtherConnection: Sendable, Equatable {
+    /// Its `major:minor`.
     public let device: String
+    /// The mount source its mounts show (`lxcfs`, `swift-lxcfs`).
     public let source: String
+    /// What its probe found.
     public let liveness: Liveness
+    /// How many of its mounts the namespaces looked at hold.
     public let mounts: Int
 }
 
 /// Everything the find step saw.
 public struct Finding: Sendable, Equatable {
+    /// The daemon's own mount.
     public let live: LiveMount
     /// How many mount namespaces were looked at.
     public let namespacesLookedAt: Int
@@ -84,6 +93,7 @@ public struct Finding: Sendable, Equatable {
 
 /// Why the step cannot run at all.
 public struct ReattachError: Error, CustomStringConvertible, Sendable {
+    /// One sentence, ending with a period.
     public let description: String
 }
 
@@ -96,6 +106,9 @@ public struct Finder: Sendable {
     /// contains one of these strings are looked at (tests on a shared host).
     public let cgroupScope: [String]?
 
+    /// - Parameters:
+    ///   - mountPoint: the daemon's mount point, absolute.
+    ///   - cgroupScope: see `cgroupScope`; `nil` looks at every namespace.
     public init(mountPoint: String, cgroupScope: [String]? = nil) {
         self.mountPoint = mountPoint
         self.cgroupScope = cgroupScope

@@ -17,11 +17,16 @@ public enum PlacementMode: String, Sendable {
 
 /// One mount the helper is to replace.
 public struct HelperItem: Sendable, Equatable {
+    /// The stale mount's ID (checked again inside the namespace).
     public let id: Int
+    /// Its mount point, relative to the target process's root.
     public let mountPoint: String
+    /// Its root inside the filesystem: the path to clone in the live mount.
     public let root: String
+    /// Its per-mount options, which the clone takes.
     public let options: [String]
 
+    /// The item for a stale mount.
     public init(_ m: MountEntry) {
         id = m.id; mountPoint = m.mountPoint; root = m.root; options = m.options
     }

@@ -21,9 +21,13 @@ public struct Reattach: Sendable {
     /// How many pids of one namespace are tried when they exit one after another.
     static let pidsTried = 8
 
+    /// The live daemon's mount point.
     public let mountPoint: String
+    /// Find and report only.
     public let dryRun: Bool
+    /// How clones are put in place.
     public let mode: PlacementMode
+    /// Cgroup path substrings that limit the namespaces looked at, or `nil` for all.
     public let cgroupScope: [String]?
 
     /// - Parameters:
