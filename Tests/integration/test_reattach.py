@@ -210,6 +210,10 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
     unserved = namespaces(Namespace(cg, tmp_path, "unserved",
                                     file_binds(old_mnt, ("proc/meminfo",)) + [(old_mnt / "cgroup", emulated, "")]))
     doomed = namespaces(Namespace(cg, tmp_path, "doomed", file_binds(old_mnt, ("proc/meminfo",))))
+    # The whole tree bound (mountinfo root "/"), as a HostToContainer hostPath of the mount point is.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    whole = namespaces(Namespace(cg, tmp_path, "whole", [(old_mnt, tree, "")]))
     # A namespace whose first process exits during the step: its second is entered instead.
     survivor = namespaces(Namespace(cg, tmp_path, "survivor", file_binds(old_mnt, ("proc/meminfo",)), second=True))
     # A bind whose mount point (a file of the host) is deleted during the step.
@@ -237,8 +241,11 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
             step.kill()
     # No crash; the unserved directory is left, so not everything was repaired.
     assert step.returncode == 1, out
-    assert out.strip().splitlines()[-1].startswith("reattach: 6 of 6 mount namespaces had 9 mounts"), out
-    assert "6 replaced, 1 left, 2 gone" in out, out
+    assert out.strip().splitlines()[-1].startswith("reattach: 7 of 7 mount namespaces had 10 mounts"), out
+    assert "7 replaced, 1 left, 2 gone" in out, out
+    assert f"  replaced {tree} with {new_mnt} (beneath)" in out, out
+    assert memtotal_kb(whole.read(f"{tree}/proc/meminfo")[1]) == 220 * 1024
+    assert whole.read(f"{tree}/sys/devices/system/cpu/online")[0] == 0
     assert re.search(rf"pid {survivor.pid}: 1 mounts of a dead lxcfs connection\n  replaced /proc/meminfo", out), out
     assert memtotal_kb(survivor.read("/proc/meminfo", pid=survivor.second)[1]) == 220 * 1024
     assert f"  gone {target}: no longer mounted" in out, out
