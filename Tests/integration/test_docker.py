@@ -190,6 +190,8 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
         logs = engine.docker("logs", ds_name).stdout + engine.docker("logs", ds_name).stderr
         assert serving(), logs
         assert "joined the host cgroup namespace" in logs
+        # The start runs the reattach step (README, "Repairing containers").
+        wait_for(lambda: "reattach: " in engine.docker("logs", ds_name).stderr, what="the reattach step's summary")
         # The readiness probe passes.
         probe = container["readinessProbe"]["exec"]["command"]
         assert engine.docker("exec", ds_name, *probe, check=False).returncode == 0
