@@ -522,3 +522,50 @@ final class CPURuleTests: XCTestCase {
         XCTAssertTrue(out.hasPrefix("cpu  101 0 50 209604 0 0 0 0 0 0\ncpu0 51 0 25 104244 0 0 0 0 0 0\ncpu1 50 0 25 105360 0 0 0 0 0 0\nintr "), out)
     }
 }
+
+/// The uptime rules: the host's in the host's pid namespace, else since the
+/// namespace's init started, never below 0; the host's when the init is unknown.
+final class UptimeRuleTests: XCTestCase {
+    func fixture() throws -> FixtureRoot {
+        let f = try FixtureRoot()
+        try f.host(mountinfo: FixtureRoot.v2Mountinfo)
+        return f
+    }
+
+    func testAContainerSeesTheTimeSinceItsInitStarted() throws {
+        // Host up 5000.00 s, idle 18000.00; the init started at 123456 ticks
+        // (1234.56 s): up 3765.44 s; idle scaled by 3765.44 / 5000 (no cgroup
+        // CPU time): 18000 x 0.753088 = 13555.58.
+        let f = try fixture()
+        try f.process(700, parent: 1, ns: "pid:[4026532100]", start: 123_456, cgroup: "0::/c\n")
+        try f.process(701, parent: 700, ns: "pid:[4026532100]", start: 200_000, cgroup: "0::/c\n")
+        try f.write("/proc/700/status", "NSpid:\t700\t1\n")
+        XCTAssertEqual(f.render(.uptime, pid: 701), "3765.44 13555.58\n")
+    }
+
+    func testNeverBelowZero() throws {
+        // An init that started after the host's uptime (clock skew in a fixture): 0.
+        let f = try fixture()
+        try f.process(700, parent: 1, ns: "pid:[4026532100]", start: 600_000, cgroup: "0::/c\n")
+        try f.write("/proc/700/status", "NSpid:\t700\t1\n")
+        XCTAssertEqual(f.render(.uptime, pid: 700), "0.00 0.00\n")
+    }
+
+    func testTheHostsPidNamespaceAndAnUnknownInitGiveTheHostsUptime() throws {
+        let f = try fixture()
+        try f.process(800, parent: 1, ns: "pid:[4026531836]", start: 300_000, cgroup: "0::/c\n")
+        XCTAssertEqual(f.render(.uptime, pid: 800), "5000.00 18000.00\n")
+        // A reader in another namespace whose /proc/PID/stat is gone.
+        try f.write("/proc/900/ns/pid", "pid:[4026532200]\n")
+        try f.write("/proc/900/cgroup", "0::/c\n")
+        XCTAssertEqual(f.render(.uptime, pid: 900), "5000.00 18000.00\n")
+    }
+}
+
+/// The daemon's view reads through cached descriptors; a fixture root's directly.
+final class ReaderChoiceTests: XCTestCase {
+    func testTheRealHostUsesCachedDescriptorsAndAFixtureRootReadsDirectly() throws {
+        XCTAssertTrue(ContainerView(root: HostRoot()).files is CachedDescriptorReader)
+        XCTAssertTrue(ContainerView(root: HostRoot("/tmp")).files is DirectFileReader)
+    }
+}
