@@ -39,6 +39,10 @@ enum Entry {
         let args = Array(CommandLine.arguments.dropFirst())
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
+        } else if args.first == "webhook" {
+            WebhookLauncher.exec(Array(args.dropFirst()))
+        } else if args.first == "cdi-spec" {
+            run(CDISpec.self, Array(args.dropFirst()), help: "swift-lxcfs cdi-spec --help")
         } else {
             // lxcfs spells --version as -v too.
             run(SwiftLXCFS.self, args.map { $0 == "-v" ? "--version" : $0 }, help: "swift-lxcfs --help")
@@ -75,7 +79,8 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it.
+            process would read it; 'swift-lxcfs webhook --help' the Kubernetes admission webhook; \
+            'swift-lxcfs cdi-spec --help' the CDI spec.
             """,
         version: version
     )

@@ -14,8 +14,10 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CACHE = os.path.join(REPO, ".cache")
 
-# Every file lxcfs 5.0.3 users bind into containers: what README.md's
-# `docker run` flags and the example Kubernetes workload list.
+# Every file lxcfs 5.0.3 users bind into containers, and the cpu tree
+# bound whole (so that lscpu and mpstat count the visible CPUs): what
+# README.md's `docker run` flags, the example Kubernetes workload, the
+# admission webhook and `swift-lxcfs cdi-spec` bind.
 LXCFS_FILES = [
     "proc/cpuinfo",
     "proc/diskstats",
@@ -25,8 +27,11 @@ LXCFS_FILES = [
     "proc/stat",
     "proc/swaps",
     "proc/uptime",
-    "sys/devices/system/cpu/online",
+    "sys/devices/system/cpu",
 ]
+
+# The folders among them (Kubernetes hostPath type Directory; the rest are File).
+LXCFS_DIRECTORIES = {"sys/devices/system/cpu"}
 
 # What the Docker tests bind into containers and read back, relative to the
 # mount point: the daemon serves every lxcfs file.

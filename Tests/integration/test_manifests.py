@@ -13,7 +13,7 @@ import sys
 import pytest
 import yaml
 
-from deploy_support import LXCFS_FILES, REPO, SERVED_FILES
+from deploy_support import LXCFS_DIRECTORIES, LXCFS_FILES, REPO, SERVED_FILES
 
 KUBERNETES_VERSION = "1.37.0"
 MANIFESTS = sorted(glob.glob(os.path.join(REPO, "deploy", "kubernetes", "*.yaml")))
@@ -73,7 +73,7 @@ def test_example_workload_binds_every_lxcfs_file_as_a_host_file():
     bound = {}
     for m in pod["containers"][0]["volumeMounts"]:
         source = volumes[m["name"]]
-        assert source["type"] == "File"
+        assert source["type"] == ("Directory" if m["mountPath"].lstrip("/") in LXCFS_DIRECTORIES else "File")
         assert source["path"] == "/var/lib/lxcfs" + m["mountPath"]
         bound[m["mountPath"].lstrip("/")] = source
     assert sorted(bound) == sorted(LXCFS_FILES)
