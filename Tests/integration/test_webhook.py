@@ -369,8 +369,9 @@ def test_no_patch_for_opted_out_excluded_or_own_pods_and_other_kinds(webhook):
     assert answer(webhook, plain, namespace="kube-system")[1] is None
     assert answer(webhook, pod("d", [container("app")], labels={"app.kubernetes.io/name": "swift-lxcfs"}))[1] is None
     assert answer(webhook, plain, operation="UPDATE")[1] is None
+    # Another kind, even shaped like a pod, is allowed as it is.
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"},
-                  "data": {"spec": "x"}}
+                  "data": {"spec": "x"}, "spec": {"containers": [container("app")]}}
     assert answer(webhook, config_map, kind=("", "v1", "ConfigMap"))[1] is None
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
                   "spec": {"template": {"spec": {"containers": [container("app")]}}}}
