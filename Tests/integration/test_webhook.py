@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import yaml
@@ -225,7 +226,7 @@ def apply_patch(obj, operations, folder):
         import jsonpatch
     except ImportError:
         pytest.fail("neither kubectl nor the jsonpatch package is installed (scripts/test.sh installs jsonpatch)")
-    print("kubectl is missing: the patch is applied with the jsonpatch package", file=sys.stderr)
+    warnings.warn("kubectl is not installed: the webhook's patches are applied with the jsonpatch package")
     return jsonpatch.apply_patch(obj, operations)
 
 
