@@ -85,11 +85,12 @@ def privileged_flags():
                     "--security-opt", "systempaths=unconfined", "--device", "/dev/fuse"]
 
 
-def bind_flags(source_root, files=SERVED_FILES):
-    """`docker run` flags binding each served file over the container's own."""
+def bind_flags(source_root, files=SERVED_FILES, mode="rw"):
+    """`docker run` flags binding each served file over the container's own
+    (`mode` rw, as lxcfs users bind them, or ro, as the webhook and CDI do)."""
     flags = []
     for rel in files:
-        flags += ["-v", f"{os.path.join(source_root, rel)}:/{rel}:rw"]
+        flags += ["-v", f"{os.path.join(source_root, rel)}:/{rel}:{mode}"]
     return flags
 
 

@@ -10,6 +10,7 @@ Images come from debootstrap root filesystems (no registry is reachable),
 cached under .cache/ within one checkout. Skipped where
 SWIFT_LXCFS_SKIP_DOCKER=1 (inside Dockerfile.test's container).
 """
+import json
 import os
 import re
 import shutil
@@ -123,8 +124,9 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, tools_image, nam
     try:
         started_at = host_uptime()
         a, b = names("small"), names("large")
+        # One binds read-only (as the webhook and the CDI spec do), one read-write (as the README).
         engine.docker("run", "-d", "--name", a, "-m", "256m", "--cpus", "0.5", "--cpuset-cpus", "0",
-                      *bind_flags(str(mnt)), tools_image, "sleep", "infinity")
+                      *bind_flags(str(mnt), mode="ro"), tools_image, "sleep", "infinity")
         engine.docker("run", "-d", "--name", b, "-m", "512m", "--cpuset-cpus", "0-1",
                       *bind_flags(str(mnt)), tools_image, "sleep", "infinity")
         # Both run at once and live in cgroups under this engine's parent.
@@ -155,6 +157,10 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, tools_image, nam
             got = engine.docker("exec", a, "cat", path, check=False)
             assert got.returncode == 0, (rel, got.stderr)
             assert got.stdout or rel == "proc/diskstats", rel
+        # runc made the read-only binds read-only: a write fails before it reaches the daemon.
+        write = engine.docker("exec", a, "sh", "-c", "(echo 1 >/proc/meminfo) 2>&1 || true").stdout
+        assert "Read-only file system" in write, write
+        assert "Permission denied" in engine.docker("exec", b, "sh", "-c", "(echo 1 >/proc/meminfo) 2>&1 || true").stdout
         swaps = engine.docker("exec", a, "cat", "/proc/swaps").stdout.splitlines()
         assert swaps[0].startswith("Filename")
         # Without the bind mounts the same container sees the host.
@@ -244,3 +250,50 @@ def test_dockerfile_test_builds_and_passes_inside_a_container(engine, swift_base
     summary = [line for line in out.splitlines() if re.search(r"\d+ passed", line)]
     assert summary and "failed" not in summary[-1], out[-3000:]
     assert re.search(r"Executed \d+ tests?, with 0 failures", out), out[-3000:]
+
+
+def test_runtime_image_serves_the_webhook_as_the_deployment_runs_it(engine, runtime_image, names, tmp_path):
+    """The webhook Deployment's command in the runtime image, as its pod runs
+    it (uid 65534, read-only root filesystem, no capabilities), answers
+    /healthz and an AdmissionReview over TLS."""
+    from test_webhook import Connection, free_port, make_ca, make_serving
+
+    docs = yaml.safe_load_all(open(os.path.join(REPO, "deploy", "kubernetes", "webhook.yaml")))
+    container = next(d for d in docs if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    secret_dir = container["volumeMounts"][0]["mountPath"]
+    pki = tmp_path / "pki"
+    cafile = make_ca(str(pki))
+    cert, key = make_serving(str(pki), str(pki), "serving")
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    shutil.copy(cert, tls / "tls.crt")
+    shutil.copy(key, tls / "tls.key")
+    os.chmod(tls / "tls.key", 0o644)
+    port = free_port()
+    command = [arg if not arg.startswith("--port=") else f"--port={port}" for arg in container["command"]]
+    name = names("webhook")
+    engine.docker("run", "-d", "--name", name, "--network", "host", "--user", "65534:65534", "--read-only",
+                  "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "-v", f"{tls}:{secret_dir}:ro",
+                  "--entrypoint", command[0], runtime_image, *command[1:])
+
+    def healthy():
+        try:
+            c = Connection(port, cafile, timeout=5)
+            try:
+                return c.call("GET", "/healthz") == (200, b"ok\n")
+            finally:
+                c.close()
+        except OSError:
+            return False
+
+    wait_for(lambda: healthy() or not inspect(engine, name)["State"]["Running"], timeout=60, what="webhook in the image")
+    assert healthy(), engine.docker("logs", name).stderr
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+              "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": "apps",
+                          "operation": "CREATE", "object": {"spec": {"containers": [{"name": "app"}]}}}}
+    c = Connection(port, cafile)
+    try:
+        status, body = c.call("POST", "/mutate", json.dumps(review).encode(), {"Content-Type": "application/json"})
+    finally:
+        c.close()
+    assert status == 200 and json.loads(body)["response"]["patchType"] == "JSONPatch", body
