@@ -64,7 +64,11 @@ struct Webhook: ParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "The largest request body accepted; a larger one gets 400.")
     var maxBodyBytes = 4 * 1024 * 1024
 
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may stay silent (in the TLS handshake or between requests) before it is closed.")
+    var idleTimeout = 60
+
     func validate() throws {
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535") }
         guard mountpoint.hasPrefix("/") else { throw ValidationError("--mountpoint must be an absolute path") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
@@ -89,6 +93,7 @@ struct Webhook: ParsableCommand {
         }
         let injector = PodInjector(mountPoint: mountpoint)
         let limit = maxBodyBytes
+        let idle = TimeAmount.seconds(Int64(idleTimeout))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(4, System.coreCount)))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -97,6 +102,9 @@ struct Webhook: ParsableCommand {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    // A client that sends nothing for `idle` loses its connection.
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                    try sync.addHandler(IdleCloser())
                     try sync.addHandler(NIOSSLServerHandler(context: store.context()))
                     try sync.configureHTTPServerPipeline(withErrorHandling: true)
                     try sync.addHandler(WebhookHandler(injector: injector, maxBodyBytes: limit))
@@ -121,6 +129,19 @@ struct Webhook: ParsableCommand {
         signals.forEach { $0.cancel() }
         try? group.syncShutdownGracefully()
         log("stopped")
+    }
+}
+
+/// Closes the connection on IdleStateHandler's read timeout.
+final class IdleCloser: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }
 

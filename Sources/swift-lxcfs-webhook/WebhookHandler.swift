@@ -33,7 +33,7 @@ final class WebhookHandler: ChannelInboundHandler {
             let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             switch (path, head.method) {
             case ("/mutate", .POST): route = .mutate
-            case ("/healthz", .GET), ("/healthz", .HEAD): route = .healthz
+            case ("/healthz", .GET): route = .healthz
             case ("/mutate", _), ("/healthz", _): route = .methodNotAllowed
             default: route = .notFound
             }

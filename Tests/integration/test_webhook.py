@@ -439,6 +439,25 @@ def test_malformed_and_oversized_bodies_get_400_and_the_server_lives_on(webhook)
     assert answer(webhook, pod("after", [container("app")]))[1]
 
 
+def test_a_silent_client_is_disconnected_and_others_are_served(pki):
+    """A connection that never finishes its TLS handshake, or sends nothing
+    after a request, is closed after --idle-timeout."""
+    w = Webhook(pki["cert"], pki["key"], pki["ca"], args=["--idle-timeout", "1"])
+    try:
+        silent = socket.create_connection(("127.0.0.1", w.port))
+        silent.settimeout(10)
+        assert silent.recv(1) == b"", "the server kept a silent connection"
+        silent.close()
+        kept = w.connection()
+        assert kept.call("GET", "/healthz")[0] == 200
+        kept.sock.settimeout(10)
+        assert kept.sock.recv(1) == b"", "the server kept an idle keep-alive connection"
+        kept.close()
+        assert w.healthy()
+    finally:
+        assert w.stop() == 0, w.output()
+
+
 def test_a_hundred_concurrent_requests_are_all_answered(webhook):
     def one(i):
         obj = pod(f"p{i}", [container("app"), container("side")], init=[container("init")])
