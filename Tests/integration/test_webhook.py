@@ -214,7 +214,8 @@ def apply_patch(obj, operations, folder):
     src = os.path.join(folder, f"{obj['metadata']['name']}.yaml")
     with open(src, "w") as f:
         yaml.safe_dump(obj, f)
-    kubectl = shutil.which("kubectl")
+    # SWIFT_LXCFS_KUBECTL= (empty) takes the fallback even where kubectl is installed.
+    kubectl = os.environ.get("SWIFT_LXCFS_KUBECTL", shutil.which("kubectl"))
     if kubectl:
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
         r = subprocess.run([kubectl, "patch", "--local", "-f", src, "--type", "json", "-p", json.dumps(operations),
