@@ -33,6 +33,7 @@ struct Daemon {
         // With -l, the loadavg sampler runs from the moment the mount is in place.
         _ = try mount.run(filesystem: filesystem, logger: logger, ready: { [logger, mountPoint] in
             view.startLoadavgSampler()
+            ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger)
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }
@@ -73,6 +74,7 @@ struct Daemon {
         guard mountPoint.hasPrefix("/") else {
             throw Failure("the mount point \(mountPoint) must be an absolute path.")
         }
+        detachDeadMountAtMountPoint()
         var st = stat()
         if stat(mountPoint, &st) != 0 {
             if errno == ENOTCONN {

@@ -37,6 +37,7 @@ struct Failure: Error, CustomStringConvertible {
 enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else if args.first == "webhook" {
@@ -79,8 +80,9 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it; 'swift-lxcfs webhook --help' the Kubernetes admission webhook; \
-            'swift-lxcfs cdi-spec --help' the CDI spec.
+            process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
+            whose lxcfs binds died, which every start runs; 'swift-lxcfs webhook --help' the \
+            Kubernetes admission webhook; 'swift-lxcfs cdi-spec --help' the CDI spec.
             """,
         version: version
     )
@@ -99,11 +101,15 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
+    var noReattach = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
+        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
