@@ -11,7 +11,7 @@
 #
 # valgrind 3.19 cannot read the DWARF 5 that Swift 6.3 writes, so the binary
 # is copied without its debug sections first (symbols stay). The daemon runs
-# with --no-reattach: the reattach step at start probes the daemon's own mount
+# with --no-reattach where it has that flag: the reattach step at start probes the daemon's own mount
 # from another thread, which is not part of a read (and once left a thread
 # blocked on the dead mount under valgrind).
 set -euo pipefail
@@ -22,6 +22,8 @@ files=(proc/meminfo proc/cpuinfo proc/stat proc/uptime sys/devices/system/cpu/on
 work=$(mktemp -d)
 cg=${SWIFT_LXCFS_CGROUP_PREFIX:-swl-callgrind}-cg
 strip --strip-debug -o "$work/daemon" "$bin"
+extra=()
+if "$bin" --help 2>/dev/null | grep -q -- --no-reattach; then extra=(--no-reattach); fi
 mkdir -p "$work/mnt"
 controllers=()
 if [[ -d /sys/fs/cgroup/memory ]]; then
@@ -33,7 +35,7 @@ if [[ -d /sys/fs/cgroup/memory ]]; then
 else
   mkdir -p "/sys/fs/cgroup/$cg"
 fi
-(cd "$work" && exec valgrind --tool=callgrind --dump-instr=no "$work/daemon" -f --no-reattach -p "$work/pid" "$work/mnt" >"$work/valgrind.log" 2>&1) &
+(cd "$work" && exec valgrind --tool=callgrind --dump-instr=no "$work/daemon" -f "${extra[@]}" -p "$work/pid" "$work/mnt" >"$work/valgrind.log" 2>&1) &
 vg=$!
 cleanup() {
   kill "$vg" 2>/dev/null || true
