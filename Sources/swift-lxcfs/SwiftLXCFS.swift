@@ -132,7 +132,7 @@ struct Render: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
-    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks to standard error.")
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks, and the container cgroup chosen in each hierarchy and why, to standard error.")
     var debug = false
 
     @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online.")
@@ -144,7 +144,11 @@ struct Render: ParsableCommand {
             printError("\(file) is not a served file; the served files are \(known).")
             throw ExitCode.failure
         }
-        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: makeLogger(debug: debug))
+        let logger = makeLogger(debug: debug)
+        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: logger)
+        if debug {
+            for line in view.explainContainerCgroup(of: pid) { logger.debug("\(line)") }
+        }
         let bytes = view.render(virtualFile, for: pid)
         bytes.withUnsafeBytes { raw in
             var off = 0
