@@ -19,7 +19,7 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
-        // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount).
+        // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount, epoll, eventfd).
         .target(name: "CLinux"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
         .target(
@@ -34,6 +34,7 @@ let package = Package(
             name: "LXCFSFilesystem",
             dependencies: [
                 "CFuse3",
+                "CLinux",
                 "LXCFSCore",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -62,6 +62,8 @@ public final class ContainerFilesystem: FUSERequestHandler {
     /// Node id <-> path.
     public let nodes = NodeTable()
     let handles = HandleTable()
+    /// PSI triggers on pressure files opened for writing (`--enable-psi-poll`).
+    let triggers: PressureTriggers
 
     /// Seconds the kernel keeps names and attributes (directories never
     /// change; file contents are rendered per open and served with direct I/O).
@@ -70,9 +72,11 @@ public final class ContainerFilesystem: FUSERequestHandler {
     /// - Parameters:
     ///   - view: renders each file for the calling process.
     ///   - logger: the daemon's logger.
-    public init(view: ContainerView, logger: Logger) {
+    ///   - psiPoll: `--enable-psi-poll`: pressure files opened for writing take PSI triggers.
+    public init(view: ContainerView, logger: Logger, psiPoll: Bool = false) {
         self.view = view
         self.logger = logger
+        self.triggers = PressureTriggers(enabled: psiPoll, logger: logger)
         self.tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -97,6 +101,11 @@ public final class ContainerFilesystem: FUSERequestHandler {
         }
         case FUSE_OPEN.rawValue: withPath(r, c) { path in
             let flags = Int32(bitPattern: r.argument(as: fuse_open_in.self)?.flags ?? 0)
+            switch self.pressureTriggerOpen(path, flags: flags, pid: r.pid) {
+            case .failure(let e)?: return c.reply(r.unique, error: e.code)
+            case .success(let target)?: return self.openPressureTrigger(r, c, path: path, target: target)
+            case nil: break
+            }
             switch self.open(path, flags: flags, uid: r.uid, pid: r.pid) {
             case .failure(let e): c.reply(r.unique, error: e.code)
             case .success(let file):
@@ -111,7 +120,10 @@ public final class ContainerFilesystem: FUSERequestHandler {
         }
         case FUSE_READ.rawValue: read(r, c)
         case FUSE_RELEASE.rawValue:
-            if let arg = r.argument(as: fuse_release_in.self) { handles.remove(arg.fh) }
+            if let arg = r.argument(as: fuse_release_in.self) {
+                handles.remove(arg.fh)
+                triggers.release(arg.fh)
+            }
             c.reply(r.unique, error: 0)
         case FUSE_OPENDIR.rawValue: withPath(r, c) { path in
             guard self.directoryNames(path, pid: r.pid) != nil else { return c.reply(r.unique, error: ENOENT) }
@@ -134,16 +146,16 @@ public final class ContainerFilesystem: FUSERequestHandler {
             out.st.bsize = 512
             c.reply(r.unique, value: out)
         case FUSE_POLL.rawValue:
-            // Rendered files are always readable. An ENOSYS here would make
-            // the kernel stop sending polls for the whole connection (lxc/lxcfs #726).
-            var out = fuse_poll_out()
-            out.revents = UInt32(POLLIN | POLLRDNORM)
-            c.reply(r.unique, value: out)
+            // Rendered files are always readable; a pressure file opened
+            // for writing reports its PSI trigger. Never ENOSYS, which would
+            // make the kernel stop sending polls for the whole connection (lxc/lxcfs #726).
+            pollPressureTrigger(r, c)
         case FUSE_SETATTR.rawValue:
             let valid = r.argument(as: fuse_setattr_in.self)?.valid ?? 0
             c.reply(r.unique, error: valid & UInt32(FATTR_SIZE) != 0 ? EACCES : EROFS)
         case FUSE_WRITE.rawValue:
-            c.reply(r.unique, error: EACCES)
+            // A PSI trigger on a pressure file opened for writing; EACCES otherwise.
+            writePressureTrigger(r, c)
         case FUSE_MKNOD.rawValue, FUSE_MKDIR.rawValue, FUSE_UNLINK.rawValue, FUSE_RMDIR.rawValue,
              FUSE_RENAME.rawValue, FUSE_RENAME2.rawValue, FUSE_LINK.rawValue, FUSE_SYMLINK.rawValue,
              FUSE_CREATE.rawValue, FUSE_SETXATTR.rawValue, FUSE_REMOVEXATTR.rawValue, FUSE_TMPFILE.rawValue:

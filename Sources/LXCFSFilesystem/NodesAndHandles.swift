@@ -107,9 +107,16 @@ final class HandleTable: Sendable {
     /// Whether `fh` was issued by this process.
     func isOurs(_ fh: UInt64) -> Bool { fh >> 40 == generation }
 
-    /// Keeps `file` under a new handle.
-    func insert(_ file: OpenFile) -> UInt64 {
-        let fh = generation << 40 | (next.add(1, ordering: .relaxed).oldValue & 0xff_ffff_ffff)
+    /// Bit 39 of a handle: the file was opened for writing (a pressure file
+    /// that may hold a PSI trigger), told from the handle alone by a successor.
+    static let writerBit: UInt64 = 1 << 39
+
+    /// Whether `fh` was issued for a file opened for writing (by any process).
+    static func isWriter(_ fh: UInt64) -> Bool { fh & writerBit != 0 }
+
+    /// Keeps `file` under a new handle (with `writerBit` set for `writer`).
+    func insert(_ file: OpenFile, writer: Bool = false) -> UInt64 {
+        let fh = generation << 40 | (writer ? Self.writerBit : 0) | (next.add(1, ordering: .relaxed).oldValue & 0x7f_ffff_ffff)
         shard(fh).files.withLock { $0[fh] = file }
         return fh
     }

@@ -20,6 +20,8 @@ struct Daemon {
     let viewOptions: ViewOptions
     let takeover: Bool
     let logger: Logger
+    /// `--enable-psi-poll`: pressure files opened for writing take PSI triggers.
+    var enablePSIPoll = false
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -30,7 +32,7 @@ struct Daemon {
         enterHostCgroupNamespace()
         raiseOpenFileLimit()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
-        let filesystem = ContainerFilesystem(view: view, logger: logger)
+        let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
 

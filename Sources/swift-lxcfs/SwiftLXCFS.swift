@@ -97,6 +97,9 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @Flag(name: .customLong("enable-psi-poll"), help: "Let processes register PSI triggers: /proc/pressure/{cpu,io,memory} opened for writing take a trigger (some|full STALL_US WINDOW_US) on the container cgroup's pressure file (cgroup v2), and poll(2) reports POLLPRI when it fires.")
+    var enablePSIPoll = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
@@ -105,7 +108,8 @@ struct SwiftLXCFS: ParsableCommand {
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
-                       viewOptions: view.viewOptions, takeover: takeover, logger: logger).run()
+                       viewOptions: view.viewOptions, takeover: takeover, logger: logger,
+                       enablePSIPoll: enablePSIPoll).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure
