@@ -205,6 +205,7 @@ final class PressureTriggers: @unchecked Sendable {
     /// The waiter thread: waits on every registered descriptor, marks the
     /// handle's event pending and notifies the kernel's poll handle.
     private func wait(_ w: Waiter) {
+        _ = clinux_set_thread_name("swl-psi-waiter")
         var data = [UInt64](repeating: 0, count: 32)
         var events = [UInt32](repeating: 0, count: 32)
         while !w.stopping.load(ordering: .sequentiallyConsistent) {

@@ -24,6 +24,10 @@ int clinux_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int t
 /* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
 int clinux_eventfd(void);
 
+/* prctl(PR_SET_NAME): names the calling thread (at most 15 bytes kept),
+   as /proc/PID/task/TID/comm shows it. */
+int clinux_set_thread_name(const char *name);
+
 /* The EPOLL* bits used, from <sys/epoll.h>. */
 #define CLINUX_EPOLLIN 0x001U
 #define CLINUX_EPOLLPRI 0x002U
