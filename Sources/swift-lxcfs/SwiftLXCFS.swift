@@ -37,6 +37,7 @@ struct Failure: Error, CustomStringConvertible {
 enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else {
@@ -75,7 +76,8 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it.
+            process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
+            whose lxcfs binds died, which every start runs.
             """,
         version: version
     )
@@ -100,11 +102,15 @@ struct SwiftLXCFS: ParsableCommand {
     @Flag(name: .customLong("enable-psi-poll"), help: "Let processes register PSI triggers: /proc/pressure/{cpu,io,memory} opened for writing take a trigger (some|full STALL_US WINDOW_US) on the container cgroup's pressure file (cgroup v2), and poll(2) reports POLLPRI when it fires.")
     var enablePSIPoll = false
 
+    @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
+    var noReattach = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
+        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },

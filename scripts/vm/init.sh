@@ -571,9 +571,14 @@ psi_waiters() { grep -l '^swl-psi-waiter$' /proc/$PSI_PID/task/*/comm 2>/dev/nul
 psi_fds() { ls -l /proc/$PSI_PID/fd 2>/dev/null | grep -c "$PSI/cpu.pressure"; }
 psi_threads() { ls /proc/$PSI_PID/task | wc -l; }
 # Warm-up reads, so that the daemon's worker threads (started on demand) are there before counting.
+# (wait with pids: a bare wait would wait for the daemons too.)
 for i in 1 2 3; do
-    cat $MNT_PSI/proc/pressure/cpu > /dev/null & cat $MNT_PSI/proc/meminfo > /dev/null & cat $MNT_PSI/proc/stat > /dev/null
-    wait
+    cat $MNT_PSI/proc/pressure/cpu > /dev/null &
+    w1=$!
+    cat $MNT_PSI/proc/meminfo > /dev/null &
+    w2=$!
+    cat $MNT_PSI/proc/stat > /dev/null
+    wait $w1 $w2
 done
 psi_threads_before=$(psi_threads)
 check_eq psi_nothing_before "waiters 0, cpu.pressure descriptors 0" "waiters $(psi_waiters), cpu.pressure descriptors $(psi_fds)"
