@@ -94,9 +94,6 @@ final class PressureTriggers: @unchecked Sendable {
     /// Whether `fh` is an open file of a pressure file opened for writing.
     func holds(_ fh: UInt64) -> Bool { state.withLock { $0.entries[fh] != nil } }
 
-    /// How many triggers are registered (for tests and logs).
-    var count: Int { state.withLock { $0.registered } }
-
     /// Records an open for writing of a pressure file (no trigger yet).
     func opened(_ fh: UInt64, target: String, privileged: Bool) {
         state.withLock { $0.entries[fh] = Entry(target: target, privileged: privileged) }
@@ -183,6 +180,8 @@ final class PressureTriggers: @unchecked Sendable {
     /// Forgets `fh` on release: closes its cgroup descriptor, which removes
     /// the kernel's trigger, and stops the waiter thread with the last one.
     func release(_ fh: UInt64) {
+        // Every other release (read-only opens) costs no lock.
+        guard HandleTable.isWriter(fh) else { return }
         let stop = state.withLock { s -> Waiter? in
             guard let entry = s.entries.removeValue(forKey: fh) else { return nil }
             guard entry.fd >= 0 else { return nil }
@@ -315,11 +314,12 @@ extension ContainerFilesystem {
     func pollPressureTrigger(_ r: FUSERequest, _ c: FUSEConnection) {
         var out = fuse_poll_out()
         out.revents = UInt32(POLLIN | POLLRDNORM)
-        if triggers.enabled, let arg = r.argument(as: fuse_poll_in.self) {
+        // Only handles opened for writing can hold a trigger: no lock for the others.
+        if let arg = r.argument(as: fuse_poll_in.self), HandleTable.isWriter(arg.fh) {
             if let revents = triggers.poll(arg.fh, kh: arg.kh,
                                            scheduleNotify: arg.flags & UInt32(FUSE_POLL_SCHEDULE_NOTIFY) != 0, on: c) {
                 out.revents = revents
-            } else if !handles.isOurs(arg.fh), HandleTable.isWriter(arg.fh) {
+            } else if !handles.isOurs(arg.fh) {
                 out.revents = PressureTriggers.defaultMask | UInt32(POLLERR | POLLPRI)
             }
         }

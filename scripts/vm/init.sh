@@ -555,20 +555,30 @@ fi
 # O_RDWR|O_NONBLOCK, writes "some 50000 1000000" (50 ms of stall within 1 s)
 # and a second trigger (EBUSY: one per open file), and poll()s for POLLPRI for
 # at most 6 s (the 1 s window and 5 s of slack under TCG). While the file is
-# open, the daemon holds one descriptor of the cgroup's cpu.pressure and its
+# open, the daemon holds one read-write descriptor of the cgroup's cpu.pressure and its
 # waiter thread (named swl-psi-waiter); after close neither, and the daemon
 # has as many threads as before. An invalid trigger gets EINVAL, and the
 # daemon without the flag refuses the open with EACCES.
 MNT_PSI=/var/lib/lxcfs-psi
 mkdir -p $MNT_PSI
-start_daemon $MNT_PSI psi --enable-psi-poll
+# (--no-reattach: no start-up thread of its own that ends meanwhile, so that the thread counts compare.)
+start_daemon $MNT_PSI psi --enable-psi-poll --no-reattach
 PSI_PID=$!
 PSI=$CG/swl-psi
 must mkdir $PSI
 must sh -c "echo 0 > $PSI/cpuset.cpus"
 must sh -c "echo '10000 100000' > $PSI/cpu.max"
 psi_waiters() { grep -l '^swl-psi-waiter$' /proc/$PSI_PID/task/*/comm 2>/dev/null | wc -l; }
-psi_fds() { ls -l /proc/$PSI_PID/fd 2>/dev/null | grep -c "$PSI/cpu.pressure"; }
+# The trigger's descriptors: cpu.pressure open O_RDWR (the last octal digit
+# of fdinfo's flags 2); the descriptors the renderer keeps to read it are O_RDONLY.
+psi_fds() {
+    n=0
+    for l in /proc/$PSI_PID/fd/*; do
+        [ "$(readlink "$l")" = "$PSI/cpu.pressure" ] || continue
+        case $(awk '$1 == "flags:" { print $2 }' "/proc/$PSI_PID/fdinfo/${l##*/}") in *2|*6) n=$((n + 1)) ;; esac
+    done
+    echo $n
+}
 psi_threads() { ls /proc/$PSI_PID/task | wc -l; }
 # Warm-up reads, so that the daemon's worker threads (started on demand) are there before counting.
 # (wait with pids: a bare wait would wait for the daemons too.)
