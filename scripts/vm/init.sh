@@ -605,7 +605,7 @@ rm -f /tmp/psi-release
 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' $PSI psi-poller $MNT_PSI/proc/pressure/cpu "some 50000 1000000" 6000 /tmp/psi-release > /tmp/psi-fire 2>&1 &
 poller=$!
 i=0
-while ! grep -qE '^(event|timeout|poll error|write error|open error)' /tmp/psi-fire && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -qE '^(event|late-event|timeout|poll error|write error|open error)' /tmp/psi-fire && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 psi_held="waiters $(psi_waiters), cpu.pressure descriptors $(psi_fds)"
 psi_threads_held=$(psi_threads)
 touch /tmp/psi-release
