@@ -38,11 +38,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The reattach step: dead lxcfs mounts in every mount namespace
+        // replaced with binds of the live mount. No FUSE, no LXCFSCore.
+        .target(name: "LXCFSReattach", dependencies: ["CLinux"]),
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
                 "LXCFSCore",
                 "LXCFSFilesystem",
+                "LXCFSReattach",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -53,6 +57,7 @@ let package = Package(
             dependencies: ["LXCFSCore"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
     ],
     swiftLanguageModes: [.v6]
 )

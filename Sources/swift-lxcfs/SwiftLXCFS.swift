@@ -37,6 +37,7 @@ struct Failure: Error, CustomStringConvertible {
 enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else {
@@ -75,7 +76,8 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it.
+            process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
+            whose lxcfs binds died, which every start runs.
             """,
         version: version
     )
@@ -97,11 +99,15 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
+    var noReattach = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
+        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
@@ -132,7 +138,7 @@ struct Render: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
-    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks to standard error.")
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks, and the container cgroup chosen in each hierarchy and why, to standard error.")
     var debug = false
 
     @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online.")
@@ -144,7 +150,11 @@ struct Render: ParsableCommand {
             printError("\(file) is not a served file; the served files are \(known).")
             throw ExitCode.failure
         }
-        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: makeLogger(debug: debug))
+        let logger = makeLogger(debug: debug)
+        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: logger)
+        if debug {
+            for line in view.explainContainerCgroup(of: pid) { logger.debug("\(line)") }
+        }
         let bytes = view.render(virtualFile, for: pid)
         bytes.withUnsafeBytes { raw in
             var off = 0

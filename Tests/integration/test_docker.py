@@ -173,6 +173,8 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
         # The pod's privileges: privileged, host pids, its own cgroup
         # namespace, host cgroups, /var/lib/lxcfs shared both ways.
         engine.docker("run", "-d", "--name", ds_name, *privileged_flags(), "--pid=host", "--cgroupns=private",
+                      # The reattach step at start: only this checkout's test namespaces (conftest).
+                      "-e", f"SWIFT_LXCFS_REATTACH_CGROUPS={os.environ['SWIFT_LXCFS_REATTACH_CGROUPS']}",
                       "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
                       "-v", f"{host}:/var/lib/lxcfs:rshared",
                       "--entrypoint", container["command"][0], runtime_image, *container["command"][1:], script)
@@ -188,6 +190,8 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
         logs = engine.docker("logs", ds_name).stdout + engine.docker("logs", ds_name).stderr
         assert serving(), logs
         assert "joined the host cgroup namespace" in logs
+        # The start runs the reattach step (README, "Repairing containers").
+        wait_for(lambda: "reattach: " in engine.docker("logs", ds_name).stderr, what="the reattach step's summary")
         # The readiness probe passes.
         probe = container["readinessProbe"]["exec"]["command"]
         assert engine.docker("exec", ds_name, *probe, check=False).returncode == 0
