@@ -58,6 +58,8 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
+        // The state blob, node ids and the takeover socket path (no mount).
+        .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),
     ],
     swiftLanguageModes: [.v6]
 )
