@@ -20,13 +20,16 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib \
-    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs" /out/swift-lxcfs
+    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs" /out/swift-lxcfs \
+    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs-webhook" /out/swift-lxcfs-webhook
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse3-3 fuse3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/swift-lxcfs /usr/local/bin/swift-lxcfs
+# `swift-lxcfs webhook` (deploy/kubernetes/webhook.yaml) runs this program.
+COPY --from=build /out/swift-lxcfs-webhook /usr/local/bin/swift-lxcfs-webhook
 # Runs in the foreground, reads nothing from standard input, stops on SIGTERM.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/swift-lxcfs"]

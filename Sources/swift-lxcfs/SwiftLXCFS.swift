@@ -40,6 +40,10 @@ enum Entry {
         ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
+        } else if args.first == "webhook" {
+            WebhookLauncher.exec(Array(args.dropFirst()))
+        } else if args.first == "cdi-spec" {
+            run(CDISpec.self, Array(args.dropFirst()), help: "swift-lxcfs cdi-spec --help")
         } else {
             // lxcfs spells --version as -v too.
             run(SwiftLXCFS.self, args.map { $0 == "-v" ? "--version" : $0 }, help: "swift-lxcfs --help")
@@ -77,7 +81,8 @@ struct SwiftLXCFS: ParsableCommand {
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
             process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
-            whose lxcfs binds died, which every start runs.
+            whose lxcfs binds died, which every start runs; 'swift-lxcfs webhook --help' the \
+            Kubernetes admission webhook; 'swift-lxcfs cdi-spec --help' the CDI spec.
             """,
         version: version
     )

@@ -210,7 +210,9 @@ def test_an_open_file_gives_a_correct_next_frame_across_a_restart(served, cgroup
     cg = cgroups("open-across", memory=300 * MIB, cpus="0")
     reader = subprocess.Popen(["python3", "-c", TOP_LIKE, os.path.join(s.mnt, "proc/stat")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=cg.preexec())
-    first = eval(reader.stdout.readline())
+    line = reader.stdout.readline()
+    assert line.strip(), "the reader failed before its first frame"
+    first = eval(line)
     assert first[0] == 1 and first[2]
     if how == "kill":
         s.kill()
@@ -222,7 +224,9 @@ def test_an_open_file_gives_a_correct_next_frame_across_a_restart(served, cgroup
     s.wait_ready(before)
     reader.stdin.write("\n")
     reader.stdin.flush()
-    second = eval(reader.stdout.readline())
+    line = reader.stdout.readline()
+    assert line.strip(), "the reader failed to read its next frame"
+    second = eval(line)
     reader.wait(10)
     assert second[0] == 1 and second[2], second
     assert all(b >= a for a, b in zip(first[1], second[1])), (first, second)
