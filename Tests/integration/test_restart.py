@@ -299,6 +299,13 @@ def garbage_server(path, answer):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     srv.bind(path)
     srv.listen(4)
+    close = srv.close
+
+    def close_and_remove():
+        close()
+        if os.path.exists(path):
+            os.unlink(path)
+    srv.close = close_and_remove
 
     def run():
         while True:
