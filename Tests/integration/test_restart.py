@@ -97,6 +97,9 @@ def served(tmp_path):
     yield make
     for s in made:
         s.stop()
+        for leftover in (socket_path(s.mnt), socket_path(s.mnt) + ".real"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 def fresh(served, args=()):
@@ -312,7 +315,13 @@ def garbage_server(path, answer):
             time.sleep(0.5)
             c.close()
     threading.Thread(target=run, daemon=True).start()
-    return srv
+
+    class Closer:
+        def close(self):
+            srv.close()
+            if os.path.exists(path):
+                os.unlink(path)
+    return Closer()
 
 
 def test_a_takeover_socket_that_answers_garbage_with_nothing_mounted_mounts_afresh(served):
