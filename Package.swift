@@ -24,7 +24,7 @@ let package = Package(
             pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]
         ),
-        // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount).
+        // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount, epoll, eventfd).
         .target(name: "CLinux"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
         .target(
@@ -40,6 +40,7 @@ let package = Package(
             name: "LXCFSFilesystem",
             dependencies: [
                 "CFuse3",
+                "CLinux",
                 "LXCFSCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,6 +84,8 @@ let package = Package(
         ),
         .testTarget(name: "LXCFSWebhookTests", dependencies: ["LXCFSWebhook"]),
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
+        // The state blob, node ids and the takeover socket path (no mount).
+        .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proves swift-lxcfs on a real cgroup v2 kernel: boots Debian's kernel under
 # QEMU (TCG, 4 vCPUs, 1 GiB, cgroup v2 only) with a busybox initramfs that
-# holds a static-stdlib build of the daemon, libfuse3, fusermount3 and procps
-# free/top; scripts/vm/init.sh runs the checks inside the guest.
+# holds a static-stdlib build of the daemon, libfuse3, fusermount3, procps
+# free/top and a static PSI trigger client (scripts/vm/psi-poller.c);
+# scripts/vm/init.sh runs the checks inside the guest.
 #
 # Prints one `pass|fail|skip NAME: DETAIL` line per check and then
 # `N passed, N failed, N skipped`. Exit status: 0 when every check passed,
@@ -33,7 +34,7 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"; exit 2' ERR
 
 # ------------------------------------------------------------ host packages
 source scripts/install-deps.sh
-vm_pkgs=(qemu-system-x86 busybox-static procps)
+vm_pkgs=(qemu-system-x86 busybox-static procps gcc libc6-dev)
 missing=()
 for p in "${vm_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -124,6 +125,8 @@ for applet in $(busybox --list); do
   [[ -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
 done
 install -m 755 "$daemon" "$root/bin/swift-lxcfs"
+# The PSI trigger client of scripts/vm/init.sh, static: nothing to copy beside it.
+gcc -static -O2 -Wall -o "$root/usr/bin/psi-poller" scripts/vm/psi-poller.c
 for tool in fusermount3 free top; do install -m 755 "$(command -v $tool)" "$root/usr/bin/$tool"; done
 # util-linux's unshare, for --cgroup (busybox's has none); beside busybox's, not over it.
 install -D -m 755 "$(command -v unshare)" "$root/usr/lib/util-linux/unshare"

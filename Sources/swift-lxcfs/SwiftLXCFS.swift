@@ -99,7 +99,13 @@ struct SwiftLXCFS: ParsableCommand {
     @Option(name: [.customShort("o")], help: "Extra FUSE mount options, comma-separated.")
     var mountOptions: [String] = []
 
+    @Flag(name: .customLong("takeover"), help: "Take the mount over from the swift-lxcfs serving MOUNTPOINT (live upgrade): it hands its FUSE connection over and exits 0.")
+    var takeover = false
+
     @OptionGroup var view: ViewFlags
+
+    @Flag(name: .customLong("enable-psi-poll"), help: "Let processes register PSI triggers: /proc/pressure/{cpu,io,memory} opened for writing take a trigger (some|full STALL_US WINDOW_US) on the container cgroup's pressure file (cgroup v2), and poll(2) reports POLLPRI when it fires.")
+    var enablePSIPoll = false
 
     @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
     var noReattach = false
@@ -113,7 +119,8 @@ struct SwiftLXCFS: ParsableCommand {
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
-                       viewOptions: view.viewOptions, logger: logger).run()
+                       viewOptions: view.viewOptions, takeover: takeover, logger: logger,
+                       enablePSIPoll: enablePSIPoll).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

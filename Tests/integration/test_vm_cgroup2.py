@@ -64,6 +64,14 @@ REQUIRED = [
     "nested_swaps_cg7",
     "nested_stat_cpus_cg7",
     "nested_stat_cpus_cfs_cg7",
+    "daemon_psi",
+    "psi_nothing_before",
+    "psi_without_flag_eacces",
+    "psi_invalid_trigger_einval",
+    "psi_trigger_fires",
+    "psi_second_trigger_ebusy",
+    "psi_while_open",
+    "psi_after_close",
 ]
 @pytest.fixture(scope="module")
 def vm_run():

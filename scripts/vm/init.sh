@@ -548,8 +548,87 @@ else
     report fail nested_setup "$(cat /tmp/nest-error 2>/dev/null) $(tr '\n' '|' < /tmp/nest-log)"
 fi
 
+# ---------------------------------------------------------------- PSI triggers
+# --enable-psi-poll (issue 14). A cgroup with cpu.max 10000 100000 (10% of a
+# CPU) on CPU 0, where two busy loops compete; a poller there (psi-poller,
+# built statically by vm-test.sh) opens <mount>/proc/pressure/cpu
+# O_RDWR|O_NONBLOCK, writes "some 50000 1000000" (50 ms of stall within 1 s)
+# and a second trigger (EBUSY: one per open file), and poll()s for POLLPRI for
+# at most 6 s (the 1 s window and 5 s of slack under TCG). While the file is
+# open, the daemon holds one read-write descriptor of the cgroup's cpu.pressure and its
+# waiter thread (named swl-psi-waiter); after close neither, and the daemon
+# has as many threads as before. An invalid trigger gets EINVAL, and the
+# daemon without the flag refuses the open with EACCES.
+MNT_PSI=/var/lib/lxcfs-psi
+mkdir -p $MNT_PSI
+# (--no-reattach: no start-up thread of its own that ends meanwhile, so that the thread counts compare.)
+start_daemon $MNT_PSI psi --enable-psi-poll --no-reattach
+PSI_PID=$!
+PSI=$CG/swl-psi
+must mkdir $PSI
+must sh -c "echo 0 > $PSI/cpuset.cpus"
+must sh -c "echo '10000 100000' > $PSI/cpu.max"
+psi_waiters() { grep -l '^swl-psi-waiter$' /proc/$PSI_PID/task/*/comm 2>/dev/null | wc -l; }
+# The trigger's descriptors: cpu.pressure open O_RDWR (the last octal digit
+# of fdinfo's flags 2); the descriptors the renderer keeps to read it are O_RDONLY.
+psi_fds() {
+    n=0
+    for l in /proc/$PSI_PID/fd/*; do
+        [ "$(readlink "$l")" = "$PSI/cpu.pressure" ] || continue
+        case $(awk '$1 == "flags:" { print $2 }' "/proc/$PSI_PID/fdinfo/${l##*/}") in *2|*6) n=$((n + 1)) ;; esac
+    done
+    echo $n
+}
+psi_threads() { ls /proc/$PSI_PID/task | wc -l; }
+# Warm-up reads, so that the daemon's worker threads (started on demand) are there before counting.
+# (wait with pids: a bare wait would wait for the daemons too.)
+for i in 1 2 3; do
+    cat $MNT_PSI/proc/pressure/cpu > /dev/null &
+    w1=$!
+    cat $MNT_PSI/proc/meminfo > /dev/null &
+    w2=$!
+    cat $MNT_PSI/proc/stat > /dev/null
+    wait $w1 $w2
+done
+psi_threads_before=$(psi_threads)
+check_eq psi_nothing_before "waiters 0, cpu.pressure descriptors 0" "waiters $(psi_waiters), cpu.pressure descriptors $(psi_fds)"
+out=$(in_cgroup $PSI psi-poller $MNT/proc/pressure/cpu "some 50000 1000000" 0 2>&1)
+check_eq psi_without_flag_eacces "open error EACCES" "$(echo "$out" | head -n1)"
+out=$(in_cgroup $PSI psi-poller $MNT_PSI/proc/pressure/cpu "some 50000 100" 0 2>&1)
+check_eq psi_invalid_trigger_einval "write error EINVAL" "$(echo "$out" | head -n1)"
+sh -c 'echo $$ > "$0/cgroup.procs" && exec timeout 60 sh -c "while :; do :; done"' $PSI &
+burn1=$!
+sh -c 'echo $$ > "$0/cgroup.procs" && exec timeout 60 sh -c "while :; do :; done"' $PSI &
+burn2=$!
+sleep 2
+rm -f /tmp/psi-release
+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' $PSI psi-poller $MNT_PSI/proc/pressure/cpu "some 50000 1000000" 6000 /tmp/psi-release > /tmp/psi-fire 2>&1 &
+poller=$!
+i=0
+while ! grep -qE '^(event|late-event|timeout|poll error|write error|open error)' /tmp/psi-fire && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+psi_held="waiters $(psi_waiters), cpu.pressure descriptors $(psi_fds)"
+psi_threads_held=$(psi_threads)
+touch /tmp/psi-release
+wait $poller
+poller_status=$?
+kill $burn1 $burn2 2>/dev/null
+log "psi poller: $(tr '\n' '|' < /tmp/psi-fire) exit $poller_status; $PSI/cpu.pressure: $(head -n1 $PSI/cpu.pressure); threads before $psi_threads_before, held $psi_threads_held"
+if [ $poller_status -eq 0 ] && grep -q '^event revents=' /tmp/psi-fire; then
+    report pass psi_trigger_fires "$(grep '^event' /tmp/psi-fire) (poll timeout 6000 ms)"
+else
+    report fail psi_trigger_fires "exit $poller_status: $(tr '\n' '|' < /tmp/psi-fire)"
+fi
+check_eq psi_second_trigger_ebusy "second-write error EBUSY" "$(grep '^second-write' /tmp/psi-fire)"
+check_eq psi_while_open "waiters 1, cpu.pressure descriptors 1" "$psi_held"
+# The release reaches the daemon after close(2) returns: wait for it, at most 5 s.
+i=0
+while { [ "$(psi_fds)" != 0 ] || [ "$(psi_waiters)" != 0 ]; } && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check_eq psi_after_close "waiters 0, cpu.pressure descriptors 0, threads $psi_threads_before" \
+    "waiters $(psi_waiters), cpu.pressure descriptors $(psi_fds), threads $(psi_threads)"
+wait $burn1 $burn2 2>/dev/null
+
 # ---------------------------------------------------------------- the end
-for name in plain cfs; do
+for name in plain cfs psi; do
     if [ -s /tmp/$name.log ]; then log "daemon $name said: $(head -c 2000 /tmp/$name.log | tr '\n' '|')"; fi
 done
 finish
