@@ -41,6 +41,7 @@ let package = Package(
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
+                "CLinux",
                 "LXCFSCore",
                 "LXCFSFilesystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,7 +1,15 @@
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include "clinux.h"
 
 #ifndef SYS_open_tree
@@ -20,4 +28,113 @@ int clinux_open_tree(int dirfd, const char *path, unsigned int flags) {
 int clinux_move_mount(int from_dirfd, const char *from_path,
                       int to_dirfd, const char *to_path, unsigned int flags) {
     return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+
+/* ---- The supervisor's process and socket plumbing ------------------- */
+
+
+static void clinux_format_pid(char *digits, pid_t pid) {
+    char tmp[24];
+    int n = 0;
+    unsigned long v = (unsigned long)pid;
+    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < (int)sizeof tmp);
+    for (int i = 0; i < n; i++) digits[i] = tmp[n - 1 - i];
+    digits[n] = 0;
+}
+
+pid_t clinux_spawn(const char *path, char *const argv[], char *const envp[],
+                   const int *fds, int nfds, char *listen_pid_slot) {
+    pid_t pid = fork();
+    if (pid != 0) return pid; /* parent: the child's pid, or -1 with errno */
+    /* Child: only async-signal-safe calls from here to execve. */
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        signal(sig, SIG_DFL);
+    }
+    if (nfds > 0) {
+        int moved[64];
+        if (nfds > 64) _exit(127);
+        /* First above the target range, so that no source is overwritten. */
+        for (int i = 0; i < nfds; i++) {
+            moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
+            if (moved[i] < 0) _exit(127);
+        }
+        for (int i = 0; i < nfds; i++) {
+            if (dup2(moved[i], 3 + i) < 0) _exit(127); /* dup2 clears FD_CLOEXEC */
+            close(moved[i]);
+        }
+    }
+    if (listen_pid_slot) clinux_format_pid(listen_pid_slot, getpid());
+    execve(path, argv, envp);
+    _exit(127);
+}
+
+int clinux_signalfd(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int clinux_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n != (ssize_t)sizeof info) return -1;
+    return (int)info.ssi_signo;
+}
+
+int clinux_notify_socket(const char *name, size_t length) {
+    struct sockaddr_un address;
+    if (length == 0 || length >= sizeof address.sun_path) { errno = ENAMETOOLONG; return -1; }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) { close(fd); return -1; }
+    memset(&address, 0, sizeof address);
+    address.sun_family = AF_UNIX;
+    memcpy(address.sun_path, name, length);
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length);
+    if (bind(fd, (struct sockaddr *)&address, size) != 0) { close(fd); return -1; }
+    return fd;
+}
+
+ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int max_fds,
+                           int *nfds, pid_t *sender_pid, uid_t *sender_uid) {
+    char control[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 253)];
+    struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control, .msg_controllen = sizeof control };
+    *nfds = 0;
+    *sender_pid = 0;
+    *sender_uid = (uid_t)-1;
+    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    if (n < 0) return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof cred);
+            *sender_pid = cred.pid;
+            *sender_uid = cred.uid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < count; i++) {
+                int got;
+                memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+                if (*nfds < max_fds) fds[(*nfds)++] = got;
+                else close(got);
+            }
+        }
+    }
+    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > capacity) {
+        for (int i = 0; i < *nfds; i++) close(fds[i]);
+        *nfds = 0;
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return n;
 }
