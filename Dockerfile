@@ -27,7 +27,11 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse3-3 fuse3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/swift-lxcfs /usr/local/bin/swift-lxcfs
-# Runs in the foreground, reads nothing from standard input, stops on SIGTERM.
+# The supervisor runs the daemon and holds its FUSE connection, so that a
+# crash of the daemon does not take the mount down; SIGHUP restarts the
+# daemon without unmounting. It runs in the foreground, reads nothing from
+# standard input and stops (unmounting) on SIGTERM. A newer image takes over
+# a running one with `supervise --takeover` (README.md, "Running it with Docker").
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/swift-lxcfs"]
-CMD ["--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]
+CMD ["supervise", "--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]

@@ -52,11 +52,23 @@ def command(line):
     return [a.replace("$$", "$") for a in shlex.split(line)], ignore
 
 
+# Outside systemd, the unit's `systemctl` questions get the answers of a
+# unit with an empty fd store and no job: what a start after a crash with
+# nothing stored sees. (test_systemd_real.py asks a real systemd.)
+SYSTEMCTL_STUB = """#!/bin/sh
+case "$1" in show) echo 0 ;; esac
+"""
+
+
 @pytest.fixture
 def unit_bin_dir():
-    """A folder holding the built daemon, to stand in for /usr/local/bin."""
+    """A folder holding the built daemon, to stand in for /usr/local/bin,
+    and a `systemctl` stand-in (see SYSTEMCTL_STUB)."""
     d = tempfile.mkdtemp(prefix="swl-deploy-unit-bin-")
     shutil.copy2(BIN, os.path.join(d, "swift-lxcfs"))
+    with open(os.path.join(d, "systemctl"), "w") as f:
+        f.write(SYSTEMCTL_STUB)
+    os.chmod(os.path.join(d, "systemctl"), 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -64,18 +76,27 @@ def unit_bin_dir():
 def test_unit_declares_the_service_contract():
     entries = {(s, k): v for s, k, v in unit_entries()}
     assert entries[("Service", "Type")] == "notify"
-    assert entries[("Service", "Restart")] == "on-failure"
+    # The connection outlives the daemon: restarted whatever ended it, from
+    # the fd store ("fuse" and "state"), and never given up on.
+    assert entries[("Service", "Restart")] == "always"
+    assert int(entries[("Service", "FileDescriptorStoreMax")]) >= 2
+    assert entries[("Unit", "StartLimitIntervalSec")] == "0"
+    # systemd 252 (Debian bookworm) does not know this key: it must not be there.
+    assert ("Service", "FileDescriptorStorePreserve") not in entries
     assert entries[("Service", "KillMode")] in ("mixed", "control-group")
     assert "local-fs.target" in entries[("Unit", "After")].split()
     pre = [command(v) for v in values("ExecStartPre")]
     clear = "fusermount3 -u -z /var/lib/lxcfs"
-    assert pre[0][1] and clear in " ".join(pre[0][0])
-    assert pre[1][0] == ["/bin/mkdir", "-p", "/var/lib/lxcfs"]
-    assert clear in " ".join(command(values("ExecStopPost")[0])[0])
+    # One step: a stale mount is detached only while the store is empty.
+    assert len(pre) == 1 and pre[0][1] and clear in " ".join(pre[0][0])
+    assert "NFileDescriptorStore" in " ".join(pre[0][0])
+    stop_post = " ".join(command(values("ExecStopPost")[0])[0])
+    assert clear in stop_post and "list-jobs" in stop_post
     argv, _ = command(values("ExecStart")[0])
     assert argv[0] == "/usr/local/bin/swift-lxcfs" and argv[-1] == "/var/lib/lxcfs"
     assert values("ExecReload") == []  # left out on purpose: the unit says why
     assert "No ExecReload" in open(UNIT).read()
+    assert "swift-lxcfs reattach" in open(UNIT).read()  # issue 11's place
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
@@ -126,7 +147,8 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
         "echo stale-mount-made",
     ]
     for argv, ignore in pre:
-        lines.append(shlex.join(argv) + (" || true" if ignore else ""))
+        argv = [a.replace("%n", "swift-lxcfs.service") for a in argv]
+        lines.append("PATH=/usr/local/bin:$PATH " + shlex.join(argv) + (" || true" if ignore else ""))
     lines += [
         f"if grep -q ' {mnt} .* - fuse' /proc/self/mountinfo; then echo 'stale mount left'; exit 1; fi",
         f"grep -q ' {mnt} .* - tmpfs' /proc/self/mountinfo || {{ echo 'bind mount lost'; exit 1; }}",
