@@ -138,3 +138,63 @@ ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int 
     }
     return n;
 }
+
+/* ---- Asking a command (systemctl) from a threaded process ----------- */
+
+#include <poll.h>
+#include <spawn.h>
+#include <time.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static long clinux_ms_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
+                           int timeout_ms, int *status) {
+    int pipefd[2];
+    *status = -1;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int err = posix_spawn(&pid, path, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(pipefd[1]);
+    if (err != 0) { close(pipefd[0]); errno = err; return -1; }
+    size_t used = 0;
+    long deadline = clinux_ms_now() + timeout_ms;
+    int timed_out = 0;
+    for (;;) {
+        long left = deadline - clinux_ms_now();
+        if (left <= 0) { timed_out = 1; break; }
+        struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { timed_out = 1; break; }
+        ssize_t n = read(pipefd[0], out + used, used < capacity ? capacity - used : 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* end of output (or no room left) */
+        used += (size_t)n;
+    }
+    close(pipefd[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+    if (timed_out) { errno = ETIMEDOUT; return -1; }
+    return (ssize_t)used;
+}

@@ -57,6 +57,14 @@ int clinux_notify_socket(const char *name, size_t length);
 ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int max_fds,
                            int *nfds, pid_t *sender_pid, uid_t *sender_uid);
 
+/* Runs `path` with `argv` (posix_spawn(3), safe in a threaded process;
+   signals unblocked and at their defaults in the child), its standard
+   output into `out` (at most `capacity` bytes), standard error to
+   /dev/null. Kills it after `timeout_ms`. Returns the bytes read and the
+   wait status in `status`, or -1 with errno set (ETIMEDOUT: killed). */
+ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
+                           int timeout_ms, int *status);
+
 /* The flags of the calls above, from <linux/mount.h> (numeric, so that
    older kernel headers still build). */
 #define CLINUX_OPEN_TREE_CLONE 1U
