@@ -30,10 +30,11 @@ import Musl
 ///   hand-over stop): started again at once, from the store;
 /// - exit 0 with an empty store (the child stopped finally, unmounted and
 ///   sent FDSTOREREMOVE): the supervisor exits 0;
-/// - exit 0 with descriptors still stored, unasked (the connection was taken
-///   over by `--takeover`, or the mount is gone): the supervisor closes its
-///   copies and waits for SIGTERM or SIGINT, then exits 0 without touching
-///   the mount. It waits rather than exits because a Kubernetes or Docker
+/// - exit 0 with descriptors still stored, unasked: when the stored `fuse`
+///   connection is still alive, it was taken over by `--takeover`: the
+///   supervisor closes its copies and waits for SIGTERM or SIGINT, then
+///   exits 0 without touching the mount; when the kernel has ended it (the
+///   mount was unmounted from outside), the supervisor exits 0. It waits rather than exits because a Kubernetes or Docker
 ///   restart policy would start a container that exited again, and that
 ///   container would take the connection back from its successor.
 /// SIGTERM or SIGINT to the supervisor is the final stop: SIGTERM to the
@@ -383,11 +384,20 @@ struct Supervisor {
                         stoppedCleanly = true
                         phase = .stopping(since: .infinity)
                     } else if exitedZero {
-                        logger.info("the server handed the connection over; releasing it and waiting for a stop signal",
-                                    metadata: ["pid": "\(pid)"])
+                        dropDeadDescriptors()
+                        let connectionAlive = store.contains { $0.name == "fuse" }
                         store.forEach { close($0.fd) }
                         store.removeAll()
-                        phase = .handedOver
+                        if connectionAlive {
+                            logger.info("the server handed the connection over; releasing it and waiting for a stop signal",
+                                        metadata: ["pid": "\(pid)"])
+                            phase = .handedOver
+                        } else {
+                            // Unmounted from outside: the kernel ended the connection.
+                            logger.info("the server's connection has ended; exiting", metadata: ["pid": "\(pid)"])
+                            stoppedCleanly = true
+                            phase = .stopping(since: .infinity)
+                        }
                     } else {
                         logger.error("the server died; starting it again", metadata: [
                             "pid": "\(pid)", "how": "\(what)", "stored": "\(store.map(\.name).joined(separator: ","))"])
