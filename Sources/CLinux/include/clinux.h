@@ -26,7 +26,7 @@ int clinux_move_mount(int from_dirfd, const char *from_path,
    In the child, before execve: the signal mask is emptied and every
    disposition reset to the default; the `nfds` descriptors `fds` become
    descriptors 3, 4, ... (without FD_CLOEXEC; every other descriptor of the
-   caller should be close-on-exec); and when `listen_pid_slot` is not NULL,
+   caller should be close-on-exec; any other is closed); and when `listen_pid_slot` is not NULL,
    the child's own pid is written there in decimal (it must point into one
    of the `envp` strings, just after "LISTEN_PID=", with room for 20 digits),
    as sd_listen_fds(3) requires LISTEN_PID to be the pid that reads it.
