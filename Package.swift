@@ -34,6 +34,7 @@ let package = Package(
             name: "LXCFSFilesystem",
             dependencies: [
                 "CFuse3",
+                "CLinux",
                 "LXCFSCore",
                 .product(name: "Logging", package: "swift-log"),
             ]

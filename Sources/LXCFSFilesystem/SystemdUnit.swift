@@ -10,14 +10,14 @@ import Musl
 /// the fd store, keep the mount) from `systemctl stop` (unmount, empty the
 /// store). systemd sends the same SIGTERM for both; the job it runs for the
 /// unit says which (`systemctl list-jobs UNIT`: `restart` or `stop`).
-enum SystemdUnit {
+public enum SystemdUnit {
     /// The service this process runs in, such as `swift-lxcfs.service`, or
     /// `nil` when systemd did not start it (no `INVOCATION_ID`, which
     /// systemd sets for every service process and the supervisor removes
     /// for its child). Read from `/proc/self/cgroup`: the deepest path
     /// component ending in `.service` (the `name=systemd` hierarchy on v1,
     /// `0::` on v2).
-    static func ownUnit() -> String? {
+    public static func ownUnit() -> String? {
         guard let id = getenv("INVOCATION_ID"), id.pointee != 0 else { return nil }
         guard let file = fopen("/proc/self/cgroup", "re") else { return nil }
         defer { fclose(file) }
@@ -41,7 +41,7 @@ enum SystemdUnit {
     /// `systemctl list-jobs --no-legend --plain UNIT` (at most 5 s).
     /// `false` when systemctl cannot be run or does not answer in time: the
     /// caller then takes the stop for a final one, which leaves no dead mount.
-    static func restartJobPending(unit: String) -> Bool {
+    public static func restartJobPending(unit: String) -> Bool {
         let candidates: [String] = ["/usr/bin/systemctl", "/bin/systemctl"]
         guard let systemctl = candidates.first(where: { access($0, X_OK) == 0 }) else {
             return false
@@ -59,7 +59,7 @@ enum SystemdUnit {
 
     /// True when `list-jobs` output (`ID UNIT TYPE STATE` lines) has a
     /// `restart` or `try-restart` job for `unit`.
-    static func listsRestart(_ listJobs: String, unit: String) -> Bool {
+    public static func listsRestart(_ listJobs: String, unit: String) -> Bool {
         for line in listJobs.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if fields.count >= 3, fields[1] == unit, fields[2] == "restart" || fields[2] == "try-restart" {
