@@ -1,32 +1,46 @@
 #ifndef SWIFT_LXCFS_CFUSE3_SHIM_H
 #define SWIFT_LXCFS_CFUSE3_SHIM_H
 
-/* API level 3.5: available from libfuse 3.10 through 3.17. */
+/* libfuse3 mounts (option parsing, fusermount3 when not root); swift-lxcfs
+   serves the kernel's FUSE protocol itself (LXCFSFilesystem/FUSEConnection).
+   API level 3.5: available from libfuse 3.10 through 3.17. */
 #define FUSE_USE_VERSION 35
 
-#include <fuse3/fuse.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/sysmacros.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/syscall.h>
+#include <sys/mount.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
-/* fuse_new is a macro over versioned symbols; wrap it so Swift can call it. */
-static inline struct fuse *cfuse3_new(struct fuse_args *args,
-                                      const struct fuse_operations *ops,
-                                      void *private_data) {
-    return fuse_new(args, ops, sizeof(*ops), private_data);
-}
+/* ---- What protocol minors after the installed header (7.38 on bookworm)
+   added and the loop uses. ---- */
+/* 7.40 (Linux 6.9): FUSE_NOTIFY_RESEND, requests read but not answered are queued again. */
+#define CFUSE3_NOTIFY_RESEND 7
+/* Bit 63 of `unique` marks a request queued again by FUSE_NOTIFY_RESEND. */
+#define CFUSE3_UNIQUE_RESEND (1ULL << 63)
+/* The highest `minor` the loop speaks: 7.40, the first with FUSE_NOTIFY_RESEND. */
+#define CFUSE3_PROTOCOL_MINOR 40
+/* The /dev/fuse misc character device: makedev(10, 229). */
+#define CFUSE3_DEV_FUSE_MAJOR 10
+#define CFUSE3_DEV_FUSE_MINOR 229
 
-/* fuse_loop_mt's signature depends on FUSE_USE_VERSION and the library version. */
-static inline int cfuse3_loop_mt(struct fuse *f, int clone_fd,
-                                 unsigned int max_idle_threads) {
-    struct fuse_loop_config config;
-    config.clone_fd = clone_fd;
-    config.max_idle_threads = max_idle_threads;
-    return fuse_loop_mt(f, &config);
-}
+static inline unsigned int cfuse3_dev_major(dev_t d) { return major(d); }
+static inline unsigned int cfuse3_dev_minor(dev_t d) { return minor(d); }
 
 /* glibc: one malloc arena shared by all threads, so that each worker
    thread does not keep an arena of its own resident. Returns 1 on
@@ -39,22 +53,136 @@ static inline int cfuse3_single_malloc_arena(void) {
 #endif
 }
 
-/* fuse_main is a macro; kept for completeness of the bridge. */
-static inline int cfuse3_main(int argc, char *argv[],
-                              const struct fuse_operations *ops,
-                              void *private_data) {
-    return fuse_main(argc, argv, ops, private_data);
+/* Mounts with a low-level session that has no operations (libfuse parses
+   the options and mounts; it never reads a request). Returns the session,
+   or NULL when the options are rejected; *mounted is 0 when the mount failed. */
+static inline struct fuse_session *cfuse3_mount_session(struct fuse_args *args, const char *mountpoint, int *mounted) {
+    static const struct fuse_lowlevel_ops none;
+    *mounted = 0;
+    struct fuse_session *se = fuse_session_new(args, &none, sizeof none, NULL);
+    if (!se) return NULL;
+    if (fuse_session_mount(se, mountpoint) == 0) *mounted = 1;
+    return se;
 }
 
-/* fuse_file_info bitfields, set from Swift without relying on bitfield import. */
-static inline void cfuse3_set_direct_io(struct fuse_file_info *fi) {
-    fi->direct_io = 1;
-    fi->keep_cache = 0;
-    fi->nonseekable = 0;
+/* Sends one message of `len` bytes with `nfds` (at most 8) descriptors as
+   SCM_RIGHTS on `sock`, to `addr` when it is not NULL (a datagram to
+   NOTIFY_SOCKET). Returns sendmsg's result (-1 with errno). */
+static inline ssize_t cfuse3_send_fds(int sock, const void *data, size_t len,
+                                      const int *fds, int nfds,
+                                      const struct sockaddr *addr, socklen_t addrlen) {
+    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
+    struct iovec iov = { (void *)data, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = (void *)addr;
+    msg.msg_namelen = addr ? addrlen : 0;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 8) { errno = EINVAL; return -1; }
+    if (nfds > 0) {
+        memset(u.buf, 0, sizeof u.buf);
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    return sendmsg(sock, &msg, MSG_NOSIGNAL);
 }
 
-static inline int cfuse3_open_flags(const struct fuse_file_info *fi) {
-    return fi->flags;
+/* Receives one message into `data` (`cap` bytes) and up to `maxfds`
+   descriptors (close-on-exec) into `fds`, their count in `*nfds`; any
+   beyond `maxfds` are closed. Returns recvmsg's result (-1 with errno). */
+static inline ssize_t cfuse3_recv_fds(int sock, void *data, size_t cap, int *fds, int maxfds, int *nfds) {
+    union { char buf[CMSG_SPACE(sizeof(int) * 16)]; struct cmsghdr align; } u;
+    struct iovec iov = { data, cap };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    *nfds = 0;
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *got = (int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (*nfds < maxfds) fds[(*nfds)++] = got[i];
+            else close(got[i]);
+        }
+    }
+    return n;
 }
+
+/* The peer of a connected unix socket (SO_PEERCRED): 0 with its uid and pid, or -1. */
+static inline int cfuse3_peer_credentials(int sock, uid_t *uid, pid_t *pid) {
+    struct { pid_t pid; uid_t uid; gid_t gid; } cred; /* struct ucred, which needs _GNU_SOURCE */
+    socklen_t len = sizeof cred;
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    *uid = cred.uid;
+    *pid = cred.pid;
+    return 0;
+}
+
+/* Send and receive timeouts of a socket, in milliseconds. */
+static inline int cfuse3_socket_timeout(int sock, int ms) {
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return -1;
+    return setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/* getrandom(2) of `len` bytes (0 on success). */
+static inline int cfuse3_random(void *buf, size_t len) {
+    return syscall(SYS_getrandom, buf, len, 0) == (long)len ? 0 : -1;
+}
+
+/* memfd_create(2) with MFD_CLOEXEC | MFD_ALLOW_SEALING. */
+static inline int cfuse3_memfd(const char *name) {
+    return (int)syscall(SYS_memfd_create, name, 0x0001U | 0x0002U);
+}
+
+/* Seals a memfd against any change (F_SEAL_SEAL | SHRINK | GROW | WRITE). */
+static inline int cfuse3_seal(int fd) {
+    return fcntl(fd, 1033 /* F_ADD_SEALS */, 0x0001 | 0x0002 | 0x0004 | 0x0008);
+}
+
+/* A handler that does nothing, installed without SA_RESTART, so that a
+   worker thread blocked in read(2) on /dev/fuse returns EINTR. */
+static void cfuse3_wake_handler(int sig) { (void)sig; }
+static inline int cfuse3_install_wake_handler(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cfuse3_wake_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    return sigaction(sig, &sa, NULL);
+}
+
+/* Blocks (how = SIG_BLOCK) or unblocks (SIG_UNBLOCK) `sigs` in the calling thread. */
+static inline int cfuse3_thread_sigmask(int how, const int *sigs, int n) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < n; i++) sigaddset(&set, sigs[i]);
+    return pthread_sigmask(how, &set, NULL);
+}
+
+/* Waits for one of `sigs` (blocked in every thread) and returns it, or -1. */
+static inline int cfuse3_sigwait(const int *sigs, int n) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < n; i++) sigaddset(&set, sigs[i]);
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return -1;
+    return sig;
+}
+
+static inline int cfuse3_sig_block(void) { return SIG_BLOCK; }
+static inline int cfuse3_sig_unblock(void) { return SIG_UNBLOCK; }
 
 #endif

@@ -13,75 +13,134 @@ public enum MountError: Error, CustomStringConvertible {
     case badOptions(String)
     /// The kernel refused the mount at the path.
     case mountFailed(String)
+    /// The kernel's FUSE_INIT could not be answered.
+    case initFailed(String)
 
     public var description: String {
         switch self {
         case .badOptions(let o): return "libfuse rejected the mount options \(o)."
         case .mountFailed(let p): return "the kernel refused to mount the filesystem at \(p); is /dev/fuse available?"
+        case .initFailed(let why): return why
         }
     }
 }
 
-/// Mounts a `ContainerFilesystem` and serves FUSE requests until SIGTERM,
-/// SIGINT or SIGHUP, then unmounts.
-public struct FUSEMount {
-    /// The mount point (an existing, empty directory).
+/// One mount as `/proc/self/mountinfo` lists it.
+public struct MountEntry: Sendable, Equatable {
+    /// The filesystem type, such as `fuse.lxcfs`.
+    public let type: String
+    /// The source (for swift-lxcfs, its fsname `swift-lxcfs`).
+    public let source: String
+    /// The superblock's device, `major:minor` (mountinfo's third field;
+    /// what `stat(2)` reports as `st_dev` for files on it).
+    public let device: String
+
+    /// The topmost mount at `path` (realpath'd), or `nil` when none is
+    /// listed there. Reads only mountinfo, so it never waits on a FUSE
+    /// server that does not answer.
+    public static func top(at path: String) -> MountEntry? {
+        var target = path
+        if let resolved = realpath(path, nil) {
+            target = String(cString: resolved)
+            free(resolved)
+        }
+        guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
+        var found: MountEntry?
+        for line in ByteParser.lines(bytes[...]) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count > 4, unescape(String(decoding: fields[4], as: UTF8.self)) == target,
+                  let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 2 < fields.count
+            else { continue }
+            found = MountEntry(type: String(decoding: fields[dash + 1], as: UTF8.self),
+                               source: unescape(String(decoding: fields[dash + 2], as: UTF8.self)),
+                               device: String(decoding: fields[2], as: UTF8.self))
+        }
+        return found
+    }
+
+    /// mountinfo's octal escapes (`\040` for a space) undone.
+    public static func unescape(_ s: String) -> String {
+        guard s.contains("\\") else { return s }
+        var out: [UInt8] = []
+        var bytes = Array(s.utf8)[...]
+        while let b = bytes.first {
+            if b == UInt8(ascii: "\\"), bytes.count >= 4,
+               let v = UInt8(String(decoding: bytes.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                out.append(v)
+                bytes = bytes.dropFirst(4)
+            } else {
+                out.append(b)
+                bytes = bytes.dropFirst()
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Mounting and unmounting. libfuse parses the options and mounts
+/// (`fuse_session_mount`, with fusermount3 when not root); the request loop
+/// is `FUSEConnection`'s.
+public struct FUSEMount: Sendable {
+    /// The mount point (an existing directory).
     public let mountPoint: String
-    /// Mount options passed to libfuse's `-o`, comma-separated.
+    /// Mount options passed to libfuse's `-o`, comma-separated: the
+    /// defaults (`allow_other`, fsname `swift-lxcfs`, subtype `lxcfs`, so
+    /// the type is `fuse.lxcfs`) and the user's.
     public let options: [String]
-    /// Worker threads kept idle between bursts of requests.
-    public let maxIdleThreads: UInt32
-    /// Whether each worker thread reads requests from its own clone of
-    /// `/dev/fuse` (libfuse's `clone_fd`), so that concurrent readers do not
-    /// queue on one descriptor.
-    public let cloneFD: Bool
 
     /// - Parameters:
     ///   - mountPoint: the directory to mount on.
     ///   - extraOptions: user-supplied `-o` options, appended to the defaults.
-    public init(mountPoint: String, extraOptions: [String] = [], maxIdleThreads: UInt32 = 16, cloneFD: Bool = true) {
+    public init(mountPoint: String, extraOptions: [String] = []) {
         self.mountPoint = mountPoint
         self.options = ["allow_other", "fsname=swift-lxcfs", "subtype=lxcfs"] + extraOptions
-        self.maxIdleThreads = maxIdleThreads
-        self.cloneFD = cloneFD
     }
 
-    /// Mounts, calls `ready` once the mount is in place, serves requests
-    /// until a termination signal, then unmounts.
-    /// - Throws: `MountError` when libfuse rejects the options or the mount fails.
-    /// - Returns: libfuse's loop result (0 after a clean signal-driven exit).
-    public func run(filesystem: ContainerFilesystem, logger: Logger, ready: () -> Void = {}) throws -> Int32 {
-        // Before any worker thread: with an arena per worker thread the
-        // daemon's anonymous memory crept up by some 20 KiB per 100,000
-        // reads on this 2-CPU machine (docs/performance.md). Allocations up
-        // to 1 KiB come from glibc's per-thread cache without the arena's
-        // lock; the larger ones (file buffers, rendered files) take it for
-        // the allocation only. On 2 CPUs malloc stays under 1 % of the
-        // daemon's profile; not measured on a many-core host.
-        _ = cfuse3_single_malloc_arena()
-        var ops = ContainerFilesystem.operations()
+    /// Mounts and answers the kernel's FUSE_INIT.
+    /// - Returns: the `/dev/fuse` descriptor (close-on-exec, blocking) and
+    ///   what INIT agreed.
+    /// - Throws: `MountError` when libfuse rejects the options, the mount
+    ///   fails, or INIT cannot be answered (the mount is then undone).
+    public func mount() throws -> (fd: Int32, parameters: FUSEInitParameters) {
         let argv = ["swift-lxcfs", "-o", options.joined(separator: ",")]
         var cArgs = argv.map { strdup($0) }
         defer { cArgs.forEach { free($0) } }
-        var args = fuse_args(argc: Int32(cArgs.count), argv: nil, allocated: 0)
-        let context = Unmanaged.passRetained(filesystem)
-        defer { context.release() }
-        return try cArgs.withUnsafeMutableBufferPointer { buf -> Int32 in
-            args.argv = buf.baseAddress
-            guard let fuse = cfuse3_new(&args, &ops, context.toOpaque()) else {
+        let fd: Int32 = try cArgs.withUnsafeMutableBufferPointer { buf in
+            var args = fuse_args(argc: Int32(buf.count), argv: buf.baseAddress, allocated: 0)
+            var mounted: Int32 = 0
+            guard let session = cfuse3_mount_session(&args, mountPoint, &mounted) else {
                 throw MountError.badOptions(options.joined(separator: ","))
             }
-            defer { fuse_destroy(fuse) }
-            guard fuse_mount(fuse, mountPoint) == 0 else { throw MountError.mountFailed(mountPoint) }
-            defer { fuse_unmount(fuse) }
-            let session = fuse_get_session(fuse)
-            _ = fuse_set_signal_handlers(session)
-            defer { fuse_remove_signal_handlers(session) }
-            logger.info("serving", metadata: ["mountpoint": "\(mountPoint)", "options": "\(options.joined(separator: ","))"])
-            ready()
-            let result = cfuse3_loop_mt(fuse, cloneFD ? 1 : 0, maxIdleThreads)
-            logger.info("unmounting", metadata: ["mountpoint": "\(mountPoint)"])
-            return result
+            defer { fuse_session_destroy(session) }
+            guard mounted == 1 else { throw MountError.mountFailed(mountPoint) }
+            // The session closes its descriptor when destroyed; keep a copy.
+            let fd = fcntl(fuse_session_fd(session), F_DUPFD_CLOEXEC, 3)
+            guard fd >= 0 else {
+                Self.unmount(mountPoint)
+                throw MountError.mountFailed(mountPoint)
+            }
+            return fd
+        }
+        do {
+            return (fd, try FUSEConnection.negotiateInit(fd: fd))
+        } catch {
+            close(fd)
+            Self.unmount(mountPoint)
+            throw MountError.initFailed("\(error)")
+        }
+    }
+
+    /// Detaches the topmost mount at `mountPoint` (`umount2(MNT_DETACH)`,
+    /// or `fusermount3 -u -z` when that is refused).
+    public static func unmount(_ mountPoint: String) {
+        if umount2(mountPoint, Int32(MNT_DETACH)) == 0 { return }
+        var pid: pid_t = 0
+        let words = ["fusermount3", "-u", "-z", mountPoint]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { w -> UnsafeMutablePointer<CChar>? in strdup(w) } + [nil]
+        defer { argv.forEach { free($0) } }
+        if posix_spawnp(&pid, "fusermount3", nil, nil, argv, environ) == 0 {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
         }
     }
 }

@@ -8,11 +8,17 @@ import Glibc
 import Musl
 #endif
 
+/// A failed operation's errno value (positive, such as `ENOENT`).
+struct FSErrno: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}
+
 /// One opened file: its bytes, rendered at open for the process that opened
 /// it and served from here at any offset. A virtual file read again from
 /// offset 0 (a reader that keeps it open and seeks back, as top does with
-/// /proc/stat) is rendered again, as lxcfs does. Kept in the FUSE file
-/// handle (`fuse_file_info.fh`) until release.
+/// /proc/stat) is rendered again, as lxcfs does. Kept in `HandleTable`
+/// under its file handle until release.
 final class OpenFile: Sendable {
     /// The virtual file to render again on a new read from offset 0; `nil`
     /// for a file served as it was read at open.
@@ -40,10 +46,12 @@ final class OpenFile: Sendable {
     }
 }
 
-/// The state FUSE callbacks reach through `fuse_get_context()->private_data`:
-/// the tree, the view that renders files, the logger. Callbacks run on
-/// libfuse's worker threads; everything here is immutable or internally locked.
-public final class ContainerFilesystem: Sendable {
+/// The FUSE requests of the mount: node ids resolved to paths
+/// (`NodeTable`), paths to the renderers of `ContainerView` or the host's
+/// CPU tree, and refusals for anything that would change the tree.
+/// Everything here is immutable or internally locked; requests arrive on
+/// the connection's worker threads.
+public final class ContainerFilesystem: FUSERequestHandler {
     /// What is served.
     public let tree: FileTree
     /// Renders each file for the calling process.
@@ -51,6 +59,13 @@ public final class ContainerFilesystem: Sendable {
     let logger: Logger
     /// When the daemon started, for file times (seconds since the epoch).
     let startTime: timespec
+    /// Node id <-> path.
+    public let nodes = NodeTable()
+    let handles = HandleTable()
+
+    /// Seconds the kernel keeps names and attributes (directories never
+    /// change; file contents are rendered per open and served with direct I/O).
+    static let cacheSeconds: UInt64 = 300
 
     /// - Parameters:
     ///   - view: renders each file for the calling process.
@@ -62,117 +77,216 @@ public final class ContainerFilesystem: Sendable {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         self.startTime = now
+        nodes.enter(all: tree.nodes.keys)
     }
 
-    /// The filesystem from a callback's FUSE context.
-    static var current: ContainerFilesystem {
-        Unmanaged<ContainerFilesystem>.fromOpaque(fuse_get_context()!.pointee.private_data).takeUnretainedValue()
+    // MARK: Requests
+
+    public func handle(_ r: FUSERequest, on c: FUSEConnection) {
+        switch r.opcode {
+        case FUSE_LOOKUP.rawValue: lookup(r, c)
+        case FUSE_GETATTR.rawValue: withPath(r, c) { path in
+            switch self.attributes(path) {
+            case .failure(let e): c.reply(r.unique, error: e.code)
+            case .success(let st):
+                var out = fuse_attr_out()
+                out.attr_valid = Self.cacheSeconds
+                out.attr = Self.attr(st, id: r.nodeID)
+                c.reply(r.unique, value: out)
+            }
+        }
+        case FUSE_OPEN.rawValue: withPath(r, c) { path in
+            let flags = Int32(bitPattern: r.argument(as: fuse_open_in.self)?.flags ?? 0)
+            switch self.open(path, flags: flags, uid: r.uid, pid: r.pid) {
+            case .failure(let e): c.reply(r.unique, error: e.code)
+            case .success(let file):
+                var out = fuse_open_out()
+                out.fh = self.handles.insert(file)
+                // Direct I/O: no reader ever gets another's page cache. No
+                // flush: close(2) never waits on the server, so a process
+                // closing a file while the server restarts is not held up.
+                out.open_flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)
+                c.reply(r.unique, value: out)
+            }
+        }
+        case FUSE_READ.rawValue: read(r, c)
+        case FUSE_RELEASE.rawValue:
+            if let arg = r.argument(as: fuse_release_in.self) { handles.remove(arg.fh) }
+            c.reply(r.unique, error: 0)
+        case FUSE_OPENDIR.rawValue: withPath(r, c) { path in
+            guard self.directoryNames(path, pid: r.pid) != nil else { return c.reply(r.unique, error: ENOENT) }
+            c.reply(r.unique, value: fuse_open_out())
+        }
+        case FUSE_READDIR.rawValue: withPath(r, c) { path in self.readdir(path, r, c) }
+        case FUSE_RELEASEDIR.rawValue, FUSE_DESTROY.rawValue:
+            c.reply(r.unique, error: 0)
+        case FUSE_READLINK.rawValue: withPath(r, c) { path in
+            switch self.passthroughReadlink(path, pid: r.pid) {
+            case .failure(let e): c.reply(r.unique, error: e.code)
+            case .success(let target):
+                var bytes = Array(target.utf8)
+                bytes.withUnsafeMutableBytes { c.reply(r.unique, bytes: UnsafeRawBufferPointer($0)) }
+            }
+        }
+        case FUSE_STATFS.rawValue:
+            var out = fuse_statfs_out()
+            out.st.namelen = 255
+            out.st.bsize = 512
+            c.reply(r.unique, value: out)
+        case FUSE_POLL.rawValue:
+            // Rendered files are always readable. An ENOSYS here would make
+            // the kernel stop sending polls for the whole connection (lxc/lxcfs #726).
+            var out = fuse_poll_out()
+            out.revents = UInt32(POLLIN | POLLRDNORM)
+            c.reply(r.unique, value: out)
+        case FUSE_SETATTR.rawValue:
+            let valid = r.argument(as: fuse_setattr_in.self)?.valid ?? 0
+            c.reply(r.unique, error: valid & UInt32(FATTR_SIZE) != 0 ? EACCES : EROFS)
+        case FUSE_WRITE.rawValue:
+            c.reply(r.unique, error: EACCES)
+        case FUSE_MKNOD.rawValue, FUSE_MKDIR.rawValue, FUSE_UNLINK.rawValue, FUSE_RMDIR.rawValue,
+             FUSE_RENAME.rawValue, FUSE_RENAME2.rawValue, FUSE_LINK.rawValue, FUSE_SYMLINK.rawValue,
+             FUSE_CREATE.rawValue, FUSE_SETXATTR.rawValue, FUSE_REMOVEXATTR.rawValue, FUSE_TMPFILE.rawValue:
+            c.reply(r.unique, error: EROFS)
+        default:
+            // FLUSH (kernels before FOPEN_NOFLUSH), GETXATTR, LISTXATTR,
+            // ACCESS, STATX, LSEEK, FSYNC, locks, ioctl...:
+            // the kernel falls back to its own behaviour and stops asking.
+            c.reply(r.unique, error: ENOSYS)
+        }
     }
 
-    /// The libfuse high-level operation table.
-    static func operations() -> fuse_operations {
-        var ops = fuse_operations()
-        ops.`init` = { _, cfg in
-            if let cfg {
-                // Directories never change; file contents are rendered per open.
-                cfg.pointee.entry_timeout = 300
-                cfg.pointee.attr_timeout = 300
-                cfg.pointee.negative_timeout = 300
-                cfg.pointee.direct_io = 1
-                cfg.pointee.kernel_cache = 0
-            }
-            return fuse_get_context()!.pointee.private_data
+    /// Runs `body` with the path of the request's node, or answers ESTALE
+    /// for an id no path of the tree has.
+    func withPath(_ r: FUSERequest, _ c: FUSEConnection, _ body: (String) -> Void) {
+        guard let path = resolve(r.nodeID) else {
+            return c.reply(r.unique, error: ESTALE)
         }
-        ops.getattr = { path, st, _ in
-            guard let path, let st else { return -EINVAL }
-            return ContainerFilesystem.current.getattr(String(cString: path), st)
-        }
-        ops.readdir = { path, buf, filler, _, _, _ in
-            guard let path, let filler else { return -EINVAL }
-            let pid = fuse_get_context()!.pointee.pid
-            guard let names = ContainerFilesystem.current.directoryNames(String(cString: path), pid: pid) else {
-                return -ENOENT
-            }
-            _ = filler(buf, ".", nil, 0, fuse_fill_dir_flags(rawValue: 0))
-            _ = filler(buf, "..", nil, 0, fuse_fill_dir_flags(rawValue: 0))
-            for name in names { _ = filler(buf, name, nil, 0, fuse_fill_dir_flags(rawValue: 0)) }
-            return 0
-        }
-        ops.open = { path, fi in
-            guard let path, let fi else { return -EINVAL }
-            return ContainerFilesystem.current.open(String(cString: path), fi)
-        }
-        ops.read = { _, buf, size, offset, fi in
-            guard let buf, let fi, fi.pointee.fh != 0 else { return -EBADF }
-            let file = Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
-            let bytes = file.bytes(at: Int(offset)) {
-                ContainerFilesystem.current.render($0, for: fuse_get_context()!.pointee.pid)
-            }
-            let count = bytes.count
-            guard offset >= 0, Int(offset) < count else { return 0 }
-            let n = min(size, count - Int(offset))
-            bytes.withUnsafeBytes { src in
-                UnsafeMutableRawPointer(buf).copyMemory(from: src.baseAddress! + Int(offset), byteCount: n)
-            }
-            return Int32(n)
-        }
-        ops.release = { _, fi in
-            if let fi, fi.pointee.fh != 0 {
-                Unmanaged<OpenFile>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).release()
-                fi.pointee.fh = 0
-            }
-            return 0
-        }
-        ops.opendir = { path, _ in
-            guard let path else { return -EINVAL }
-            let pid = fuse_get_context()!.pointee.pid
-            guard ContainerFilesystem.current.directoryNames(String(cString: path), pid: pid) != nil else { return -ENOENT }
-            return 0
-        }
-        ops.readlink = { path, buf, size in
-            guard let path, let buf else { return -EINVAL }
-            return ContainerFilesystem.current.passthroughReadlink(String(cString: path), buf, size)
-        }
-        // Everything that would change the tree or a file is refused.
-        ops.write = { _, _, _, _, _ in -EACCES }
-        ops.truncate = { _, _, _ in -EACCES }
-        ops.create = { _, _, _ in -EROFS }
-        ops.mknod = { _, _, _ in -EROFS }
-        ops.mkdir = { _, _ in -EROFS }
-        ops.unlink = { _ in -EROFS }
-        ops.rmdir = { _ in -EROFS }
-        ops.rename = { _, _, _ in -EROFS }
-        ops.symlink = { _, _ in -EROFS }
-        ops.link = { _, _ in -EROFS }
-        ops.chmod = { _, _, _ in -EROFS }
-        ops.chown = { _, _, _, _ in -EROFS }
-        ops.utimens = { _, _, _ in -EROFS }
-        ops.setxattr = { _, _, _, _, _ in -EROFS }
-        ops.removexattr = { _, _ in -EROFS }
-        return ops
+        body(path)
     }
 
-    func getattr(_ path: String, _ st: UnsafeMutablePointer<stat>) -> Int32 {
+    /// The path of a node id, walking the host's CPU tree again when the
+    /// id was issued by an earlier process for a path not looked up here.
+    func resolve(_ id: UInt64) -> String? {
+        nodes.resolve(id) { allPassthroughPaths() }
+    }
+
+    func lookup(_ r: FUSERequest, _ c: FUSEConnection) {
+        guard let name = r.name(), !name.isEmpty, name != ".", name != ".." else {
+            return c.reply(r.unique, error: ENOENT)
+        }
+        guard let parent = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
+        let path = parent == "/" ? "/" + name : parent + "/" + name
+        var out = fuse_entry_out()
+        out.entry_valid = Self.cacheSeconds
+        switch attributes(path) {
+        case .failure(let e) where e.code == ENOENT:
+            // A negative entry, cached like the names.
+            c.reply(r.unique, value: out)
+        case .failure(let e):
+            c.reply(r.unique, error: e.code)
+        case .success(let st):
+            let id = nodes.enter(path)
+            out.nodeid = id
+            out.attr_valid = Self.cacheSeconds
+            out.attr = Self.attr(st, id: id)
+            c.reply(r.unique, value: out)
+        }
+    }
+
+    func read(_ r: FUSERequest, _ c: FUSEConnection) {
+        guard let arg = r.argument(as: fuse_read_in.self) else { return c.reply(r.unique, error: EINVAL) }
+        let offset = Int(clamping: arg.offset)
+        let file: OpenFile
+        if let known = handles.file(arg.fh) {
+            file = known
+        } else {
+            // A handle from an earlier process (or one this process never
+            // issued): render afresh for the caller, keep it under the handle.
+            guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
+            switch open(path, flags: O_RDONLY, uid: 0, pid: r.pid) {
+            case .failure(let e): return c.reply(r.unique, error: e.code)
+            case .success(let fresh): file = handles.adopt(arg.fh, fresh)
+            }
+        }
+        let bytes = file.bytes(at: offset) { render($0, for: r.pid) }
+        guard offset >= 0, offset < bytes.count else {
+            return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        let n = min(Int(arg.size), bytes.count - offset)
+        bytes.withUnsafeBytes { c.reply(r.unique, bytes: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+    }
+
+    func readdir(_ path: String, _ r: FUSERequest, _ c: FUSEConnection) {
+        guard let arg = r.argument(as: fuse_read_in.self) else { return c.reply(r.unique, error: EINVAL) }
+        guard let names = directoryNames(path, pid: r.pid) else { return c.reply(r.unique, error: ENOENT) }
+        let all = [".", ".."] + names
+        var out: [UInt8] = []
+        var index = Int(clamping: arg.offset)
+        let limit = Int(arg.size)
+        while index < all.count {
+            let name = Array(all[index].utf8)
+            let entrySize = (24 + name.count + 7) & ~7
+            if out.count + entrySize > limit { break }
+            let child: String
+            switch index {
+            case 0: child = path
+            case 1: child = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "/"
+            default: child = path == "/" ? "/" + all[index] : path + "/" + all[index]
+            }
+            var header = (ino: NodeTable.id(of: child), off: UInt64(index + 1),
+                          namelen: UInt32(name.count), type: UInt32(0))
+            withUnsafeBytes(of: &header) { out.append(contentsOf: $0) }
+            out.append(contentsOf: name)
+            out.append(contentsOf: repeatElement(0, count: entrySize - 24 - name.count))
+            index += 1
+        }
+        out.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
+    }
+
+    // MARK: Paths
+
+    static func attr(_ st: stat, id: UInt64) -> fuse_attr {
+        var a = fuse_attr()
+        a.ino = id
+        a.size = UInt64(st.st_size)
+        a.blocks = UInt64(st.st_blocks)
+        a.atime = UInt64(st.st_atim.tv_sec)
+        a.atimensec = UInt32(st.st_atim.tv_nsec)
+        a.mtime = UInt64(st.st_mtim.tv_sec)
+        a.mtimensec = UInt32(st.st_mtim.tv_nsec)
+        a.ctime = UInt64(st.st_ctim.tv_sec)
+        a.ctimensec = UInt32(st.st_ctim.tv_nsec)
+        a.mode = st.st_mode
+        a.nlink = UInt32(st.st_nlink)
+        a.uid = st.st_uid
+        a.gid = st.st_gid
+        a.blksize = 4096
+        return a
+    }
+
+    /// Attributes of a path of the mount.
+    func attributes(_ path: String) -> Result<stat, FSErrno> {
         guard let node = tree.node(at: path) else {
-            return SysCPUTree.isInside(path) ? passthroughGetattr(path, st) : -ENOENT
+            return SysCPUTree.isInside(path) ? passthroughAttributes(path) : .failure(FSErrno( ENOENT))
         }
-        st.pointee = stat()
-        st.pointee.st_uid = 0
-        st.pointee.st_gid = 0
-        st.pointee.st_atim = startTime
-        st.pointee.st_mtim = startTime
-        st.pointee.st_ctim = startTime
+        var st = stat()
+        st.st_uid = 0
+        st.st_gid = 0
+        st.st_atim = startTime
+        st.st_mtim = startTime
+        st.st_ctim = startTime
         switch node {
         case .directory(let names):
-            st.pointee.st_mode = S_IFDIR | 0o555
-            st.pointee.st_nlink = 2 + UInt(names.count)
+            st.st_mode = S_IFDIR | 0o555
+            st.st_nlink = 2 + UInt(names.count)
         case .file(let file):
-            st.pointee.st_mode = S_IFREG | file.mode
-            st.pointee.st_nlink = 1
+            st.st_mode = S_IFREG | file.mode
+            st.st_nlink = 1
             // Like procfs, /proc files report size 0; sysfs files report a page.
-            st.pointee.st_size = file.rawValue.hasPrefix("/sys/") ? 4096 : 0
+            st.st_size = file.rawValue.hasPrefix("/sys/") ? 4096 : 0
         }
-        return 0
+        return .success(st)
     }
 
     /// A virtual file rendered again for a reader that reads it anew from
@@ -181,24 +295,23 @@ public final class ContainerFilesystem: Sendable {
         file.pressureResource != nil ? view.renderPressure(file, for: pid) ?? [] : view.render(file, for: pid)
     }
 
-    func open(_ path: String, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Int32 {
-        guard let node = tree.node(at: path) else { return passthroughOpen(path, fi) }
-        guard case .file(let file) = node else { return -EISDIR }
-        let flags = cfuse3_open_flags(fi)
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
-        let context = fuse_get_context()!.pointee
-        let pid = context.pid
+    /// Opens a path for the calling process: renders a virtual file, reads
+    /// a host file of the CPU tree.
+    /// - Returns: the snapshot, or EACCES (writing, O_TRUNC, slabinfo for a
+    ///   uid other than 0), EISDIR, ENOENT.
+    func open(_ path: String, flags: Int32, uid: UInt32, pid: Int32) -> Result<OpenFile, FSErrno> {
+        guard let node = tree.node(at: path) else { return passthroughOpen(path, flags: flags, pid: pid) }
+        guard case .file(let file) = node else { return .failure(FSErrno( EISDIR)) }
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno( EACCES)) }
         // Like the host's /proc/slabinfo (0400 root), only host uid 0 may read it.
-        if file.rootOnly && context.uid != 0 { return -EACCES }
+        if file.rootOnly && uid != 0 { return .failure(FSErrno( EACCES)) }
         let bytes: [UInt8]
         if file.pressureResource != nil {
-            guard let pressure = view.renderPressure(file, for: pid) else { return -ENOENT }
+            guard let pressure = view.renderPressure(file, for: pid) else { return .failure(FSErrno( ENOENT)) }
             bytes = pressure
         } else {
             bytes = view.render(file, for: pid)
         }
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes, file: file)).toOpaque()))
-        cfuse3_set_direct_io(fi)
-        return 0
+        return .success(OpenFile(bytes, file: file))
     }
 }

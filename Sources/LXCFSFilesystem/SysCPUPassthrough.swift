@@ -1,4 +1,3 @@
-import CFuse3
 import LXCFSCore
 #if canImport(Glibc)
 import Glibc
@@ -19,9 +18,9 @@ extension ContainerFilesystem {
     }
 
     /// Attributes of a host entry under the folder, the same for every reader.
-    func passthroughGetattr(_ path: String, _ st: UnsafeMutablePointer<stat>) -> Int32 {
+    func passthroughAttributes(_ path: String) -> Result<stat, FSErrno> {
         let hostCPUs = hostCPUFolders()
-        if let (k, _) = SysCPUTree.cpuComponent(path), !hostCPUs.contains(k) { return -ENOENT }
+        if let (k, _) = SysCPUTree.cpuComponent(path), !hostCPUs.contains(k) { return .failure(FSErrno(ENOENT)) }
         var lastError = ENOENT
         for candidate in SysCPUTree.attributeCandidates(path, hostCPUs: hostCPUs) {
             switch view.root.status(candidate) {
@@ -35,13 +34,45 @@ extension ContainerFilesystem {
                 s.st_atim = host.st_atim
                 s.st_mtim = host.st_mtim
                 s.st_ctim = host.st_ctim
-                st.pointee = s
-                return 0
+                return .success(s)
             case .failure(let e):
                 lastError = e.code
             }
         }
-        return -lastError
+        return .failure(FSErrno(lastError))
+    }
+
+    /// Every path a reader can reach under the folder, for node ids issued
+    /// by an earlier process: the host's entries outside the `cpuN` folders
+    /// as they are, and inside, the union of what any `cpuN` folder holds
+    /// under each host CPU number (a reader's `cpuK` is some host CPU's folder).
+    func allPassthroughPaths() -> [String] {
+        var paths: [String] = []
+        var insideCPU = Set<String>()
+        let root = view.root
+        func walk(_ host: String, _ virtual: String, depth: Int, into: (String) -> Void) {
+            guard depth < 8, let entries = root.entries(of: host) else { return }
+            for e in entries {
+                into(virtual + "/" + e.name)
+                if e.isDirectory { walk(host + "/" + e.name, virtual + "/" + e.name, depth: depth + 1, into: into) }
+            }
+        }
+        let cpus = hostCPUFolders()
+        for e in root.entries(of: SysCPUTree.prefix) ?? [] {
+            let path = SysCPUTree.prefix + "/" + e.name
+            if e.isDirectory, SysCPUTree.cpuNumber(ofName: e.name[...]) != nil {
+                walk(path, "", depth: 1) { insideCPU.insert($0) }
+                continue
+            }
+            paths.append(path)
+            if e.isDirectory { walk(path, path, depth: 1) { paths.append($0) } }
+        }
+        for k in cpus {
+            let folder = SysCPUTree.prefix + "/cpu\(k)"
+            paths.append(folder)
+            for rel in insideCPU { paths.append(folder + rel) }
+        }
+        return paths
     }
 
     /// The entries a reader sees in a directory: the file tree's own
@@ -61,36 +92,27 @@ extension ContainerFilesystem {
 
     /// Opens a host file under the folder for the calling reader: its bytes
     /// are read once, here, and served from the file handle.
-    func passthroughOpen(_ path: String, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Int32 {
-        guard SysCPUTree.isInside(path) else { return -ENOENT }
-        let flags = cfuse3_open_flags(fi)
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return -EACCES }
-        let pid = fuse_get_context()!.pointee.pid
-        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return -ENOENT }
+    func passthroughOpen(_ path: String, flags: Int32, pid: Int32) -> Result<OpenFile, FSErrno> {
+        guard SysCPUTree.isInside(path) else { return .failure(FSErrno(ENOENT)) }
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno(EACCES)) }
+        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno(ENOENT)) }
         switch view.root.status(host) {
-        case .failure(let e): return -e.code
+        case .failure(let e): return .failure(FSErrno(e.code))
         case .success(let st):
-            if st.st_mode & S_IFMT == S_IFDIR { return -EISDIR }
+            if st.st_mode & S_IFMT == S_IFDIR { return .failure(FSErrno(EISDIR)) }
         }
-        guard let bytes = view.root.read(host, sizeHint: 4096) else { return -EACCES }
-        fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(OpenFile(bytes)).toOpaque()))
-        cfuse3_set_direct_io(fi)
-        return 0
+        guard let bytes = view.root.read(host, sizeHint: 4096) else { return .failure(FSErrno(EACCES)) }
+        return .success(OpenFile(bytes))
     }
 
     /// The target of a host link under the folder, unchanged (such as
     /// `../../node/node0`, which resolves inside the container's own /sys).
-    func passthroughReadlink(_ path: String, _ buf: UnsafeMutablePointer<CChar>, _ size: Int) -> Int32 {
-        guard SysCPUTree.isInside(path), size > 0 else { return -ENOENT }
-        let pid = fuse_get_context()!.pointee.pid
-        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return -ENOENT }
+    func passthroughReadlink(_ path: String, pid: Int32) -> Result<String, FSErrno> {
+        guard SysCPUTree.isInside(path) else { return .failure(FSErrno(ENOENT)) }
+        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno(ENOENT)) }
         switch view.root.linkTarget(host) {
-        case .failure(let e): return -e.code
-        case .success(let target):
-            let bytes = Array(target.utf8.prefix(size - 1))
-            for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
-            buf[bytes.count] = 0
-            return 0
+        case .failure(let e): return .failure(FSErrno(e.code))
+        case .success(let target): return .success(target)
         }
     }
 }

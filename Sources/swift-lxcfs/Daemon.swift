@@ -1,4 +1,6 @@
+import Dispatch
 import Logging
+import Synchronization
 import SystemPackage
 import LXCFSCore
 import LXCFSFilesystem
@@ -8,21 +10,22 @@ import Glibc
 import Musl
 #endif
 
-/// The daemon's start-up and shut-down: mount point checks, the pidfile
-/// lock, then serving until a termination signal.
+/// The daemon's start-up and shut-down: resume a connection a predecessor
+/// left (LISTEN_FDS, or `--takeover`), else check the mount point, lock the
+/// pidfile and mount; then serve until a stop signal or a hand-over.
 struct Daemon {
     let mountPoint: String
     let pidfile: String
     let fuseOptions: [String]
     let viewOptions: ViewOptions
+    let takeover: Bool
     let logger: Logger
 
     func run() throws {
-        try prepareMountPoint()
-        let pidfileLock = try lockPidfile()
-        defer {
-            unlink(pidfile)
-            try? pidfileLock.close()
+        // Before any thread: only the serving thread takes the stop signals.
+        FUSEService.prepareSignals()
+        guard mountPoint.hasPrefix("/") else {
+            throw Failure("the mount point \(mountPoint) must be an absolute path.")
         }
         enterHostCgroupNamespace()
         raiseOpenFileLimit()
@@ -30,14 +33,92 @@ struct Daemon {
         let filesystem = ContainerFilesystem(view: view, logger: logger)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
-        // With -l, the loadavg sampler runs from the moment the mount is in place.
-        _ = try mount.run(filesystem: filesystem, logger: logger, ready: { [logger, mountPoint] in
+
+        var service: FUSEService?
+        var pidfileLock: FileDescriptor?
+        var fellBack = false
+        // Descriptors a new store of ours must hold (systemd's store is empty
+        // after a fresh mount or a takeover, and holds them after a LISTEN_FDS resume).
+        var storeThem = true
+        switch InheritedDescriptors.fromEnvironment() {
+        case .failure(let why):
+            logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
+            fellBack = true
+        case .success(let inherited?):
+            pidfileLock = try lockPidfile()
+            switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
+            case .success(let resumed):
+                service = resumed
+                storeThem = false
+            case .failure(let why):
+                logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
+                fellBack = true
+            }
+        case .success(nil):
+            break
+        }
+        if service == nil && takeover {
+            switch TakeoverClient.request(mountPoint: mountPoint) {
+            case .nobody(let why):
+                logger.info("\(why); mounting afresh")
+            case .failed(let why):
+                logger.error("takeover failed: \(why).")
+                if let top = MountEntry.top(at: mountPoint), top.type.hasPrefix("fuse") {
+                    throw Failure("\(mountPoint) is still served and the takeover failed: \(why).")
+                }
+                fellBack = true
+            case .received(let handle):
+                let inherited = InheritedDescriptors(fuseFD: handle.fuseFD, stateFD: handle.stateFD)
+                switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
+                case .failure(let why):
+                    handle.abort()
+                    throw Failure("cannot take over \(mountPoint): \(why); pid \(handle.peerPID) serves on.")
+                case .success(let resumed):
+                    guard handle.commit() else {
+                        close(resumed.fuseFD)
+                        close(resumed.stateFD)
+                        throw Failure("pid \(handle.peerPID) did not let go of \(mountPoint) and serves on.")
+                    }
+                    logger.info("took the connection over", metadata: ["from": "\(handle.peerPID)"])
+                    service = resumed
+                    // The old process exits now; its pidfile lock goes with it.
+                    pidfileLock = lockPidfile(waitingUpTo: 10)
+                }
+            }
+        }
+        if service == nil {
+            try prepareMountPoint(fellBack: fellBack)
+            if pidfileLock == nil { pidfileLock = try lockPidfile() }
+            service = try FUSEService.mountFresh(mount, filesystem: filesystem, logger: logger)
+        }
+        guard let service else { return }
+        if storeThem, let notifier, let error = notifier.storeDescriptors(fuseFD: service.fuseFD, stateFD: service.stateFD) {
+            logger.error("systemd fd store: \(error)")
+        }
+        let listener = TakeoverListener.listen(mountPoint: service.mountPoint, logger: logger)
+        logger.info(service.resumed ? "resumed serving" : "serving",
+                    metadata: ["mountpoint": "\(service.mountPoint)", "options": "\(service.state.options)",
+                               "protocol": "7.\(service.state.parameters.minor)"])
+        // With -l, the loadavg sampler runs from the moment the mount is served.
+        let kind = service.serve(listener: listener, ready: { [logger, mountPoint] in
             view.startLoadavgSampler()
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }
         })
         notifier?.send("STOPPING=1")
+        listener?.close()
+        switch kind {
+        case .final:
+            logger.info("unmounting", metadata: ["mountpoint": "\(service.mountPoint)"])
+            service.unmount()
+            notifier?.removeDescriptors()
+            unlink(pidfile)
+        case .handover:
+            // The pidfile is the successor's now (or will be).
+            logger.info("handed over; the mount stays", metadata: ["mountpoint": "\(service.mountPoint)"])
+        }
+        try? pidfileLock?.close()
     }
 
     /// Raises the soft open-file limit to the hard one (at most 65,536), as
@@ -68,10 +149,22 @@ struct Daemon {
         }
     }
 
-    /// Creates the mount point if missing and refuses one that already has a mount.
-    func prepareMountPoint() throws {
-        guard mountPoint.hasPrefix("/") else {
-            throw Failure("the mount point \(mountPoint) must be an absolute path.")
+    /// Creates the mount point if missing and refuses one that already has
+    /// a FUSE mount. After inherited descriptors proved unusable
+    /// (`fellBack`), a dead swift-lxcfs mount there (its connection gone)
+    /// is detached first, and a FUSE mount that still answers or is held
+    /// silent elsewhere is refused without waiting on it.
+    func prepareMountPoint(fellBack: Bool) throws {
+        if fellBack, let top = MountEntry.top(at: mountPoint), top.type.hasPrefix("fuse") {
+            switch Self.probeMount(mountPoint) {
+            case .dead:
+                logger.warning("detaching the dead FUSE mount at \(mountPoint)")
+                FUSEMount.unmount(mountPoint)
+            case .answers:
+                throw Failure("something is already mounted at \(mountPoint) (\(top.type)) and answers\(Self.takeoverHint(mountPoint)).")
+            case .silent:
+                throw Failure("a FUSE mount at \(mountPoint) does not answer; another process holds its connection.")
+            }
         }
         var st = stat()
         if stat(mountPoint, &st) != 0 {
@@ -85,8 +178,8 @@ struct Daemon {
         // A FUSE filesystem on top (another lxcfs) is refused; a bind mount
         // (a Kubernetes hostPath, a shared mount made for propagation) is
         // what the daemon mounts over.
-        if let type = Self.topMountType(mountPoint), type.hasPrefix("fuse") {
-            throw Failure("something is already mounted at \(mountPoint) (\(type)).")
+        if let type = MountEntry.top(at: mountPoint)?.type, type.hasPrefix("fuse") {
+            throw Failure("something is already mounted at \(mountPoint) (\(type))\(Self.takeoverHint(mountPoint)).")
         }
     }
 
@@ -100,48 +193,48 @@ struct Daemon {
         }
     }
 
-    /// The filesystem type of the topmost mount at `path` (mountinfo's
-    /// last entry for it, such as `fuse.lxcfs` or `ext4`), or `nil` when
-    /// `/proc/self/mountinfo` lists no mount there.
-    static func topMountType(_ path: String) -> String? {
-        var target = path
-        if let resolved = realpath(path, nil) {
-            target = String(cString: resolved)
-            free(resolved)
-        }
-        guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
-        var type: String?
-        for line in ByteParser.lines(bytes[...]) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            guard fields.count > 4, Self.unescape(String(decoding: fields[4], as: UTF8.self)) == target,
-                  let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count
-            else { continue }
-            type = String(decoding: fields[dash + 1], as: UTF8.self)
-        }
-        return type
+    /// ", served by a swift-lxcfs: pass --takeover to replace it" when one
+    /// listens on the mount point's takeover socket, else "".
+    static func takeoverHint(_ mountPoint: String) -> String {
+        TakeoverSocket.hasListener(mountPoint: mountPoint) ? ", served by a swift-lxcfs: pass --takeover to replace it" : ""
     }
 
-    static func unescape(_ s: String) -> String {
-        guard s.contains("\\") else { return s }
-        var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.first {
-            if b == UInt8(ascii: "\\"), bytes.count >= 4,
-               let v = UInt8(String(decoding: bytes.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
-                out.append(v)
-                bytes = bytes.dropFirst(4)
-            } else {
-                out.append(b)
-                bytes = bytes.dropFirst()
-            }
+    enum MountState { case dead, answers, silent }
+
+    /// statvfs(3) (statfs(2)) on the mount point from another thread, which a FUSE
+    /// server must answer (the kernel caches no answer): ENOTCONN means
+    /// the connection is gone; no answer within 2 s means someone holds the
+    /// connection without serving it.
+    static func probeMount(_ mountPoint: String) -> MountState {
+        let result = Mutex<Int32?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let path = mountPoint
+        startDetachedThread {
+            var fs = statvfs()
+            let rc = statvfs(path, &fs) == 0 ? 0 : errno
+            result.withLock { $0 = rc }
+            done.signal()
         }
-        return String(decoding: out, as: UTF8.self)
+        if done.wait(timeout: .now() + 2) == .timedOut { return .silent }
+        return result.withLock { $0 } == ENOTCONN ? .dead : .answers
     }
 
     /// Opens, locks and writes the pidfile; the lock lives as long as the
     /// returned descriptor.
     /// - Throws: `Failure` when the pidfile cannot be opened or written, or
     ///   another process holds its lock.
+    /// `lockPidfile()`, retried for up to `seconds` while another process
+    /// (the one handing over) still holds the lock; `nil` (logged) when it
+    /// never comes free.
+    func lockPidfile(waitingUpTo seconds: Int) -> FileDescriptor? {
+        for _ in 0..<(seconds * 20) {
+            if let fd = try? lockPidfile() { return fd }
+            usleep(50_000)
+        }
+        logger.warning("serving without the pidfile \(pidfile): another process still holds it")
+        return nil
+    }
+
     func lockPidfile() throws -> FileDescriptor {
         let dir = pidfile.split(separator: "/").dropLast().joined(separator: "/")
         if !dir.isEmpty { try? makeDirectories("/" + dir) }

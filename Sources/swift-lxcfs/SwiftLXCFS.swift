@@ -95,6 +95,9 @@ struct SwiftLXCFS: ParsableCommand {
     @Option(name: [.customShort("o")], help: "Extra FUSE mount options, comma-separated.")
     var mountOptions: [String] = []
 
+    @Flag(name: .customLong("takeover"), help: "Take the mount over from the swift-lxcfs serving MOUNTPOINT (live upgrade): it hands its FUSE connection over and exits 0.")
+    var takeover = false
+
     @OptionGroup var view: ViewFlags
 
     @Argument(help: "Where to mount.")
@@ -105,7 +108,7 @@ struct SwiftLXCFS: ParsableCommand {
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
-                       viewOptions: view.viewOptions, logger: logger).run()
+                       viewOptions: view.viewOptions, takeover: takeover, logger: logger).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

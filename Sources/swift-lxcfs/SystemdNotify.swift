@@ -1,4 +1,5 @@
 import Dispatch
+import LXCFSFilesystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -20,37 +21,25 @@ struct SystemdNotifier: Sendable {
         return name.isEmpty ? nil : SystemdNotifier(socketName: name)
     }
 
-    /// Sends one datagram of state lines, such as `READY=1`.
+    /// Sends one datagram of state lines, such as `READY=1`, with `fds`
+    /// as SCM_RIGHTS.
     /// - Returns: an error sentence, or `nil` when the datagram was sent.
     @discardableResult
-    func send(_ state: String) -> String? {
-        var path = Array(socketName.utf8)
-        if path.first == UInt8(ascii: "@") { path[0] = 0 }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.count < capacity, socketName.count > 1 || path.first != 0 else {
-            return "NOTIFY_SOCKET \(socketName) is not a usable socket name."
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path)
-        }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return "cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(errno)))." }
-        defer { close(fd) }
-        let bytes = Array(state.utf8)
-        let sent = bytes.withUnsafeBytes { buffer in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), sa, length)
-                }
-            }
-        }
-        guard sent == bytes.count else {
-            return "cannot notify \(socketName): \(String(cString: strerror(errno)))."
-        }
-        return nil
+    func send(_ state: String, fds: [Int32] = []) -> String? {
+        NotifySocket.send(to: socketName, state, fds: fds)
+    }
+
+    /// Keeps the connection in the fd store (`FDSTORE=1`): the `/dev/fuse`
+    /// descriptor as `fuse`, the state memfd as `state`.
+    /// - Returns: an error sentence, or `nil`.
+    func storeDescriptors(fuseFD: Int32, stateFD: Int32) -> String? {
+        send("FDSTORE=1\nFDNAME=fuse", fds: [fuseFD]) ?? send("FDSTORE=1\nFDNAME=state", fds: [stateFD])
+    }
+
+    /// Empties the fd store of both (`FDSTOREREMOVE=1`), on a final stop.
+    func removeDescriptors() {
+        send("FDSTOREREMOVE=1\nFDNAME=fuse")
+        send("FDSTOREREMOVE=1\nFDNAME=state")
     }
 
     /// Waits on another thread until the mount answers, then sends `READY=1`.

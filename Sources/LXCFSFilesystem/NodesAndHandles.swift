@@ -1,0 +1,136 @@
+import CFuse3
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Node ids that are a fixed function of the path, the same in every
+/// process: the kernel keeps using the ids an earlier process issued (bind
+/// mounts pin dentries), and a successor must resolve them without a LOOKUP.
+///
+/// The root is 1 (`FUSE_ROOT_ID`); every other path's id is the 64-bit
+/// FNV-1a hash of its virtual path (`/proc/meminfo`,
+/// `/sys/devices/system/cpu/cpu0/topology/core_id`), with 0 and 1 moved
+/// out of the way. The table maps ids back to paths: the served tree is
+/// entered at start, passthrough paths as they are looked up, and an id
+/// that is not known (issued by an earlier process) makes the owner walk
+/// the host tree again (`NodeTable.missed`). FORGET frees nothing.
+public final class NodeTable: Sendable {
+    private let paths = Mutex<[UInt64: String]>([:])
+    /// When the table was last rebuilt from the host tree (CLOCK_MONOTONIC seconds).
+    private let lastRebuild = Mutex<Double>(-1e9)
+
+    /// An empty table holding the root.
+    public init() {
+        paths.withLock { $0[1] = "/" }
+    }
+
+    /// The node id of `path` (absolute, relative to the mount point).
+    public static func id(of path: String) -> UInt64 {
+        if path == "/" { return 1 }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash < 2 ? hash + 2 : hash
+    }
+
+    /// Records `path` and returns its id.
+    @discardableResult
+    public func enter(_ path: String) -> UInt64 {
+        let id = Self.id(of: path)
+        paths.withLock { $0[id] = path }
+        return id
+    }
+
+    /// Records many paths at once.
+    public func enter<S: Sequence>(all: S) where S.Element == String {
+        paths.withLock { table in
+            for path in all { table[Self.id(of: path)] = path }
+        }
+    }
+
+    /// The path of a known id.
+    public func path(of id: UInt64) -> String? {
+        paths.withLock { $0[id] }
+    }
+
+    /// Resolves an id, calling `rebuild` (at most once a second) to list
+    /// every path the tree can hold when the id is not known.
+    public func resolve(_ id: UInt64, rebuild: () -> [String]) -> String? {
+        if let path = path(of: id) { return path }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        let due = lastRebuild.withLock { last -> Bool in
+            guard t - last >= 1 else { return false }
+            last = t
+            return true
+        }
+        guard due else { return nil }
+        enter(all: rebuild())
+        return path(of: id)
+    }
+
+    /// How many paths are known.
+    public var count: Int { paths.withLock { $0.count } }
+}
+
+/// File handles (`fh`) tagged with a per-process generation in their top
+/// 24 bits, so that a handle issued by an earlier process is told apart
+/// from one of ours. A read on a handle this process does not know renders
+/// the file afresh for the caller and keeps that snapshot under the handle
+/// (`adopt`); releasing an unknown handle frees nothing.
+final class HandleTable: Sendable {
+    /// This process's generation, 1 to 2^24 - 1.
+    let generation: UInt64
+    private let next = Atomic<UInt64>(1)
+    private final class Shard: Sendable {
+        let files = Mutex<[UInt64: OpenFile]>([:])
+    }
+    private let shards: [Shard]
+
+    init() {
+        var random: UInt32 = 0
+        _ = withUnsafeMutableBytes(of: &random) { cfuse3_random($0.baseAddress, 4) }
+        var g = UInt64(random & 0xff_ffff)
+        if g == 0 { g = UInt64(getpid() & 0xff_ffff) | 1 }
+        generation = g
+        shards = (0..<16).map { _ in Shard() }
+    }
+
+    private func shard(_ fh: UInt64) -> Shard { shards[Int(fh & 15)] }
+
+    /// Whether `fh` was issued by this process.
+    func isOurs(_ fh: UInt64) -> Bool { fh >> 40 == generation }
+
+    /// Keeps `file` under a new handle.
+    func insert(_ file: OpenFile) -> UInt64 {
+        let fh = generation << 40 | (next.add(1, ordering: .relaxed).oldValue & 0xff_ffff_ffff)
+        shard(fh).files.withLock { $0[fh] = file }
+        return fh
+    }
+
+    /// The file of a handle this process knows.
+    func file(_ fh: UInt64) -> OpenFile? {
+        shard(fh).files.withLock { $0[fh] }
+    }
+
+    /// Keeps `file` under a handle another process issued; returns the
+    /// file kept (an earlier adoption wins a race).
+    func adopt(_ fh: UInt64, _ file: OpenFile) -> OpenFile {
+        shard(fh).files.withLock { files in
+            if let kept = files[fh] { return kept }
+            files[fh] = file
+            return file
+        }
+    }
+
+    /// Forgets a handle (nothing happens for an unknown one).
+    func remove(_ fh: UInt64) {
+        _ = shard(fh).files.withLock { $0.removeValue(forKey: fh) }
+    }
+}

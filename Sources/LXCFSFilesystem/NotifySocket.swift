@@ -1,0 +1,47 @@
+import CFuse3
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The datagram half of systemd's notification protocol (sd_notify(3),
+/// sd_pid_notify_with_fds(3)) without libsystemd: one datagram of
+/// `KEY=VALUE` lines to the AF_UNIX socket `NOTIFY_SOCKET` names, with
+/// descriptors as SCM_RIGHTS (FDSTORE=1). A name starting with `@` is an
+/// abstract socket.
+public enum NotifySocket {
+    /// Sends `state` (and `fds`) to `socketName`.
+    /// - Returns: an error sentence, or `nil` when the datagram was sent.
+    public static func send(to socketName: String, _ state: String, fds: [Int32] = []) -> String? {
+        var path = Array(socketName.utf8)
+        if path.first == UInt8(ascii: "@") { path[0] = 0 }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.count < capacity, socketName.count > 1 || path.first != 0 else {
+            return "NOTIFY_SOCKET \(socketName) is not a usable socket name."
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path)
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return "cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(errno)))." }
+        defer { close(fd) }
+        let bytes = Array(state.utf8)
+        let sent = bytes.withUnsafeBytes { buffer in
+            fds.withUnsafeBufferPointer { f in
+                withUnsafePointer(to: &address) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                        cfuse3_send_fds(fd, buffer.baseAddress, buffer.count, f.baseAddress, Int32(f.count), sa, length)
+                    }
+                }
+            }
+        }
+        guard sent == bytes.count else {
+            return "cannot notify \(socketName): \(String(cString: strerror(errno)))."
+        }
+        return nil
+    }
+}
