@@ -1,6 +1,7 @@
 import CLinux
 import Logging
 import LXCFSCore
+import LXCFSFilesystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -147,6 +148,9 @@ struct Supervisor {
         var exitStatus: Int32 = 0
         /// Whether the last child ended with exit 0 during a final stop.
         var stoppedCleanly = false
+        /// The served superblock (`major:minor`), as the last ready server
+        /// left it at the mount point.
+        var servedDevice: String?
 
         init(config: Supervisor, executable: String, notifySocket: String, signalFD: Int32, notifyFD: Int32) {
             self.config = config
@@ -196,7 +200,15 @@ struct Supervisor {
         /// Starts the server with the store's descriptors.
         mutating func start() {
             var arguments = config.serverArguments
-            if firstChild && config.takeover { arguments.insert("--takeover", at: 0) }
+            if firstChild && config.takeover {
+                // Only where a swift-lxcfs serves the mount point: without a
+                // takeover socket the first server mounts afresh.
+                if TakeoverSocket.hasListener(mountPoint: config.mountPoint) {
+                    arguments.insert("--takeover", at: 0)
+                } else {
+                    logger.info("no takeover socket answers for \(config.mountPoint); mounting afresh")
+                }
+            }
             firstChild = false
             dropDeadDescriptors()
             var environment: [String] = []
@@ -319,6 +331,9 @@ struct Supervisor {
             if !taken { descriptors.forEach { close($0) } }
             if fields["READY"] == "1", !childReady {
                 childReady = true
+                if let top = MountEntry.top(at: config.mountPoint), top.type.hasPrefix("fuse") {
+                    servedDevice = top.device
+                }
                 logger.info("the server is ready", metadata: ["pid": "\(child)"])
                 writeReadyFile()
             }
@@ -428,10 +443,54 @@ struct Supervisor {
             store.forEach { close($0.fd) }
             store.removeAll()
             removeReadyFile()
-            if held, let type = Daemon.topMountType(config.mountPoint), type.hasPrefix("fuse") {
+            defer { detachInHostNamespace() }
+            if held, let type = MountEntry.top(at: config.mountPoint)?.type, type.hasPrefix("fuse") {
                 logger.warning("the server left its mount; detaching it", metadata: ["mountpoint": "\(config.mountPoint)"])
                 if umount2(config.mountPoint, Int32(MNT_DETACH)) != 0 {
                     logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(errno)))")
+                    exitStatus = 1
+                }
+            }
+        }
+
+        /// After a final stop: detaches, in the host's mount namespace (pid
+        /// 1's, when it is not this one: a container with the host's pids),
+        /// every FUSE mount of the served superblock still there. A server
+        /// in a container unmounts in its own namespace, and that reaches the
+        /// host only through mount propagation, which fails when the
+        /// container's volume is itself a bind of the FUSE mount (a container
+        /// started with its volume on a mount that already served, as after
+        /// a takeover): the host would keep a dead mount, and a dead mount at
+        /// a hostPath keeps the next pod from starting.
+        mutating func detachInHostNamespace() {
+            guard let device = servedDevice else { return }
+            var own = [CChar](repeating: 0, count: 64), host = [CChar](repeating: 0, count: 64)
+            let a = readlink("/proc/self/ns/mnt", &own, 63), b = readlink("/proc/1/ns/mnt", &host, 63)
+            guard a > 0, b > 0, String(cString: own) != String(cString: host),
+                  let bytes = HostRoot().read("/proc/1/mountinfo", sizeHint: 65536) else { return }
+            var targets: [String] = []
+            for line in ByteParser.lines(bytes[...]) {
+                let fields = line.split(separator: UInt8(ascii: " "))
+                guard fields.count > 4, String(decoding: fields[2], as: UTF8.self) == device,
+                      let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count,
+                      String(decoding: fields[dash + 1], as: UTF8.self).hasPrefix("fuse")
+                else { continue }
+                targets.append(MountEntry.unescape(String(decoding: fields[4], as: UTF8.self)))
+            }
+            guard !targets.isEmpty else { return }
+            let nsFD = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC)
+            guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
+                logger.error("cannot enter the host's mount namespace to detach \(targets.joined(separator: ", ")): \(String(cString: strerror(errno)))")
+                if nsFD >= 0 { close(nsFD) }
+                exitStatus = 1
+                return
+            }
+            close(nsFD)
+            for target in targets.sorted(by: { $0.count > $1.count }) {
+                if umount2(target, Int32(MNT_DETACH)) == 0 {
+                    logger.info("detached the mount in the host's mount namespace", metadata: ["mountpoint": "\(target)"])
+                } else {
+                    logger.error("cannot detach \(target) in the host's mount namespace: \(String(cString: strerror(errno)))")
                     exitStatus = 1
                 }
             }

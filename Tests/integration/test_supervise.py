@@ -7,9 +7,11 @@ a real mount is test_supervise_load.py.
 """
 import ast
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -22,13 +24,14 @@ STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fdstore_stan
 class Supervised:
     """A supervisor running the stand-in; `entries()` is the stand-in's log."""
 
-    def __init__(self, tmp_path, *args, env=None):
+    def __init__(self, tmp_path, *args, env=None, mountpoint=None):
         self.log_path = tmp_path / "standin.log"
         self.out = open(tmp_path / "supervise.out", "w+")
         e = dict(os.environ, SWIFT_LXCFS_SERVER=STANDIN, STANDIN_LOG=str(self.log_path))
         e.pop("NOTIFY_SOCKET", None)
         e.update(env or {})
-        self.proc = subprocess.Popen([BIN, "supervise", *args, "-p", str(tmp_path / "x.pid"), str(tmp_path / "mnt")],
+        self.proc = subprocess.Popen([BIN, "supervise", *args, "-p", str(tmp_path / "x.pid"),
+                                      mountpoint or str(tmp_path / "mnt")],
                                      stdout=self.out, stderr=subprocess.STDOUT, env=e)
 
     def entries(self):
@@ -166,13 +169,44 @@ def test_a_crash_loop_backs_off(supervise):
     assert s.proc.wait(10) == 0
 
 
-def test_takeover_goes_to_the_first_server_only(supervise):
+def takeover_socket_path(mountpoint):
+    """TakeoverSocket.path(forMountPoint:): /run/swift-lxcfs/, the path's
+    components joined by '-', bytes outside [A-Za-z0-9_.] as _xx, '.sock'."""
+    parts = []
+    for part in os.path.realpath(mountpoint).strip("/").split("/"):
+        parts.append("".join(c if c.isascii() and (c.isalnum() or c in "_.") else f"_{ord(c):02x}" for c in part))
+    path = "/run/swift-lxcfs/" + "-".join(parts) + ".sock"
+    assert len(path) < 100, path
+    return path
+
+
+def test_takeover_goes_to_the_first_server_only_where_a_socket_answers(tmp_path):
+    short = tempfile.mkdtemp(prefix="swlsv", dir="/tmp")
+    os.mkdir(os.path.join(short, "mnt"))
+    path = takeover_socket_path(os.path.join(short, "mnt"))
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(4)
+    s = Supervised(tmp_path, "--takeover", mountpoint=os.path.join(short, "mnt"))
+    try:
+        first = s.wait_starts(1)[0]
+        assert first["argv"][0] == "--takeover"
+        os.kill(first["pid"], signal.SIGKILL)
+        second = s.wait_starts(2)[-1]
+        assert "--takeover" not in second["argv"]
+    finally:
+        s.stop()
+        listener.close()
+        os.unlink(path)
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def test_takeover_without_a_socket_mounts_afresh(supervise):
     s = supervise("--takeover")
     first = s.wait_starts(1)[0]
-    assert first["argv"][0] == "--takeover"
-    os.kill(first["pid"], signal.SIGKILL)
-    second = s.wait_starts(2)[-1]
-    assert "--takeover" not in second["argv"]
+    assert "--takeover" not in first["argv"]
+    assert "mounting afresh" in s.output()
 
 
 def test_only_the_current_server_can_store(supervise):
