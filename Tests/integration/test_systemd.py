@@ -6,6 +6,7 @@ The unit's paths (/usr/local/bin/swift-lxcfs, /var/lib/lxcfs, /run) are the
 real ones; each test gives them to the unit inside a private mount namespace
 (unshare -m) so that nothing on this host is touched.
 """
+import array
 import os
 import shlex
 import shutil
@@ -159,12 +160,27 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines)],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        try:
-            message = sock.recv(4096).decode()
-        except socket.timeout:
-            log.seek(0)
-            pytest.fail("no notification within 60 s: " + log.read())
-        fields = dict(line.split("=", 1) for line in message.splitlines() if "=" in line)
+        # The fd store first (FDSTORE=1 for "fuse" and "state", each with
+        # its descriptor), then READY=1.
+        stored = []
+        while True:
+            try:
+                message, anc, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+            except socket.timeout:
+                log.seek(0)
+                pytest.fail("no READY=1 within 60 s: " + log.read())
+            message = message.decode()
+            fds = [fd for level, kind, data in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+                   for fd in array.array("i", data[:len(data) - len(data) % 4])]
+            for fd in fds:
+                os.close(fd)
+            fields = dict(line.split("=", 1) for line in message.splitlines() if "=" in line)
+            if fields.get("FDSTORE") == "1":
+                assert len(fds) == 1, message
+                stored.append(fields.get("FDNAME"))
+            if "READY" in fields:
+                break
+        assert sorted(stored) == ["fuse", "state"], stored
         assert fields.get("READY") == "1", message
         assert fields.get("MAINPID") == str(proc.pid)
         # At the moment READY=1 arrives the mount already serves files: read
@@ -180,7 +196,10 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         sock.settimeout(5)
-        assert "STOPPING=1" in sock.recv(4096).decode()
+        # The final stop empties the store, and says so.
+        after = [sock.recv(4096).decode() for _ in range(3)]
+        assert any("STOPPING=1" in m for m in after), after
+        assert sorted(m.split("FDNAME=")[1].split()[0] for m in after if "FDSTOREREMOVE=1" in m) == ["fuse", "state"], after
     finally:
         if proc.poll() is None:
             proc.kill()
