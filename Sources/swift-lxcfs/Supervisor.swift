@@ -453,21 +453,24 @@ struct Supervisor {
             }
         }
 
-        /// After a final stop: detaches, in the host's mount namespace (pid
-        /// 1's, when it is not this one: a container with the host's pids),
+        /// After a final stop: detaches, in the host's mount namespace,
         /// every FUSE mount of the served superblock still there. A server
         /// in a container unmounts in its own namespace, and that reaches the
         /// host only through mount propagation, which fails when the
         /// container's volume is itself a bind of the FUSE mount (a container
         /// started with its volume on a mount that already served, as after
         /// a takeover): the host would keep a dead mount, and a dead mount at
-        /// a hostPath keeps the next pod from starting.
+        /// a hostPath keeps the next pod from starting. The host's namespace
+        /// is that of the nearest ancestor process in another mount
+        /// namespace (the container runtime's shim, with the host's pids),
+        /// else pid 1's; nothing is done where there is none.
         mutating func detachInHostNamespace() {
             guard let device = servedDevice else { return }
-            var own = [CChar](repeating: 0, count: 64), host = [CChar](repeating: 0, count: 64)
-            let a = readlink("/proc/self/ns/mnt", &own, 63), b = readlink("/proc/1/ns/mnt", &host, 63)
-            guard a > 0, b > 0, String(cString: own) != String(cString: host),
-                  let bytes = HostRoot().read("/proc/1/mountinfo", sizeHint: 65536) else { return }
+            guard let host = Self.hostNamespaceProcess(),
+                  let bytes = HostRoot().read("/proc/\(host)/mountinfo", sizeHint: 65536) else {
+                logger.debug("no other mount namespace to clean up", metadata: ["device": "\(device)"])
+                return
+            }
             var targets: [String] = []
             for line in ByteParser.lines(bytes[...]) {
                 let fields = line.split(separator: UInt8(ascii: " "))
@@ -478,7 +481,7 @@ struct Supervisor {
                 targets.append(MountEntry.unescape(String(decoding: fields[4], as: UTF8.self)))
             }
             guard !targets.isEmpty else { return }
-            let nsFD = open("/proc/1/ns/mnt", O_RDONLY | O_CLOEXEC)
+            let nsFD = open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC)
             guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
                 logger.error("cannot enter the host's mount namespace to detach \(targets.joined(separator: ", ")): \(String(cString: strerror(errno)))")
                 if nsFD >= 0 { close(nsFD) }
@@ -494,6 +497,34 @@ struct Supervisor {
                     exitStatus = 1
                 }
             }
+        }
+
+        /// The nearest ancestor whose mount namespace differs from this
+        /// process's (and can be read), else pid 1 when its differs; `nil`
+        /// when every readable one is this namespace.
+        static func hostNamespaceProcess() -> pid_t? {
+            guard let own = namespace(of: "self") else { return nil }
+            var pid = getppid()
+            var steps = 0
+            while pid > 1 && steps < 64 {
+                if let ns = namespace(of: "\(pid)"), ns != own { return pid }
+                guard let stat = HostRoot().read("/proc/\(pid)/stat"),
+                      let close = stat.lastIndex(of: UInt8(ascii: ")")) else { break }
+                let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+                guard fields.count > 1, let parent = Int32(String(decoding: fields[1], as: UTF8.self)) else { break }
+                pid = parent
+                steps += 1
+            }
+            if let ns = namespace(of: "1"), ns != own { return 1 }
+            return nil
+        }
+
+        /// `/proc/PID/ns/mnt`'s target, such as `mnt:[4026531841]`.
+        static func namespace(of pid: String) -> String? {
+            var buffer = [CChar](repeating: 0, count: 64)
+            let n = readlink("/proc/\(pid)/ns/mnt", &buffer, 63)
+            guard n > 0 else { return nil }
+            return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
 
         func writeReadyFile() {
