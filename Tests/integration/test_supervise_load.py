@@ -78,10 +78,13 @@ def test_sigkill_of_the_server_under_load_fails_no_read(supervised, cgroups):
     killed = []
     try:
         start = time.monotonic()
+        deadline = start + SECONDS - 3
         for i in range(KILLS):
             # Random moments spread over the run, each after the previous
-            # server is up again (a new child that answers).
-            time.sleep(rng.uniform(0.8, 2 * (SECONDS - 5) / KILLS - 0.8))
+            # server is up again (a new child that answers): the time left
+            # split in equal slots, a random part of the next slot waited.
+            slot = (deadline - time.monotonic()) / (KILLS - i)
+            time.sleep(max(0.05, rng.uniform(0.3, 0.9) * slot))
             (child,) = children(proc.pid) or [None]
             assert child, f"no server running before kill {i + 1}:\n{output()[-3000:]}"
             os.kill(child, signal.SIGKILL)
