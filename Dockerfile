@@ -20,13 +20,16 @@ COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib \
-    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs" /out/swift-lxcfs
+    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs" /out/swift-lxcfs \
+    && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/swift-lxcfs-webhook" /out/swift-lxcfs-webhook
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libfuse3-3 fuse3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/swift-lxcfs /usr/local/bin/swift-lxcfs
+# `swift-lxcfs webhook` (deploy/kubernetes/webhook.yaml) runs this program.
+COPY --from=build /out/swift-lxcfs-webhook /usr/local/bin/swift-lxcfs-webhook
 # The supervisor runs the daemon and holds its FUSE connection, so that a
 # crash of the daemon does not take the mount down; SIGHUP restarts the
 # daemon without unmounting. It runs in the foreground, reads nothing from

@@ -5,12 +5,17 @@ let package = Package(
     name: "swift-lxcfs",
     products: [
         .executable(name: "swift-lxcfs", targets: ["swift-lxcfs"]),
+        // The admission webhook: a program of its own, so that the daemon links no HTTP or TLS code.
+        .executable(name: "swift-lxcfs-webhook", targets: ["swift-lxcfs-webhook"]),
         .library(name: "LXCFSCore", targets: ["LXCFSCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        // The admission webhook's HTTPS server (swift-lxcfs-webhook only).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libfuse3 bridge: module map and shim header only.
@@ -39,15 +44,37 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The reattach step: dead lxcfs mounts in every mount namespace
+        // replaced with binds of the live mount. No FUSE, no LXCFSCore.
+        .target(name: "LXCFSReattach", dependencies: ["CLinux"]),
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
                 "CLinux",
                 "LXCFSCore",
                 "LXCFSFilesystem",
+                "LXCFSReattach",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                "LXCFSBinds",
+            ]
+        ),
+        // The files and folders a container binds from the mount point (webhook, CDI spec). No dependencies.
+        .target(name: "LXCFSBinds"),
+        // The pod patch of the admission webhook, without the server (unit-tested).
+        .target(name: "LXCFSWebhook", dependencies: ["LXCFSBinds"]),
+        // `swift-lxcfs webhook`: AdmissionReview over HTTPS (SwiftNIO, NIOSSL).
+        .executableTarget(
+            name: "swift-lxcfs-webhook",
+            dependencies: [
+                "LXCFSWebhook",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .testTarget(
@@ -55,6 +82,8 @@ let package = Package(
             dependencies: ["LXCFSCore"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "LXCFSWebhookTests", dependencies: ["LXCFSWebhook"]),
+        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
     ],
     swiftLanguageModes: [.v6]
 )

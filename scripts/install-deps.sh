@@ -10,6 +10,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # SWIFT_LXCFS_SKIP_DOCKER=1.
   pkgs+=(systemd)
   [[ "${SWIFT_LXCFS_SKIP_DOCKER:-}" == 1 ]] || pkgs+=(docker.io debootstrap)
+  # The admission webhook's tests (a test CA) and the CDI test (podman).
+  pkgs+=(openssl)
+  [[ "${SWIFT_LXCFS_SKIP_DOCKER:-}" == 1 ]] || pkgs+=(podman)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

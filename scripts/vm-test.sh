@@ -125,6 +125,8 @@ for applet in $(busybox --list); do
 done
 install -m 755 "$daemon" "$root/bin/swift-lxcfs"
 for tool in fusermount3 free top; do install -m 755 "$(command -v $tool)" "$root/usr/bin/$tool"; done
+# util-linux's unshare, for --cgroup (busybox's has none); beside busybox's, not over it.
+install -D -m 755 "$(command -v unshare)" "$root/usr/lib/util-linux/unshare"
 copy_libs() {  # copy_libs BINARY...: every shared library they load, at the same path
   local lib
   for lib in $(ldd "$@" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }' | sort -u); do
@@ -133,7 +135,7 @@ copy_libs() {  # copy_libs BINARY...: every shared library they load, at the sam
     cp -L "$lib" "$root$lib"
   done
 }
-copy_libs "$(command -v busybox)" "$daemon" "$(command -v fusermount3)" "$(command -v free)" "$(command -v top)"
+copy_libs "$(command -v busybox)" "$daemon" "$(command -v fusermount3)" "$(command -v free)" "$(command -v top)" "$(command -v unshare)"
 [[ -f /lib/terminfo/d/dumb ]] && cp /lib/terminfo/d/dumb "$root/lib/terminfo/d/"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 echo 'root:x:0:' > "$root/etc/group"

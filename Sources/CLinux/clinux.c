@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include "clinux.h"
@@ -21,6 +22,18 @@
 #ifndef SYS_move_mount
 #define SYS_move_mount 429
 #endif
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+/* struct mount_attr of <linux/mount.h>, declared here for older headers. */
+struct clinux_mount_attr {
+    unsigned long long attr_set;
+    unsigned long long attr_clr;
+    unsigned long long propagation;
+    unsigned long long userns_fd;
+};
 
 int clinux_setns(int fd, int nstype) { return setns(fd, nstype); }
 
@@ -206,3 +219,13 @@ ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size
     if (timed_out) { errno = ETIMEDOUT; return -1; }
     return (ssize_t)used;
 }
+int clinux_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                         unsigned long long attr_set, unsigned long long attr_clr,
+                         unsigned long long propagation) {
+    struct clinux_mount_attr attr = { attr_set, attr_clr, propagation, 0 };
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr);
+}
+
+int clinux_umount2(const char *path, int flags) { return umount2(path, flags); }
+
+int clinux_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

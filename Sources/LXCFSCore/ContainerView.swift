@@ -61,11 +61,14 @@ public final class ContainerView: Sendable {
         return layout
     }
 
-    /// A process's cgroup membership.
+    /// The cgroup membership every view of reader `pid` is computed from:
+    /// its container's cgroup in each hierarchy (`ContainerCgroup`: the
+    /// init's cgroup of its pid namespace where the reader's own cgroup is at
+    /// or below it, else its own).
     /// - Returns: `nil` when the process has exited (its `/proc/PID/cgroup` is gone).
     public func membership(of pid: Int32) -> CgroupMembership? {
         guard let bytes = root.readProcessCgroup(pid) else { return nil }
-        return CgroupMembership(parsing: bytes[...])
+        return containerCgroup(of: pid, own: CgroupMembership(parsing: bytes[...])).membership
     }
 
     /// Renders `file` for the process `pid`.

@@ -36,8 +36,8 @@ public struct ProcessStat: Sendable, Equatable {
 /// `NSpid` does not end in 1: the reader entered from outside, as with
 /// `docker exec`), the process that is pid 1 there is looked for in `/proc`.
 /// Results are cached per namespace and
-/// checked on each use (same namespace, same start time), so a recycled pid
-/// never gives another container's init.
+/// checked on each use (same start time), so a recycled pid never gives
+/// another container's init.
 public final class PidNamespaceResolver: Sendable {
     /// The namespace's init: its host pid and its start time in clock ticks.
     public struct Init: Sendable, Equatable {
@@ -82,8 +82,10 @@ public final class PidNamespaceResolver: Sendable {
     public func initProcess(of pid: Int32) -> Init? {
         guard let ns = namespace(of: pid) else { return nil }
         if let hostNS = hostNamespace(), hostNS == ns { return nil }
-        if let cached = cache.withLock({ $0[ns] }),
-           namespace(of: cached.pid) == ns, stat(of: cached.pid)?.startTime == cached.startTime {
+        // A cached init still holds when its pid has the same start time: a
+        // process never leaves its pid namespace, so this alone tells a
+        // recycled pid (no second link read on every render).
+        if let cached = cache.withLock({ $0[ns] }), stat(of: cached.pid)?.startTime == cached.startTime {
             return cached
         }
         var current = pid

@@ -102,6 +102,7 @@ struct Daemon {
         // With -l, the loadavg sampler runs from the moment the mount is served.
         let kind = service.serve(listener: listener, ready: { [logger, mountPoint] in
             view.startLoadavgSampler()
+            ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger)
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }
@@ -166,6 +167,7 @@ struct Daemon {
                 throw Failure("a FUSE mount at \(mountPoint) does not answer; another process holds its connection.")
             }
         }
+        detachDeadMountAtMountPoint()
         var st = stat()
         if stat(mountPoint, &st) != 0 {
             if errno == ENOTCONN {

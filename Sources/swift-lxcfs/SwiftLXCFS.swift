@@ -38,10 +38,15 @@ struct Failure: Error, CustomStringConvertible {
 enum Entry {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
+        ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
         } else if args.first == "supervise" {
             exit(Supervise.main(Array(args.dropFirst())))
+        } else if args.first == "webhook" {
+            WebhookLauncher.exec(Array(args.dropFirst()))
+        } else if args.first == "cdi-spec" {
+            run(CDISpec.self, Array(args.dropFirst()), help: "swift-lxcfs cdi-spec --help")
         } else {
             // lxcfs spells --version as -v too.
             run(SwiftLXCFS.self, args.map { $0 == "-v" ? "--version" : $0 }, help: "swift-lxcfs --help")
@@ -78,7 +83,9 @@ struct SwiftLXCFS: ParsableCommand {
             and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
-            process would read it.
+            process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
+            whose lxcfs binds died, which every start runs; 'swift-lxcfs webhook --help' the \
+            Kubernetes admission webhook; 'swift-lxcfs cdi-spec --help' the CDI spec.
             """,
         version: version
     )
@@ -100,11 +107,15 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
+    var noReattach = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
+        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
@@ -135,7 +146,7 @@ struct Render: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
-    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks to standard error.")
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks, and the container cgroup chosen in each hierarchy and why, to standard error.")
     var debug = false
 
     @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online.")
@@ -147,7 +158,11 @@ struct Render: ParsableCommand {
             printError("\(file) is not a served file; the served files are \(known).")
             throw ExitCode.failure
         }
-        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: makeLogger(debug: debug))
+        let logger = makeLogger(debug: debug)
+        let view = ContainerView(root: HostRoot(root), options: view.viewOptions, logger: logger)
+        if debug {
+            for line in view.explainContainerCgroup(of: pid) { logger.debug("\(line)") }
+        }
         let bytes = view.render(virtualFile, for: pid)
         bytes.withUnsafeBytes { raw in
             var off = 0

@@ -19,6 +19,12 @@ BIN = os.environ.get("SWIFT_LXCFS_BIN") or os.path.abspath(
 CGROOT = "/sys/fs/cgroup"
 PREFIX = os.environ.get("SWIFT_LXCFS_CGROUP_PREFIX", "swift-lxcfs-test")
 MIB = 1024 * 1024
+# Every daemon start runs the reattach step, which looks at every mount
+# namespace on the host: in the tests, only at those with a process in this
+# checkout's test cgroups (or its Docker engine's), so that tests running at
+# the same time on a shared host keep their own dead mounts.
+os.environ.setdefault("SWIFT_LXCFS_REATTACH_CGROUPS", ",".join(
+    [f"/{PREFIX}/", f"/{os.environ.get('SWIFT_LXCFS_DOCKER_CGROUP_PARENT', 'swl-deploy-docker')}/"]))
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):

@@ -14,8 +14,10 @@ import time
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CACHE = os.path.join(REPO, ".cache")
 
-# Every file lxcfs 5.0.3 users bind into containers: what README.md's
-# `docker run` flags and the example Kubernetes workload list.
+# Every file lxcfs 5.0.3 users bind into containers, and the cpu tree
+# bound whole (so that lscpu and mpstat count the visible CPUs): what
+# README.md's `docker run` flags, the example Kubernetes workload, the
+# admission webhook and `swift-lxcfs cdi-spec` bind.
 LXCFS_FILES = [
     "proc/cpuinfo",
     "proc/diskstats",
@@ -25,8 +27,11 @@ LXCFS_FILES = [
     "proc/stat",
     "proc/swaps",
     "proc/uptime",
-    "sys/devices/system/cpu/online",
+    "sys/devices/system/cpu",
 ]
+
+# The folders among them (Kubernetes hostPath type Directory; the rest are File).
+LXCFS_DIRECTORIES = {"sys/devices/system/cpu"}
 
 # What the Docker tests bind into containers and read back, relative to the
 # mount point: the daemon serves every lxcfs file.
@@ -80,11 +85,12 @@ def privileged_flags():
                     "--security-opt", "systempaths=unconfined", "--device", "/dev/fuse"]
 
 
-def bind_flags(source_root, files=SERVED_FILES):
-    """`docker run` flags binding each served file over the container's own."""
+def bind_flags(source_root, files=SERVED_FILES, mode="rw"):
+    """`docker run` flags binding each served file over the container's own
+    (`mode` rw, as lxcfs users bind them, or ro, as the webhook and CDI do)."""
     flags = []
     for rel in files:
-        flags += ["-v", f"{os.path.join(source_root, rel)}:/{rel}:rw"]
+        flags += ["-v", f"{os.path.join(source_root, rel)}:/{rel}:{mode}"]
     return flags
 
 

@@ -10,6 +10,7 @@ Images come from debootstrap root filesystems (no registry is reachable),
 cached under .cache/ within one checkout. Skipped where
 SWIFT_LXCFS_SKIP_DOCKER=1 (inside Dockerfile.test's container).
 """
+import json
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ import yaml
 
 from conftest import BIN, Daemon, wait_for
 from load_support import assert_clean, parse_result, reader_command
-from deploy_support import (CGROUP_PARENT, MINBASE_IMAGE, REPO, SERVED_FILES, SWIFT_BASE_IMAGE,
+from deploy_support import (CGROUP_PARENT, LXCFS_DIRECTORIES, MINBASE_IMAGE, REPO, SERVED_FILES, SWIFT_BASE_IMAGE,
                             DockerEngine, bind_flags, host_uptime, docker_tests_skipped, inspect, make_rootfs,
                             privileged_flags, run)
 
@@ -34,6 +35,8 @@ pytestmark = [
 
 RUNTIME_IMAGE = "swl-deploy/swift-lxcfs"
 TEST_IMAGE = "swl-deploy/swift-lxcfs-test"
+# The minbase image with sysstat (mpstat); lscpu is in minbase (util-linux).
+TOOLS_IMAGE = "swl-deploy/bookworm-sysstat"
 # Left out of the in-container run, each with its reason (reported, to fix):
 # in the container the reader cgroup of lxcfs's --enable-cfs comparison has
 # too little CPU time for the documented stat cpu*.user difference to show,
@@ -51,6 +54,16 @@ def engine():
         yield e
     finally:
         e.stop()
+
+
+@pytest.fixture(scope="module")
+def tools_image(engine):
+    if not engine.has_image(TOOLS_IMAGE):
+        dockerfile = (f"FROM {MINBASE_IMAGE}\n"
+                      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                      "--no-install-recommends sysstat >/dev/null && rm -rf /var/lib/apt/lists/*\n")
+        engine.docker("build", "--network", "host", "-t", TOOLS_IMAGE, "-", input=dockerfile, timeout=900)
+    return TOOLS_IMAGE
 
 
 @pytest.fixture(scope="module")
@@ -97,20 +110,27 @@ def read_view(engine, name):
     out["uptime"] = float(engine.docker("exec", name, "cat", "/proc/uptime").stdout.split()[0])
     out["cpu_count"] = int(engine.docker("exec", name, "python3", "-c", "import os; print(os.cpu_count())").stdout)
     out["online"] = engine.docker("exec", name, "cat", "/sys/devices/system/cpu/online").stdout.strip()
+    # lscpu and mpstat count the cpuN folders of the bound cpu tree.
+    out["lscpu"] = int(field(engine.docker("exec", name, "lscpu").stdout, r"^CPU\(s\):\s+(\d+)"))
+    out["lscpu_online"] = field(engine.docker("exec", name, "lscpu").stdout, r"^On-line CPU\(s\) list:\s+(\S+)")
+    out["lscpu_rows"] = len([line for line in engine.docker("exec", name, "lscpu", "-p=CPU").stdout.splitlines()
+                             if not line.startswith("#")])
+    out["mpstat"] = int(field(engine.docker("exec", name, "mpstat", "-P", "ALL", "1", "1").stdout, r"\((\d+) CPU\)"))
     return out
 
 
-def test_two_containers_see_their_own_limits_and_uptime(engine, names, tmp_path):
+def test_two_containers_see_their_own_limits_and_uptime(engine, tools_image, names, tmp_path):
     mnt = tmp_path / "lxcfs"
     mnt.mkdir()
     daemon = Daemon(str(mnt))
     try:
         started_at = host_uptime()
         a, b = names("small"), names("large")
+        # One binds read-only (as the webhook and the CDI spec do), one read-write (as the README).
         engine.docker("run", "-d", "--name", a, "-m", "256m", "--cpus", "0.5", "--cpuset-cpus", "0",
-                      *bind_flags(str(mnt)), MINBASE_IMAGE, "sleep", "infinity")
+                      *bind_flags(str(mnt), mode="ro"), tools_image, "sleep", "infinity")
         engine.docker("run", "-d", "--name", b, "-m", "512m", "--cpuset-cpus", "0-1",
-                      *bind_flags(str(mnt)), MINBASE_IMAGE, "sleep", "infinity")
+                      *bind_flags(str(mnt)), tools_image, "sleep", "infinity")
         # Both run at once and live in cgroups under this engine's parent.
         assert inspect(engine, a)["State"]["Running"] and inspect(engine, b)["State"]["Running"]
         assert f"/{CGROUP_PARENT}/" in engine.docker("exec", a, "cat", "/proc/self/cgroup").stdout
@@ -120,10 +140,12 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, names, tmp_path)
         assert int(field(small["free"], r"^Mem:\s+(\d+)")) == 256 * 1024
         assert field(small["top"], r"MiB Mem :\s+([\d.]+) total") == "256.0"
         assert small["processors"] == 1 and small["cpu_count"] == 1 and small["online"] == "0"
+        assert (small["lscpu"], small["lscpu_online"], small["lscpu_rows"], small["mpstat"]) == (1, "0", 1, 1), small
         assert int(field(large["free"], r"^Mem:\s+(\d+)")) == 512 * 1024
         assert field(large["top"], r"MiB Mem :\s+([\d.]+) total") == "512.0"
         host_cpus = os.cpu_count()
         assert large["processors"] == min(2, host_cpus) and large["cpu_count"] == min(2, host_cpus)
+        assert large["lscpu"] == large["lscpu_rows"] == large["mpstat"] == min(2, host_cpus), large
         # Each container's uptime counts from its own start, which came after
         # `started_at` on the host's clock; the host's own is far longer.
         for view in (small, large):
@@ -133,9 +155,14 @@ def test_two_containers_see_their_own_limits_and_uptime(engine, names, tmp_path)
         # swaps agrees with the container's meminfo (no swap on 256m without memsw).
         # (diskstats may be empty: a container with no I/O has no lines.)
         for rel in SERVED_FILES:
-            got = engine.docker("exec", a, "cat", f"/{rel}", check=False)
+            path = f"/{rel}/online" if rel in LXCFS_DIRECTORIES else f"/{rel}"
+            got = engine.docker("exec", a, "cat", path, check=False)
             assert got.returncode == 0, (rel, got.stderr)
             assert got.stdout or rel == "proc/diskstats", rel
+        # runc made the read-only binds read-only: a write fails before it reaches the daemon.
+        write = engine.docker("exec", a, "sh", "-c", "(echo 1 >/proc/meminfo) 2>&1 || true").stdout
+        assert "Read-only file system" in write, write
+        assert "Permission denied" in engine.docker("exec", b, "sh", "-c", "(echo 1 >/proc/meminfo) 2>&1 || true").stdout
         swaps = engine.docker("exec", a, "cat", "/proc/swaps").stdout.splitlines()
         assert swaps[0].startswith("Filename")
         # Without the bind mounts the same container sees the host.
@@ -166,6 +193,8 @@ def daemonset_container(engine, runtime_image, name, host, run_dir):
     container = daemonset()["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["/bin/sh", "-c"]
     engine.docker("run", "-d", "--name", name, *privileged_flags(), "--pid=host", "--cgroupns=private",
+                  # The reattach step at start: only this checkout's test namespaces (conftest).
+                  "-e", f"SWIFT_LXCFS_REATTACH_CGROUPS={os.environ['SWIFT_LXCFS_REATTACH_CGROUPS']}",
                   "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
                   "-v", f"{host}:/var/lib/lxcfs:rshared", "-v", f"{run_dir}:/run/swift-lxcfs",
                   "--entrypoint", container["command"][0], runtime_image, *container["command"][1:],
@@ -211,6 +240,8 @@ def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_imag
         out = logs(engine, ds_name)
         assert host_serves(host), out
         assert "joined the host cgroup namespace" in out
+        # The start runs the reattach step (README, "Repairing containers").
+        wait_for(lambda: "reattach: " in logs(engine, ds_name), what="the reattach step's summary")
         # The readiness probe passes once the daemon said READY=1.
         wait_for(lambda: pod_ready(engine, ds_name, container), timeout=30, what="readiness")
         # A second container binds the files from the host path and sees its limits.
@@ -392,3 +423,48 @@ def test_containers_read_correct_values_after_a_kill_a_restart_and_a_takeover(en
         assert not fuse_mounts_at(host), logs(engine, second)
     finally:
         subprocess.run(["umount", "-l", str(host)], check=False)
+def test_runtime_image_serves_the_webhook_as_the_deployment_runs_it(engine, runtime_image, names, tmp_path):
+    """The webhook Deployment's command in the runtime image, as its pod runs
+    it (uid 65534, read-only root filesystem, no capabilities), answers
+    /healthz and an AdmissionReview over TLS."""
+    from test_webhook import Connection, free_port, make_ca, make_serving
+
+    docs = yaml.safe_load_all(open(os.path.join(REPO, "deploy", "kubernetes", "webhook.yaml")))
+    container = next(d for d in docs if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    secret_dir = container["volumeMounts"][0]["mountPath"]
+    pki = tmp_path / "pki"
+    cafile = make_ca(str(pki))
+    cert, key = make_serving(str(pki), str(pki), "serving")
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    shutil.copy(cert, tls / "tls.crt")
+    shutil.copy(key, tls / "tls.key")
+    os.chmod(tls / "tls.key", 0o644)
+    port = free_port()
+    command = [arg if not arg.startswith("--port=") else f"--port={port}" for arg in container["command"]]
+    name = names("webhook")
+    engine.docker("run", "-d", "--name", name, "--network", "host", "--user", "65534:65534", "--read-only",
+                  "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "-v", f"{tls}:{secret_dir}:ro",
+                  "--entrypoint", command[0], runtime_image, *command[1:])
+
+    def healthy():
+        try:
+            c = Connection(port, cafile, timeout=5)
+            try:
+                return c.call("GET", "/healthz") == (200, b"ok\n")
+            finally:
+                c.close()
+        except OSError:
+            return False
+
+    wait_for(lambda: healthy() or not inspect(engine, name)["State"]["Running"], timeout=60, what="webhook in the image")
+    assert healthy(), engine.docker("logs", name).stderr
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+              "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "namespace": "apps",
+                          "operation": "CREATE", "object": {"spec": {"containers": [{"name": "app"}]}}}}
+    c = Connection(port, cafile)
+    try:
+        status, body = c.call("POST", "/mutate", json.dumps(review).encode(), {"Content-Type": "application/json"})
+    finally:
+        c.close()
+    assert status == 200 and json.loads(body)["response"]["patchType"] == "JSONPatch", body

@@ -13,7 +13,7 @@ import sys
 import pytest
 import yaml
 
-from deploy_support import LXCFS_FILES, REPO, SERVED_FILES
+from deploy_support import LXCFS_DIRECTORIES, LXCFS_FILES, REPO, SERVED_FILES
 
 KUBERNETES_VERSION = "1.37.0"
 MANIFESTS = sorted(glob.glob(os.path.join(REPO, "deploy", "kubernetes", "*.yaml")))
@@ -78,7 +78,7 @@ def test_example_workload_binds_every_lxcfs_file_as_a_host_file():
     bound = {}
     for m in pod["containers"][0]["volumeMounts"]:
         source = volumes[m["name"]]
-        assert source["type"] == "File"
+        assert source["type"] == ("Directory" if m["mountPath"].lstrip("/") in LXCFS_DIRECTORIES else "File")
         assert source["path"] == "/var/lib/lxcfs" + m["mountPath"]
         bound[m["mountPath"].lstrip("/")] = source
     assert sorted(bound) == sorted(LXCFS_FILES)
@@ -98,3 +98,56 @@ def test_dockerfiles_are_lint_clean():
                         os.path.join(REPO, "Dockerfile"), os.path.join(REPO, "Dockerfile.test")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_webhook_manifests_select_opt_in_namespaces_and_never_block_pods():
+    docs = {d["kind"]: d for d in documents("webhook.yaml")}
+    assert {"ServiceAccount", "Deployment", "Service", "MutatingWebhookConfiguration"} <= set(docs)
+    deployment, service, config = docs["Deployment"], docs["Service"], docs["MutatingWebhookConfiguration"]
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    assert c["command"][:2] == ["/usr/local/bin/swift-lxcfs", "webhook"]
+    flags = dict(arg.lstrip("-").split("=", 1) for arg in c["command"][2:])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}, c[probe]
+    (port,) = c["ports"]
+    assert port["containerPort"] == int(flags["port"])
+    (mount,) = c["volumeMounts"]
+    assert flags["tls-cert-file"] == mount["mountPath"] + "/tls.crt"
+    assert flags["tls-private-key-file"] == mount["mountPath"] + "/tls.key"
+    (secret_volume,) = pod["volumes"]
+    secret_name = secret_volume["secret"]["secretName"]
+    # The Service reaches the pods, and the configuration reaches the Service.
+    labels = pod.get("labels") or deployment["spec"]["template"]["metadata"]["labels"]
+    assert all(labels.get(k) == v for k, v in service["spec"]["selector"].items())
+    (svc_port,) = service["spec"]["ports"]
+    assert svc_port["targetPort"] == port["name"]
+    (hook,) = config["webhooks"]
+    ref = hook["clientConfig"]["service"]
+    assert (ref["namespace"], ref["name"], ref["port"], ref["path"]) == (
+        service["metadata"]["namespace"], service["metadata"]["name"], svc_port["port"], "/mutate")
+    assert hook["failurePolicy"] == "Ignore" and hook["timeoutSeconds"] <= 10
+    assert hook["sideEffects"] == "None" and hook["admissionReviewVersions"] == ["v1"]
+    assert hook["reinvocationPolicy"] == "IfNeeded"
+    (rule,) = hook["rules"]
+    assert rule["operations"] == ["CREATE"] and rule["resources"] == ["pods"] and rule["apiGroups"] == [""]
+    selector = {e["key"]: e for e in hook["namespaceSelector"]["matchExpressions"]}
+    assert selector["swift-lxcfs.io/inject"] == {"key": "swift-lxcfs.io/inject", "operator": "In", "values": ["enabled"]}
+    excluded = selector["kubernetes.io/metadata.name"]
+    assert excluded["operator"] == "NotIn" and {"kube-system", "swift-lxcfs"} <= set(excluded["values"])
+    # The daemon's own pods (the DaemonSet's labels) are never selected.
+    daemon = next(d for d in documents("swift-lxcfs.yaml") if d["kind"] == "DaemonSet")
+    own = daemon["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+    (object_rule,) = hook["objectSelector"]["matchExpressions"]
+    assert object_rule["key"] == "app.kubernetes.io/name" and object_rule["operator"] == "NotIn"
+    assert {own, labels["app.kubernetes.io/name"]} <= set(object_rule["values"])
+    # cert-manager: the Certificate that inject-ca-from names writes the mounted Secret for the Service's names.
+    certificates = [d for d in yaml.safe_load_all(open(os.path.join(REPO, "deploy", "kubernetes", "cert-manager",
+                                                                    "webhook-certificate.yaml"))) if d]
+    assert all(d["apiVersion"] == "cert-manager.io/v1" for d in certificates)
+    namespace, name = config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"].split("/")
+    cert = next(d for d in certificates if d["kind"] == "Certificate" and d["metadata"]["name"] == name)
+    assert cert["metadata"]["namespace"] == namespace and cert["spec"]["secretName"] == secret_name
+    svc = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    assert svc in cert["spec"]["dnsNames"]

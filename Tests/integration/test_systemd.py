@@ -190,6 +190,8 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
             assert f.read().startswith("MemTotal:")
         with open(f"/proc/{proc.pid}/root/run/swift-lxcfs.pid") as f:
             assert f.read().strip() == str(proc.pid)
+        # The start runs the reattach step (README, "Repairing containers").
+        wait_for(lambda: "reattach: " in open(tmp_path / "unit.log").read(), what="the reattach step's summary")
         log.seek(0)
         text = log.read()
         assert "stale-mount-made" in text and "pre-start-done" in text, text

@@ -57,6 +57,13 @@ REQUIRED = [
     "hotplug_root_cpus",
     "diskstats_child",
     "pressure_cpu_child",
+    "nested_cgroup_namespace",
+    "nested_memtotal_cg7",
+    "nested_memtotal_init",
+    "nested_swaptotal_cg7",
+    "nested_swaps_cg7",
+    "nested_stat_cpus_cg7",
+    "nested_stat_cpus_cfs_cg7",
 ]
 @pytest.fixture(scope="module")
 def vm_run():

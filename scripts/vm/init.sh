@@ -79,9 +79,11 @@ while read -r module; do
     must insmod "/lib/modules/$module"
 done < /lib/modules/load-order
 
-# A swap device larger than the cgroup's swap allowance, so that SwapTotal
-# shows the cgroup's memory.swap.max and not the host's swap.
-must truncate -s 128M /swapfile
+# A swap device larger than the cgroups' swap allowances (64M, and 256M in
+# the nested container), so that SwapTotal shows the cgroup's
+# memory.swap.max and not the host's swap. (Sparse: it takes memory only
+# for what is swapped out.)
+must truncate -s 320M /swapfile
 must losetup /dev/loop0 /swapfile
 must mkswap /dev/loop0 >/dev/null
 must swapon /dev/loop0
@@ -466,6 +468,84 @@ if echo 0 > /sys/devices/system/cpu/cpu1/online 2>/dev/null; then
     echo 1 > /sys/devices/system/cpu/cpu1/online
 else
     report fail hotplug_setup "cannot take CPU 1 offline"
+fi
+
+# ---------------------------------------------------------------- nested container
+# The tree of lxcfs's hierarchy tests (issue 14): cg1 (500M, swap 256M, CFS
+# quota 3 CPUs) / cg2 (600M, swap 300M, cpuset 0-2) / cg3, the container: a
+# real cgroup namespace rooted at cg3 (unshare --cgroup, util-linux's: busybox
+# has no --cgroup) and a new pid namespace, whose init moves itself to
+# cg3/init.scope as systemd does. Inside, cg4 (400M, swap 200M, cpus 0,2,
+# quota 2 CPUs) / cg5 / cg6 (900M) / cg7. A reader in cg7 and the init itself
+# must see the container's view: MemTotal 512000 kB, SwapTotal 262144 kB (and
+# in /proc/swaps), 3 CPUs in /proc/stat without and with --enable-cfs.
+UL_UNSHARE=/usr/lib/util-linux/unshare
+N1=$CG/swl-nest-cg1
+N2=$N1/cg2
+N3=$N2/cg3
+N4=$N3/cg4
+N5=$N4/cg5
+N6=$N5/cg6
+N7=$N6/cg7
+must mkdir -p $N3/init.scope
+must sh -c "echo '+cpu +cpuset +memory' > $N1/cgroup.subtree_control"
+must sh -c "echo '+cpu +cpuset +memory' > $N2/cgroup.subtree_control"
+must sh -c "echo 500M > $N1/memory.max"
+must sh -c "echo 256M > $N1/memory.swap.max"
+must sh -c "echo '300000 100000' > $N1/cpu.max"
+must sh -c "echo 600M > $N2/memory.max"
+must sh -c "echo 300M > $N2/memory.swap.max"
+must sh -c "echo 0-2 > $N2/cpuset.cpus"
+# The container's init: these steps run as pid 1 of the new namespaces.
+cat > /tmp/nest-init.sh <<EOF
+fail() { echo "\$*" > /tmp/nest-error; exit 1; }
+echo 1 > $N3/init.scope/cgroup.procs || fail "cannot move the init to init.scope"
+touch /tmp/nest-inscope
+while [ ! -e /tmp/nest-go ]; do sleep 0.1; done
+echo '+cpu +cpuset +memory' > $N3/cgroup.subtree_control || fail "cannot enable controllers in cg3"
+mkdir -p $N7 || fail "mkdir cg4..cg7"
+echo 400M > $N4/memory.max && echo 200M > $N4/memory.swap.max && echo 0,2 > $N4/cpuset.cpus \
+    && echo '200000 100000' > $N4/cpu.max || fail "cg4 limits"
+for d in $N4 $N5 $N6; do echo '+cpu +cpuset +memory' > \$d/cgroup.subtree_control || fail "controllers in \$d"; done
+echo 900M > $N6/memory.max || fail "cg6 limit"
+cat /proc/self/cgroup > /tmp/nest-init-cgroup
+cat $MNT/proc/meminfo > /tmp/nest-init-meminfo
+sh -c 'echo \$\$ > $N7/cgroup.procs && cat /proc/self/cgroup > /tmp/nest-cgroup && cat $MNT/proc/meminfo > /tmp/nest-meminfo \
+    && cat $MNT/proc/swaps > /tmp/nest-swaps && cat $MNT/proc/stat > /tmp/nest-stat && cat $MNT_CFS/proc/stat > /tmp/nest-stat-cfs \
+    && cat $MNT_CFS/sys/devices/system/cpu/online > /tmp/nest-online-cfs && cat $MNT/sys/devices/system/cpu/online > /tmp/nest-online' \
+    || fail "the reader in cg7 failed"
+touch /tmp/nest-done
+EOF
+# wait_file FILE TENTHS: waits for FILE (or /tmp/nest-error) at most TENTHS/10 s.
+wait_file() {
+    i=0
+    while [ ! -e "$1" ] && [ ! -e /tmp/nest-error ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
+    [ -e "$1" ]
+}
+sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' $N3 $UL_UNSHARE --cgroup --pid --fork sh /tmp/nest-init.sh > /tmp/nest-log 2>&1 &
+nest=$!
+if wait_file /tmp/nest-inscope 600; then
+    # Only unshare itself is left in cg3: out with it, so that cg3 may
+    # enable controllers for its children (no internal processes on v2).
+    for p in $(cat $N3/cgroup.procs); do echo $p > $CG/cgroup.procs; done
+    touch /tmp/nest-go
+    wait_file /tmp/nest-done 1200
+fi
+wait $nest
+if [ -e /tmp/nest-done ]; then
+    log "nested: init $(cat /tmp/nest-init-cgroup), reader $(cat /tmp/nest-cgroup); cg4 cpuset.cpus.effective $(cat $N4/cpuset.cpus.effective), cg3 $(cat $N3/cpuset.cpus.effective); cg7 read $(head -3 /tmp/nest-meminfo | tr -s ' ' | tr '\n' '|')"
+    check_eq nested_cgroup_namespace "init 0::/init.scope, reader 0::/cg4/cg5/cg6/cg7" \
+        "init $(cat /tmp/nest-init-cgroup), reader $(cat /tmp/nest-cgroup)"
+    check_eq nested_memtotal_cg7 512000 "$(field /tmp/nest-meminfo MemTotal)"
+    check_eq nested_memtotal_init 512000 "$(field /tmp/nest-init-meminfo MemTotal)"
+    check_eq nested_swaptotal_cg7 "262144 (host $HOST_SWAP_KB)" "$(field /tmp/nest-meminfo SwapTotal) (host $HOST_SWAP_KB)"
+    check_eq nested_swaps_cg7 262144 "$(awk 'NR > 1 { printf "%s%s", s, $3; s = " " }' /tmp/nest-swaps)"
+    check_eq nested_stat_cpus_cg7 "cpu0 cpu1 cpu2, online 0-2" \
+        "$(awk '/^cpu[0-9]/ { printf "%s%s", s, $1; s = " " }' /tmp/nest-stat), online $(cat /tmp/nest-online)"
+    check_eq nested_stat_cpus_cfs_cg7 "cpu0 cpu1 cpu2, online 0-2" \
+        "$(awk '/^cpu[0-9]/ { printf "%s%s", s, $1; s = " " }' /tmp/nest-stat-cfs), online $(cat /tmp/nest-online-cfs)"
+else
+    report fail nested_setup "$(cat /tmp/nest-error 2>/dev/null) $(tr '\n' '|' < /tmp/nest-log)"
 fi
 
 # ---------------------------------------------------------------- the end

@@ -64,6 +64,23 @@ ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int 
    wait status in `status`, or -1 with errno set (ETIMEDOUT: killed). */
 ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
                            int timeout_ms, int *status);
+/* mount_setattr(2): changes the per-mount flags (`attr_set`, `attr_clr`,
+   CLINUX_MOUNT_ATTR_*) and propagation (`propagation`, 0 or MS_PRIVATE and
+   the like) of the mount at `dirfd`/`path`; with CLINUX_AT_RECURSIVE of
+   every mount below it too. */
+int clinux_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                         unsigned long long attr_set, unsigned long long attr_clr,
+                         unsigned long long propagation);
+
+/* umount2(2): detaches the topmost mount at `path`; `flags` CLINUX_MNT_DETACH
+   for a lazy detach. */
+int clinux_umount2(const char *path, int flags);
+
+/* pipe2(2), which glibc declares only with _GNU_SOURCE. */
+int clinux_pipe2(int fds[2], int flags);
+
+/* open(2)'s O_PATH, likewise. */
+#define CLINUX_O_PATH 010000000
 
 /* The flags of the calls above, from <linux/mount.h> (numeric, so that
    older kernel headers still build). */
@@ -73,6 +90,17 @@ ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size
 #define CLINUX_AT_RECURSIVE 0x8000U
 #define CLINUX_MOVE_MOUNT_F_EMPTY_PATH 0x00000004U
 #define CLINUX_MOVE_MOUNT_BENEATH 0x00000200U
+#define CLINUX_MOUNT_ATTR_RDONLY 0x00000001ULL
+#define CLINUX_MOUNT_ATTR_NOSUID 0x00000002ULL
+#define CLINUX_MOUNT_ATTR_NODEV 0x00000004ULL
+#define CLINUX_MOUNT_ATTR_NOEXEC 0x00000008ULL
+#define CLINUX_MOUNT_ATTR__ATIME 0x00000070ULL
+#define CLINUX_MOUNT_ATTR_RELATIME 0x00000000ULL
+#define CLINUX_MOUNT_ATTR_NOATIME 0x00000010ULL
+#define CLINUX_MOUNT_ATTR_STRICTATIME 0x00000020ULL
+#define CLINUX_MOUNT_ATTR_NODIRATIME 0x00000080ULL
+#define CLINUX_MS_PRIVATE (1ULL << 18)
+#define CLINUX_MNT_DETACH 2
 
 /* Namespace types for setns(2), from <linux/sched.h>. */
 #define CLINUX_CLONE_NEWNS 0x00020000

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import LXCFSReattach
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `swift-lxcfs reattach [--dry-run] [MOUNTPOINT]`: the step every daemon
+/// start runs, on its own.
+struct ReattachCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swift-lxcfs reattach",
+        abstract: "Replace the binds of dead lxcfs mounts in every mount namespace with binds of the live daemon's files.",
+        discussion: """
+            Finds every mount namespace on the host (each once, from /proc/*/ns/mnt) with fuse.lxcfs \
+            mounts of a dead connection (an open gives ENOTCONN) and replaces each with a bind of the same \
+            path inside the daemon's mount at MOUNTPOINT. Binds of the live connection, and every other \
+            mount, stay as they are. Prints one line per namespace and per mount, then a summary; exits 0 \
+            when every dead mount that readers see was replaced, 1 otherwise. The daemon runs the same \
+            step at every start unless --no-reattach is given.
+            """
+    )
+
+    @Flag(name: .customLong("dry-run"), help: "Print what would be replaced and change nothing.")
+    var dryRun = false
+
+    @Argument(help: "The live daemon's mount point.")
+    var mountpoint = "/var/lib/lxcfs"
+
+    func run() throws {
+        let ok: Bool
+        do {
+            ok = try Reattach(mountPoint: mountpoint, dryRun: dryRun).run { line in
+                let text = line + "\n"
+                _ = text.withCString { write(1, $0, strlen($0)) }
+            }
+        } catch let error as ReattachError {
+            printError(error.description)
+            throw ExitCode.failure
+        }
+        if !ok { throw ExitCode.failure }
+    }
+}
+
+/// The command-line words of the reattach step: the subcommand and the
+/// hidden re-execs (the connection probe and the namespace helper).
+enum ReattachEntry {
+    /// Runs `args` when it is one of them and never returns then; returns otherwise.
+    static func dispatch(_ args: [String]) {
+        switch args.first {
+        case "reattach":
+            Entry.run(ReattachCommand.self, Array(args.dropFirst()), help: "swift-lxcfs reattach --help")
+            exit(0)
+        case ConnectionProbe.subcommand:
+            exit(ConnectionProbe.main(Array(args.dropFirst())))
+        case NamespaceHelper.subcommand:
+            exit(NamespaceHelper.main(Array(args.dropFirst())))
+        default:
+            return
+        }
+    }
+}
+
+/// The reattach step at daemon start.
+enum ReattachAtStart {
+    /// False with `--no-reattach`.
+    nonisolated(unsafe) static var enabled = true
+
+    /// Once the mount answers, runs `swift-lxcfs reattach MOUNTPOINT` as a
+    /// child process on another thread (the daemon's own threads never
+    /// change namespace); its report goes to the daemon's log, and a
+    /// failure is logged, never fatal.
+    static func afterMountAnswers(mountPoint: String, logger: Logger) {
+        guard enabled else { return }
+        DispatchQueue.global().async {
+            let probe = mountPoint + "/proc/meminfo"
+            var answered = false
+            for _ in 0..<3000 {
+                let fd = open(probe, O_RDONLY | O_CLOEXEC)
+                if fd >= 0 {
+                    var byte: UInt8 = 0
+                    answered = read(fd, &byte, 1) == 1
+                    close(fd)
+                }
+                if answered { break }
+                usleep(10_000)
+            }
+            guard answered else {
+                logger.error("reattach: the mount at \(mountPoint) does not answer; containers were not repaired")
+                return
+            }
+            let (outcome, _) = Subprocess.run(["reattach", mountPoint], timeout: 600, captureOutput: false,
+                                              stdoutToStderr: true)
+            switch outcome {
+            case .exited(0): break
+            case .exited(let code): logger.warning("reattach: some dead lxcfs mounts were left (exit status \(code)); see above")
+            case .signaled(let s): logger.error("reattach: the step was ended by signal \(s)")
+            case .timedOut: logger.error("reattach: the step did not finish within 600 s and was killed")
+            case .notStarted(let why): logger.error("reattach: cannot start the step: \(why)")
+            }
+        }
+    }
+}
+
+extension Daemon {
+    /// Lazily detaches a dead FUSE mount (lxcfs or swift-lxcfs killed) at
+    /// the mount point, so the daemon can mount there; a live one stays
+    /// and is refused afterwards.
+    func detachDeadMountAtMountPoint() {
+        for sentence in DeadMountPoint.detachDead(at: mountPoint) {
+            logger.warning("\(sentence)")
+        }
+    }
+}
