@@ -84,6 +84,8 @@ let package = Package(
         ),
         .testTarget(name: "LXCFSWebhookTests", dependencies: ["LXCFSWebhook"]),
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
+        // The state blob, node ids and the takeover socket path (no mount).
+        .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),
     ],
     swiftLanguageModes: [.v6]
 )

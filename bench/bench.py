@@ -67,9 +67,16 @@ RENDER_READS = {
     "sys/devices/system/cpu/online": ["/proc/self/cgroup", "cpuset/cpuset.effective_cpus"],
 }
 
-TARGETS = ("host", "floor", "lxcfs", "swift")
-# The floor runs libfuse's loop as swift-lxcfs does (FUSEMount: clone_fd, 16 idle threads).
+TARGETS = ("host", "floor", "floor-ll", "lxcfs", "swift")
+# Every target bench.py knows: floor-ll-c (the low-level floor with clone_fd)
+# and swift-old (--baseline BINARY, the daemon before a change) only when asked.
+ALL_TARGETS = ("host", "floor", "floor-ll", "floor-ll-c", "lxcfs", "swift-old", "swift")
+# The high-level floor runs libfuse's loop as swift-lxcfs did before its own
+# loop (fuse_loop_mt, clone_fd, 16 idle threads).
 FLOOR_LOOP = ["-c", "-i", "16"]
+# The low-level floor reads every request from one /dev/fuse descriptor, as
+# swift-lxcfs's own loop does (FUSEConnection: no clone_fd, at most 16 threads).
+FLOOR_LL_LOOP = ["-L", "-i", "16"]
 CGROOT = "/sys/fs/cgroup"
 CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset")
 CG_PARENT = "swl-bench"          # default parent: every cgroup made here is PARENT/cg-K
@@ -389,6 +396,31 @@ def report(res):
             errs = sum(c.get(t, {}).get("errors", 0) for t in c)
             if errs:
                 checks.append((f"{f}, {n} readers: no read errors", False, f"{errs} errors"))
+    extra = [t for t in ("floor-ll", "floor-ll-c", "swift-old")
+             if any(t in c2 for f2 in cells.values() for c2 in f2.values())]
+    if extra:
+        out.append("")
+        out.append("### Against both floors" + (" and the daemon before the change (swift-old)" if "swift-old" in extra else "")
+                   + f" ({main} cgroups existing; reads/s, medians)")
+        out.append("")
+        cols = ["floor", "floor-ll"] + [t for t in ("floor-ll-c", "lxcfs", "swift-old") if t in extra or t == "lxcfs"] + ["swift"]
+        out.append("| file | readers | " + " | ".join(f"{t} r/s" for t in cols) + " | swift/floor | swift/floor-ll"
+                   + (" | swift/swift-old" if "swift-old" in extra else "")
+                   + (" | floor-ll/floor-ll-c" if "floor-ll-c" in extra else "") + " |")
+        out.append("|---|---:|" + "---:|" * (len(cols) + 2 + ("swift-old" in extra) + ("floor-ll-c" in extra)))
+        for f in res["files"]:
+            for n in res["readers"]:
+                c = cells.get(f, {}).get(str(n))
+                if not c:
+                    continue
+                g = lambda t: c.get(t, {}).get("reads_per_s")
+                row = f"| {f} | {n} | " + " | ".join(fmt(g(t)) for t in cols)
+                row += f" | {fmt(ratio(g('swift'), g('floor')), 2)} | {fmt(ratio(g('swift'), g('floor-ll')), 2)}"
+                if "swift-old" in extra:
+                    row += f" | {fmt(ratio(g('swift'), g('swift-old')), 2)}"
+                if "floor-ll-c" in extra:
+                    row += f" | {fmt(ratio(g('floor-ll'), g('floor-ll-c')), 2)}"
+                out.append(row + " |")
     scales = [s for s in res["scales"] if str(s) in res["results"]]
     if len(scales) > 1:
         out.append("")
@@ -496,8 +528,10 @@ def main():
     ap.add_argument("--scales", default="1,100,1000", help="cgroups existing (default 1,100,1000)")
     ap.add_argument("--memory-reads", type=int, help="reads of the memory run, 0 to skip (default 1000000)")
     ap.add_argument("--no-kernel-files", action="store_true", help="skip timing the host files each render reads")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="subset of host,floor,lxcfs,swift")
+    ap.add_argument("--targets", default=",".join(TARGETS), help="subset of " + ",".join(ALL_TARGETS)
+                    + " (default: %(default)s, and swift-old with --baseline)")
     ap.add_argument("--binary", default=os.path.join(REPO, ".build", "release", "swift-lxcfs"))
+    ap.add_argument("--baseline", help="another swift-lxcfs binary, measured as target swift-old in the same run")
     ap.add_argument("--tools", default=os.path.join(REPO, ".build", "bench", "tools"),
                     help="folder for the compiled readbench and floorfs (built there when missing)")
     ap.add_argument("--cgroup-parent", default=CG_PARENT, help="parent of the cgroups made (default %(default)s)")
@@ -513,6 +547,8 @@ def main():
     readers = [int(x) for x in a.readers.split(",")]
     scales = sorted(int(x) for x in a.scales.split(","))
     targets = [t for t in a.targets.split(",") if t]
+    if a.baseline and "swift-old" not in targets:
+        targets.append("swift-old")
     tools = {"readbench": os.path.join(a.tools, "readbench"), "floorfs": os.path.join(a.tools, "floorfs")}
     # The main table runs where every reader has its own cgroup.
     main_scale = next((s for s in scales if s >= max(readers)), max(readers))
@@ -538,6 +574,17 @@ def main():
                          os.path.join(work, "floor"), work)
             servers["floor"] = srv
             roots["floor"] = srv.mountpoint
+        for name, loop in (("floor-ll", FLOOR_LL_LOOP), ("floor-ll-c", FLOOR_LL_LOOP + ["-c"])):
+            if name in targets:
+                mnt = os.path.join(work, name)
+                srv = Server(name, [tools["floorfs"]] + loop + [mnt] + ["/" + f for f in files], mnt, work)
+                servers[name] = srv
+                roots[name] = srv.mountpoint
+        if "swift-old" in targets and a.baseline:
+            mnt = os.path.join(work, "swift-old")
+            srv = Server("swift-old", [a.baseline, "-p", os.path.join(work, "swift-old.pid"), mnt], mnt, work)
+            servers["swift-old"] = srv
+            roots["swift-old"] = srv.mountpoint
         if "lxcfs" in targets:
             srv = Server("lxcfs", ["lxcfs", "-p", os.path.join(work, "lxcfs.pid"), os.path.join(work, "lxcfs")],
                          os.path.join(work, "lxcfs"), work)

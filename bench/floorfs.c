@@ -7,7 +7,14 @@
 // the host file of the same path taken at start, so it has the same size as
 // what swift-lxcfs serves. Nothing is rendered per open.
 //
-// usage: floorfs [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...
+// With -L the same files are served on libfuse's low-level API instead
+// (fuse_session_new + fuse_session_mount + fuse_session_loop_mt; node ids
+// are table indexes), the floor for swift-lxcfs's own request loop, which
+// reads every request from one /dev/fuse descriptor (no clone_fd, so that
+// requests in flight survive a crash of the server; see docs/performance.md).
+//
+// usage: floorfs [-L] [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...
+//   -L          low-level API
 //   -c          clone_fd = 1 in the loop configuration
 //   -i MAXIDLE  max_idle_threads (default 16, as swift-lxcfs)
 //   -o OPTS     mount options (default allow_other)
@@ -18,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse3/fuse.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,25 +134,137 @@ static const struct fuse_operations ops = {
     .init = fs_init, .getattr = fs_getattr, .open = fs_open, .read = fs_read, .readdir = fs_readdir,
 };
 
+/* ---- the low-level floor: node id = index in nodes[] + 2, root = 1 ---- */
+
+static struct node *ll_node(fuse_ino_t ino) {
+    return ino >= 2 && ino - 2 < (fuse_ino_t)nnodes ? &nodes[ino - 2] : NULL;
+}
+
+static const char *ll_path(fuse_ino_t ino) {
+    if (ino == FUSE_ROOT_ID) return "";
+    struct node *n = ll_node(ino);
+    return n ? n->path : NULL;
+}
+
+static void ll_stat(fuse_ino_t ino, struct stat *st) {
+    memset(st, 0, sizeof *st);
+    st->st_ino = ino;
+    struct node *n = ll_node(ino);
+    int dir = ino == FUSE_ROOT_ID || (n && n->is_dir);
+    st->st_mode = dir ? (S_IFDIR | 0555) : (S_IFREG | 0444);
+    st->st_nlink = dir ? 2 : 1;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+    const char *dir = ll_path(parent);
+    if (!dir) { fuse_reply_err(req, ENOENT); return; }
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.entry_timeout = e.attr_timeout = 300;
+    for (int i = 0; i < nnodes; i++) {
+        if (strcmp(nodes[i].path, path) == 0) {
+            e.ino = (fuse_ino_t)i + 2;
+            ll_stat(e.ino, &e.attr);
+            fuse_reply_entry(req, &e);
+            return;
+        }
+    }
+    fuse_reply_entry(req, &e); /* negative, cached */
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    (void)fi;
+    if (!ll_path(ino)) { fuse_reply_err(req, ENOENT); return; }
+    struct stat st;
+    ll_stat(ino, &st);
+    fuse_reply_attr(req, &st, 300);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+    struct node *n = ll_node(ino);
+    if (!n) { fuse_reply_err(req, ENOENT); return; }
+    if (n->is_dir) { fuse_reply_err(req, EISDIR); return; }
+    fi->fh = (uint64_t)(uintptr_t)n;
+    fi->direct_io = 1;
+    fuse_reply_open(req, fi);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+    (void)ino;
+    struct node *n = (struct node *)(uintptr_t)fi->fh;
+    if (off < 0 || (size_t)off >= n->size) { fuse_reply_buf(req, NULL, 0); return; }
+    if (size > n->size - (size_t)off) size = n->size - (size_t)off;
+    fuse_reply_buf(req, n->data + off, size);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+    (void)fi;
+    const char *dir = ll_path(ino);
+    if (!dir) { fuse_reply_err(req, ENOENT); return; }
+    size_t len = strlen(dir);
+    char buf[8192];
+    size_t used = 0;
+    off_t k = 0;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    for (int i = -2; i < nnodes; i++) {
+        const char *name;
+        if (i == -2) name = ".";
+        else if (i == -1) name = "..";
+        else {
+            const char *p = nodes[i].path;
+            if (strncmp(p, dir, len) != 0 || p[len] != '/' || strchr(p + len + 1, '/')) continue;
+            name = p + len + 1;
+        }
+        if (k++ < off) continue;
+        st.st_ino = i < 0 ? ino : (fuse_ino_t)i + 2; /* readdir(3) skips d_ino 0 */
+        size_t need = fuse_add_direntry(req, buf + used, sizeof buf - used, name, &st, k);
+        if (used + need > size || used + need > sizeof buf) break;
+        used += need;
+    }
+    fuse_reply_buf(req, buf, used);
+}
+
+static const struct fuse_lowlevel_ops llops = {
+    .lookup = ll_lookup, .getattr = ll_getattr, .open = ll_open, .read = ll_read, .readdir = ll_readdir,
+};
+
+static int run_lowlevel(struct fuse_args *args, const char *mnt, int clone_fd, unsigned max_idle) {
+    struct fuse_session *se = fuse_session_new(args, &llops, sizeof llops, NULL);
+    if (!se) return 1;
+    if (fuse_session_mount(se, mnt) != 0) { fuse_session_destroy(se); return 1; }
+    fuse_set_signal_handlers(se);
+    struct fuse_loop_config config = { .clone_fd = clone_fd, .max_idle_threads = max_idle };
+    int rc = fuse_session_loop_mt(se, &config);
+    fuse_remove_signal_handlers(se);
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
-    int clone_fd = 0, opt;
+    int clone_fd = 0, lowlevel = 0, opt;
     unsigned max_idle = 16;
     const char *mopts = "allow_other";
-    while ((opt = getopt(argc, argv, "ci:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "Lci:o:")) != -1) {
         switch (opt) {
+        case 'L': lowlevel = 1; break;
         case 'c': clone_fd = 1; break;
         case 'i': max_idle = (unsigned)atoi(optarg); break;
         case 'o': mopts = optarg; break;
-        default: fprintf(stderr, "usage: %s [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...\n", argv[0]); return 2;
+        default: fprintf(stderr, "usage: %s [-L] [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...\n", argv[0]); return 2;
         }
     }
-    if (argc - optind < 2) { fprintf(stderr, "usage: %s [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...\n", argv[0]); return 2; }
+    if (argc - optind < 2) { fprintf(stderr, "usage: %s [-L] [-c] [-i MAXIDLE] [-o OPTS] MOUNTPOINT FILE...\n", argv[0]); return 2; }
     const char *mnt = argv[optind];
     for (int i = optind + 1; i < argc; i++)
         if (add_file(argv[i]) != 0) return 1;
 
     char *fargv[] = {"floorfs", "-o", (char *)mopts, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+    if (lowlevel) return run_lowlevel(&args, mnt, clone_fd, max_idle);
     struct fuse *fuse = fuse_new(&args, &ops, sizeof ops, NULL);
     if (!fuse) return 1;
     if (fuse_mount(fuse, mnt) != 0) { fuse_destroy(fuse); return 1; }

@@ -419,9 +419,20 @@ public final class FUSEConnection: @unchecked Sendable {
     func dispatch(_ raw: UnsafeRawBufferPointer) {
         let request = Self.request(in: raw)
         switch request.opcode {
-        case FUSE_FORGET.rawValue, FUSE_BATCH_FORGET.rawValue, FUSE_INTERRUPT.rawValue:
+        case FUSE_FORGET.rawValue, FUSE_BATCH_FORGET.rawValue:
             // Node ids are a function of the path: nothing to forget.
-            // Every request is answered at once: nothing to interrupt.
+            return
+        case FUSE_INTERRUPT.rawValue:
+            // The caller of request `unique` got a signal. Requests here are
+            // answered at once, so this matters for one a dead predecessor
+            // read and never answered: on a kernel without
+            // FUSE_NOTIFY_RESEND (before 6.9) ending it with EINTR frees its
+            // caller (a read with SA_RESTART is simply restarted). If the
+            // request is being answered right now, one of the two replies
+            // finds no request (ENOENT from the kernel) and is dropped.
+            if let target = request.argument(as: UInt64.self) {
+                reply(target, error: EINTR)
+            }
             return
         case FUSE_INIT.rawValue:
             // Only a fresh mount sees INIT (negotiateInit); a second one is a protocol error.

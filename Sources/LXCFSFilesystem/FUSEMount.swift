@@ -25,6 +25,23 @@ public enum MountError: Error, CustomStringConvertible {
     }
 }
 
+/// `path` with its parent directory resolved (realpath(3)) and its last
+/// component kept: the mount point itself is never stat'ed, since stat of
+/// a FUSE mount's root waits for a server, and the caller may be that
+/// server, about to resume.
+public func resolvedMountPoint(_ path: String) -> String {
+    guard path.hasPrefix("/"), path != "/" else { return path }
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return path }
+    let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    let name = String(trimmed[trimmed.index(after: slash)...])
+    guard let r = realpath(parent, nil) else { return String(trimmed) }
+    defer { free(r) }
+    let base = String(cString: r)
+    return (base == "/" ? "" : base) + "/" + name
+}
+
 /// One mount as `/proc/self/mountinfo` lists it.
 public struct MountEntry: Sendable, Equatable {
     /// The filesystem type, such as `fuse.lxcfs`.
@@ -39,11 +56,7 @@ public struct MountEntry: Sendable, Equatable {
     /// listed there. Reads only mountinfo, so it never waits on a FUSE
     /// server that does not answer.
     public static func top(at path: String) -> MountEntry? {
-        var target = path
-        if let resolved = realpath(path, nil) {
-            target = String(cString: resolved)
-            free(resolved)
-        }
+        let target = resolvedMountPoint(path)
         guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
         var found: MountEntry?
         for line in ByteParser.lines(bytes[...]) {

@@ -60,7 +60,7 @@ public final class ContainerFilesystem: FUSERequestHandler {
     /// When the daemon started, for file times (seconds since the epoch).
     let startTime: timespec
     /// Node id <-> path.
-    public let nodes = NodeTable()
+    public let nodes: NodeTable
     let handles = HandleTable()
 
     /// Seconds the kernel keeps names and attributes (directories never
@@ -73,11 +73,12 @@ public final class ContainerFilesystem: FUSERequestHandler {
     public init(view: ContainerView, logger: Logger) {
         self.view = view
         self.logger = logger
-        self.tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
+        let tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
+        self.tree = tree
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         self.startTime = now
-        nodes.enter(all: tree.nodes.keys)
+        self.nodes = NodeTable(fixed: tree.nodes.keys)
     }
 
     // MARK: Requests

@@ -138,11 +138,7 @@ public final class FUSEService: @unchecked Sendable {
         stopSignals.withUnsafeBufferPointer { _ = cfuse3_thread_sigmask(cfuse3_sig_block(), $0.baseAddress, Int32($0.count)) }
     }
 
-    static func resolved(_ path: String) -> String {
-        guard let r = realpath(path, nil) else { return path }
-        defer { free(r) }
-        return String(cString: r)
-    }
+    static func resolved(_ path: String) -> String { resolvedMountPoint(path) }
 
     /// Mounts afresh, answers INIT and writes the state memfd.
     /// - Throws: `MountError`.

@@ -18,13 +18,18 @@ import Musl
 /// that is not known (issued by an earlier process) makes the owner walk
 /// the host tree again (`NodeTable.missed`). FORGET frees nothing.
 public final class NodeTable: Sendable {
+    /// The served tree's paths: fixed at start, read without a lock.
+    private let fixed: [UInt64: String]
+    /// Passthrough paths, entered as they are looked up.
     private let paths = Mutex<[UInt64: String]>([:])
     /// When the table was last rebuilt from the host tree (CLOCK_MONOTONIC seconds).
     private let lastRebuild = Mutex<Double>(-1e9)
 
-    /// An empty table holding the root.
-    public init() {
-        paths.withLock { $0[1] = "/" }
+    /// A table holding the root and `fixed`, the paths of the served tree.
+    public init<S: Sequence>(fixed: S) where S.Element == String {
+        var table: [UInt64: String] = [1: "/"]
+        for path in fixed { table[Self.id(of: path)] = path }
+        self.fixed = table
     }
 
     /// The node id of `path` (absolute, relative to the mount point).
@@ -42,7 +47,7 @@ public final class NodeTable: Sendable {
     @discardableResult
     public func enter(_ path: String) -> UInt64 {
         let id = Self.id(of: path)
-        paths.withLock { $0[id] = path }
+        if fixed[id] == nil { paths.withLock { $0[id] = path } }
         return id
     }
 
@@ -55,7 +60,7 @@ public final class NodeTable: Sendable {
 
     /// The path of a known id.
     public func path(of id: UInt64) -> String? {
-        paths.withLock { $0[id] }
+        fixed[id] ?? paths.withLock { $0[id] }
     }
 
     /// Resolves an id, calling `rebuild` (at most once a second) to list
@@ -76,7 +81,7 @@ public final class NodeTable: Sendable {
     }
 
     /// How many paths are known.
-    public var count: Int { paths.withLock { $0.count } }
+    public var count: Int { fixed.count + paths.withLock { $0.count } }
 }
 
 /// File handles (`fh`) tagged with a per-process generation in their top

@@ -31,16 +31,12 @@ public enum TakeoverSocket {
     public static let directory = "/run/swift-lxcfs"
 
     /// The socket path of a mount point: `/run/swift-lxcfs/` and the
-    /// resolved path with `/` as `-` (as systemd escapes paths; other bytes
+    /// path (`resolvedMountPoint`) with `/` as `-` (as systemd escapes paths; other bytes
     /// than `[A-Za-z0-9_.]` as `_xx` hex), `.sock`; a path too long for a
     /// socket address as `h-` and its 64-bit FNV-1a hash in hex.
     /// `/var/lib/lxcfs` is `/run/swift-lxcfs/var-lib-lxcfs.sock`.
     public static func path(forMountPoint mountPoint: String) -> String {
-        var resolved = mountPoint
-        if let r = realpath(mountPoint, nil) {
-            resolved = String(cString: r)
-            free(r)
-        }
+        let resolved = resolvedMountPoint(mountPoint)
         let trimmed = resolved.utf8.split(separator: UInt8(ascii: "/"))
         var name = ""
         for (i, part) in trimmed.enumerated() {
