@@ -30,7 +30,11 @@ RUN apt-get update \
 COPY --from=build /out/swift-lxcfs /usr/local/bin/swift-lxcfs
 # `swift-lxcfs webhook` (deploy/kubernetes/webhook.yaml) runs this program.
 COPY --from=build /out/swift-lxcfs-webhook /usr/local/bin/swift-lxcfs-webhook
-# Runs in the foreground, reads nothing from standard input, stops on SIGTERM.
+# The supervisor runs the daemon and holds its FUSE connection, so that a
+# crash of the daemon does not take the mount down; SIGHUP restarts the
+# daemon without unmounting. It runs in the foreground, reads nothing from
+# standard input and stops (unmounting) on SIGTERM. A newer image takes over
+# a running one with `supervise --takeover` (README.md, "Running it with Docker").
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/swift-lxcfs"]
-CMD ["--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]
+CMD ["supervise", "--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]

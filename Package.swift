@@ -51,6 +51,7 @@ let package = Package(
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
+                "CLinux",
                 "LXCFSCore",
                 "LXCFSFilesystem",
                 "LXCFSReattach",

@@ -4,6 +4,9 @@
 #
 #   scripts/make-rootfs.sh minbase OUT.tar   debootstrap --variant=minbase plus
 #                                            procps and python3-minimal
+#   scripts/make-rootfs.sh systemd OUT.tar   the minbase tarball plus systemd as
+#                                            init (systemd-sysv), fuse3 and libfuse3-3:
+#                                            the unit runs under a real systemd 252
 #   scripts/make-rootfs.sh swift OUT.tar     the minbase tarball plus what the
 #                                            official Swift images carry to build,
 #                                            this machine's toolchain (/opt/swift),
@@ -13,8 +16,8 @@
 # Each tarball is made once and kept (the tests cache them under .cache/,
 # which git ignores); delete it to make it again. Needs root and debootstrap.
 set -euo pipefail
-kind=${1:?usage: make-rootfs.sh minbase|swift OUT.tar}
-out=${2:?usage: make-rootfs.sh minbase|swift OUT.tar}
+kind=${1:?usage: make-rootfs.sh minbase|systemd|swift OUT.tar}
+out=${2:?usage: make-rootfs.sh minbase|systemd|swift OUT.tar}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 swift_dir=${SWIFT_TOOLCHAIN:-/opt/swift}
 packages_dir=${SWIFT_PACKAGES_MIRROR:-/opt/swift-packages}
@@ -36,6 +39,21 @@ case "$kind" in
     debootstrap --variant=minbase --include=procps,python3-minimal bookworm "$work/root" "$mirror" >"$work/log" 2>&1 \
       || { tail -20 "$work/log" >&2; exit 1; }
     rm -f "$work/root/var/cache/apt/archives/"*.deb
+    ;;
+  systemd)
+    base="$(dirname "$out")/bookworm-minbase.tar"
+    "$0" minbase "$base"
+    mkdir "$work/root"
+    tar -C "$work/root" -xf "$base"
+    cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+    mount -t proc proc "$work/root/proc"
+    chroot "$work/root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd systemd-sysv fuse3 libfuse3-3 >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*"
+    umount "$work/root/proc"
+    # A container has no consoles, network setup or udev to wait for.
+    for unit in getty.target console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+                systemd-networkd.service systemd-resolved.service systemd-timesyncd.service; do
+      ln -sf /dev/null "$work/root/etc/systemd/system/$unit"
+    done
     ;;
   swift)
     base="$(dirname "$out")/bookworm-minbase.tar"
@@ -60,7 +78,7 @@ case "$kind" in
 	directory = *
 GIT
     ;;
-  *) echo "make-rootfs: unknown kind $kind (minbase or swift)" >&2; exit 2 ;;
+  *) echo "make-rootfs: unknown kind $kind (minbase, systemd or swift)" >&2; exit 2 ;;
 esac
 rm -f "$work/root/etc/resolv.conf"
 : >"$work/root/etc/resolv.conf"

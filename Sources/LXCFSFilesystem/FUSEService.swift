@@ -18,10 +18,16 @@ public enum ShutdownKind: Sendable, Equatable {
 }
 
 /// The signals that end serving: SIGTERM, SIGINT and SIGHUP stop for
-/// good, SIGUSR2 hands over. (One place to decide, so that a systemd
-/// unit's stop and restart can be told apart here.)
+/// good, SIGUSR2 hands over. Under systemd, `systemctl stop` and `systemctl
+/// restart` both send SIGTERM: there the job systemd runs for the unit tells
+/// them apart (`SystemdUnit`), and a restart job is a hand-over, so that the
+/// next process resumes from the fd store and the mount stays.
 public func shutdownKind(for signal: Int32) -> ShutdownKind {
-    signal == SIGUSR2 ? .handover : .final
+    if signal == SIGUSR2 { return .handover }
+    if signal == SIGTERM, let unit = SystemdUnit.ownUnit(), SystemdUnit.restartJobPending(unit: unit) {
+        return .handover
+    }
+    return .final
 }
 
 /// Descriptors a predecessor left to this process: from `LISTEN_FDS`

@@ -30,7 +30,8 @@ struct Failure: Error, CustomStringConvertible {
     init(_ sentence: String) { description = sentence }
 }
 
-/// The entry point: `swift-lxcfs render ...` runs `Render`; anything else
+/// The entry point: `swift-lxcfs render ...` runs `Render`, `swift-lxcfs
+/// supervise ...` the supervisor (`Supervise`); anything else
 /// is the daemon's command line. (A positional MOUNTPOINT beside subcommands
 /// would swallow the word `render`, so the dispatch is done here.)
 @main
@@ -40,6 +41,8 @@ enum Entry {
         ReattachEntry.dispatch(args)
         if args.first == "render" {
             run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
+        } else if args.first == "supervise" {
+            exit(Supervise.main(Array(args.dropFirst())))
         } else if args.first == "webhook" {
             WebhookLauncher.exec(Array(args.dropFirst()))
         } else if args.first == "cdi-spec" {

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import BIN, Daemon, wait_for
+from load_support import assert_clean, parse_result, reader_command
 from deploy_support import (CGROUP_PARENT, LXCFS_DIRECTORIES, MINBASE_IMAGE, REPO, SERVED_FILES, SWIFT_BASE_IMAGE,
                             DockerEngine, bind_flags, host_uptime, docker_tests_skipped, inspect, make_rootfs,
                             privileged_flags, run)
@@ -41,6 +42,7 @@ TOOLS_IMAGE = "swl-deploy/bookworm-sysstat"
 # too little CPU time for the documented stat cpu*.user difference to show,
 # so this check that the difference is seen fails there (it passes on the host).
 CONTAINER_DESELECT = ["--deselect", "Tests/integration/test_lxcfs_parity.py::test_the_comparison_sees_known_differences"]
+HERE = os.path.dirname(os.path.abspath(__file__))
 SWIFT_PATH = "PATH=/opt/swift/usr/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -183,57 +185,76 @@ def shared_mount(path):
     run(["mount", "--make-shared", str(path)])
 
 
-def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_image, names, tmp_path):
-    ds = daemonset()
-    container = ds["spec"]["template"]["spec"]["containers"][0]
-    script = container["args"][0]
-    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+def daemonset_container(engine, runtime_image, name, host, run_dir):
+    """A container standing for one pod of the DaemonSet on this host: its
+    start script, privileged, host pids, its own cgroup namespace, host
+    cgroups, /var/lib/lxcfs shared both ways and /run/swift-lxcfs (the
+    takeover sockets) from the host."""
+    container = daemonset()["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["/bin/sh", "-c"]
+    engine.docker("run", "-d", "--name", name, *privileged_flags(), "--pid=host", "--cgroupns=private",
+                  # The reattach step at start: only this checkout's test namespaces (conftest).
+                  "-e", f"SWIFT_LXCFS_REATTACH_CGROUPS={os.environ['SWIFT_LXCFS_REATTACH_CGROUPS']}",
+                  "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
+                  "-v", f"{host}:/var/lib/lxcfs:rshared", "-v", f"{run_dir}:/run/swift-lxcfs",
+                  "--entrypoint", container["command"][0], runtime_image, *container["command"][1:],
+                  container["args"][0])
+    return container
+
+
+def pod_ready(engine, name, container):
+    probe = container["readinessProbe"]["exec"]["command"]
+    return engine.docker("exec", name, *probe, check=False).returncode == 0
+
+
+def logs(engine, name):
+    r = engine.docker("logs", name, check=False)
+    return r.stdout + r.stderr
+
+
+def host_serves(host):
+    try:
+        return open(os.path.join(host, "proc", "meminfo")).read().startswith("MemTotal:")
+    except OSError:
+        return False
+
+
+def fuse_mounts_at(path):
+    return [line for line in open("/proc/self/mountinfo") if line.split()[4] == str(path) and " - fuse" in line]
+
+
+def test_daemonset_start_script_mounts_for_other_containers(engine, runtime_image, names, tmp_path):
     host = tmp_path / "lxcfs"
     host.mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
     shared_mount(host)
     try:
         # Stale state: a container that started while no daemon ran left a
         # directory where its bind source should be a file.
         (host / "proc" / "meminfo").mkdir(parents=True)
         ds_name = names("daemonset")
-        # The pod's privileges: privileged, host pids, its own cgroup
-        # namespace, host cgroups, /var/lib/lxcfs shared both ways.
-        engine.docker("run", "-d", "--name", ds_name, *privileged_flags(), "--pid=host", "--cgroupns=private",
-                      # The reattach step at start: only this checkout's test namespaces (conftest).
-                      "-e", f"SWIFT_LXCFS_REATTACH_CGROUPS={os.environ['SWIFT_LXCFS_REATTACH_CGROUPS']}",
-                      "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
-                      "-v", f"{host}:/var/lib/lxcfs:rshared",
-                      "--entrypoint", container["command"][0], runtime_image, *container["command"][1:], script)
-
-        def serving():
-            try:
-                return open(host / "proc" / "meminfo").read().startswith("MemTotal:")
-            except OSError:
-                return False
-
-        wait_for(lambda: serving() or not inspect(engine, ds_name)["State"]["Running"], timeout=60,
+        container = daemonset_container(engine, runtime_image, ds_name, host, run_dir)
+        wait_for(lambda: host_serves(host) or not inspect(engine, ds_name)["State"]["Running"], timeout=60,
                  what="the DaemonSet container's mount on the host")
-        logs = engine.docker("logs", ds_name).stdout + engine.docker("logs", ds_name).stderr
-        assert serving(), logs
-        assert "joined the host cgroup namespace" in logs
+        out = logs(engine, ds_name)
+        assert host_serves(host), out
+        assert "joined the host cgroup namespace" in out
         # The start runs the reattach step (README, "Repairing containers").
-        wait_for(lambda: "reattach: " in engine.docker("logs", ds_name).stderr, what="the reattach step's summary")
-        # The readiness probe passes.
-        probe = container["readinessProbe"]["exec"]["command"]
-        assert engine.docker("exec", ds_name, *probe, check=False).returncode == 0
+        wait_for(lambda: "reattach: " in logs(engine, ds_name), what="the reattach step's summary")
+        # The readiness probe passes once the daemon said READY=1.
+        wait_for(lambda: pod_ready(engine, ds_name, container), timeout=30, what="readiness")
         # A second container binds the files from the host path and sees its limits.
         reader = engine.docker("run", "--rm", "-m", "200m", "--cpuset-cpus", "0", *bind_flags(str(host)),
                                MINBASE_IMAGE, "sh", "-c",
                                "free -k; grep -c ^processor /proc/cpuinfo; cat /sys/devices/system/cpu/online")
         assert int(field(reader.stdout, r"^Mem:\s+(\d+)")) == 200 * 1024
         assert reader.stdout.split()[-2:] == ["1", "0"]
-        # preStop unmounts, on the host too; the daemon, whose mount is gone,
-        # then exits 0 by itself. (Detached: with host pids, `docker exec`
-        # would wait on a container that has stopped under it.)
-        engine.docker("exec", "-d", ds_name, *pre_stop)
-        wait_for(lambda: not inspect(engine, ds_name)["State"]["Running"], timeout=60, what="daemon exit")
-        assert inspect(engine, ds_name)["State"]["ExitCode"] == 0
+        # Deleting the pod (SIGTERM, no successor) is the final stop: it
+        # unmounts, on the host too, and exits 0.
+        engine.docker("stop", "-t", "30", ds_name)
+        assert inspect(engine, ds_name)["State"]["ExitCode"] == 0, logs(engine, ds_name)
+        assert not fuse_mounts_at(host)
         assert not os.path.exists(host / "proc" / "meminfo")
         # The shared bind below stays (os.path.ismount cannot see a bind
         # mount within one filesystem; mountinfo can).
@@ -256,6 +277,152 @@ def test_dockerfile_test_builds_and_passes_inside_a_container(engine, swift_base
     assert re.search(r"Executed \d+ tests?, with 0 failures", out), out[-3000:]
 
 
+def reader_container(engine, names, host, suffix, memory_mib, cpus, stop_file):
+    """A container with the served files bound from `host`, running one
+    load_support.py reader (bound in) until `stop_file` exists in /stop."""
+    name = names(suffix)
+    ncpu = len(cpus.split(","))
+    if "-" in cpus:
+        lo, hi = cpus.split("-")
+        ncpu = int(hi) - int(lo) + 1
+    dev = os.stat(host / "proc").st_dev
+    argv = reader_command("/", 600, stop_file=f"/stop/{stop_file}", files=SERVED_FILES,
+                          expect_mem_kb=memory_mib * 1024, expect_cpus=ncpu, expect_dev=dev,
+                          script="/load_support.py")
+    engine.docker("run", "-d", "--name", name, "-m", f"{memory_mib}m", "--cpuset-cpus", cpus,
+                  *bind_flags(str(host)), "-v", f"{os.path.join(HERE, 'load_support.py')}:/load_support.py:ro",
+                  "-v", f"{host.parent / 'stop'}:/stop", MINBASE_IMAGE, *argv)
+    return name
+
+
+def reader_results(engine, names_, stop_dir, stop_file):
+    (stop_dir / stop_file).touch()
+    out = []
+    for n in names_:
+        engine.docker("wait", n, timeout=120)
+        out.append(parse_result(engine.docker("logs", n).stdout))
+    return out
+
+
+def test_daemonset_rolling_update_takes_over_with_no_failed_read(engine, runtime_image, names, tmp_path):
+    host = tmp_path / "lxcfs"
+    host.mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stop_dir = tmp_path / "stop"
+    stop_dir.mkdir()
+    shared_mount(host)
+    try:
+        old, new = names("pod-old"), names("pod-new")
+        container = daemonset_container(engine, runtime_image, old, host, run_dir)
+        wait_for(lambda: pod_ready(engine, old, container) or not inspect(engine, old)["State"]["Running"],
+                 timeout=60, what="the old pod ready")
+        assert pod_ready(engine, old, container), logs(engine, old)
+        dev = os.stat(host / "proc").st_dev
+        readers = [reader_container(engine, names, host, f"reader{i}", 200 + 100 * i, "0" if i % 2 == 0 else "0-1",
+                                    "rolling") for i in range(3)]
+        time.sleep(2)
+        # The new pod starts beside the old one (maxSurge 1), takes the
+        # connection over, and becomes ready; then the old pod is deleted.
+        daemonset_container(engine, runtime_image, new, host, run_dir)
+        wait_for(lambda: pod_ready(engine, new, container) or not inspect(engine, new)["State"]["Running"],
+                 timeout=60, what="the new pod ready")
+        assert pod_ready(engine, new, container), logs(engine, new) + logs(engine, old)
+        assert "--takeover" in logs(engine, new) or "takeover=true" in logs(engine, new), logs(engine, new)
+        wait_for(lambda: "waiting for a stop signal" in logs(engine, old), timeout=30,
+                 what=f"the old pod's hand-over:\n{logs(engine, old)}")
+        assert not pod_ready(engine, old, container)
+        time.sleep(2)
+        engine.docker("stop", "-t", "30", old)
+        assert inspect(engine, old)["State"]["ExitCode"] == 0, logs(engine, old)
+        # The old pod's stop left the mount: the same one, served by the new pod.
+        assert len(fuse_mounts_at(host)) == 1 and os.stat(host / "proc").st_dev == dev
+        assert host_serves(host)
+        time.sleep(2)
+        results = reader_results(engine, readers, stop_dir, "rolling")
+        print(assert_clean(results, logs(engine, old)[-2000:] + logs(engine, new)[-2000:]))
+        engine.docker("stop", "-t", "30", new)
+        assert inspect(engine, new)["State"]["ExitCode"] == 0, logs(engine, new)
+        # Deleting the last pod unmounts on the host, though the new pod's
+        # volume was a bind of the mount itself (its supervisor detaches it
+        # in the host's mount namespace).
+        assert not fuse_mounts_at(host), logs(engine, new)
+    finally:
+        subprocess.run(["umount", "-l", str(host)], check=False)
+
+
+def test_containers_read_correct_values_after_a_kill_a_restart_and_a_takeover(engine, runtime_image, names,
+                                                                              tmp_path):
+    """The runtime image's own command (the supervisor) on a shared host
+    folder; two containers started before with the binds keep reading
+    their own values after each event, never restarted."""
+    host = tmp_path / "lxcfs"
+    host.mkdir()
+    shared_mount(host)
+
+    def daemon(suffix, *extra):
+        n = names(suffix)
+        engine.docker("run", "-d", "--name", n, *privileged_flags(), "--pid=host", "--cgroupns=host",
+                      "-v", "/sys/fs/cgroup:/sys/fs/cgroup", "-v", f"{host}:/var/lib/lxcfs:rshared",
+                      "-v", f"{tmp_path / 'run'}:/run/swift-lxcfs", runtime_image,
+                      "supervise", *extra, "--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs")
+        return n
+
+    (tmp_path / "run").mkdir()
+    try:
+        first = daemon("daemon")
+        wait_for(lambda: host_serves(host) or not inspect(engine, first)["State"]["Running"], timeout=60,
+                 what="the daemon container's mount")
+        assert host_serves(host), logs(engine, first)
+        dev = os.stat(host / "proc").st_dev
+        small, large = names("small"), names("large")
+        engine.docker("run", "-d", "--name", small, "-m", "256m", "--cpuset-cpus", "0",
+                      *bind_flags(str(host)), MINBASE_IMAGE, "sleep", "infinity")
+        engine.docker("run", "-d", "--name", large, "-m", "512m", "--cpuset-cpus", "0-1",
+                      *bind_flags(str(host)), MINBASE_IMAGE, "sleep", "infinity")
+        started = {n: inspect(engine, n)["State"]["StartedAt"] for n in (small, large)}
+
+        def check(after):
+            for name, mib, cpus in ((small, 256, 1), (large, 512, min(2, os.cpu_count()))):
+                view = read_view(engine, name)
+                assert int(field(view["free"], r"^Mem:\s+(\d+)")) == mib * 1024, (after, name, view["free"])
+                assert view["processors"] == cpus and view["cpu_count"] == cpus, (after, name, view)
+                assert view["online"] == ("0" if cpus == 1 else f"0-{cpus - 1}"), (after, name, view)
+                assert field(view["top"], r"MiB Mem :\s+([\d.]+) total") == f"{mib}.0", (after, name)
+            assert os.stat(host / "proc").st_dev == dev, after
+
+        check("start")
+        supervisor = inspect(engine, first)["State"]["Pid"]
+
+        def server():
+            kids = open(f"/proc/{supervisor}/task/{supervisor}/children").read().split()
+            return int(kids[0]) if kids else None
+
+        # A kill of the serving process.
+        victim = server()
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: server() not in (None, victim) and host_serves(host), timeout=30, what="a new server")
+        check("kill")
+        # A restart (SIGHUP to the supervisor: a hand-over restart).
+        victim = server()
+        engine.docker("kill", "-s", "HUP", first)
+        wait_for(lambda: server() not in (None, victim) and host_serves(host), timeout=30, what="a restarted server")
+        check("restart")
+        # A takeover: a newer daemon container takes the connection; the old
+        # container then stops with exit 0 and leaves the mount.
+        second = daemon("daemon2", "--takeover")
+        wait_for(lambda: "waiting for a stop signal" in logs(engine, first), timeout=60,
+                 what=f"the hand-over:\n{logs(engine, first)}\n{logs(engine, second)}")
+        engine.docker("stop", "-t", "30", first)
+        assert inspect(engine, first)["State"]["ExitCode"] == 0
+        check("takeover")
+        assert len(fuse_mounts_at(host)) == 1
+        # Neither reading container was restarted.
+        assert {n: inspect(engine, n)["State"]["StartedAt"] for n in (small, large)} == started
+        engine.docker("stop", "-t", "30", second)
+        assert not fuse_mounts_at(host), logs(engine, second)
+    finally:
+        subprocess.run(["umount", "-l", str(host)], check=False)
 def test_runtime_image_serves_the_webhook_as_the_deployment_runs_it(engine, runtime_image, names, tmp_path):
     """The webhook Deployment's command in the runtime image, as its pod runs
     it (uid 65534, read-only root filesystem, no capabilities), answers

@@ -50,13 +50,16 @@ def test_daemonset_runs_privileged_on_every_node_with_a_shared_mount():
     assert {"operator": "Exists"} in pod["tolerations"]
     rolling = ds["spec"]["updateStrategy"]["rollingUpdate"]
     assert ds["spec"]["updateStrategy"]["type"] == "RollingUpdate"
-    assert rolling["maxSurge"] == 0 and rolling["maxUnavailable"] == 1
+    # The new pod starts beside the old one and takes its connection over.
+    assert rolling["maxSurge"] == 1 and rolling["maxUnavailable"] == 0
     (c,) = pod["containers"]
     assert c["securityContext"]["privileged"] is True
     assert c["resources"]["requests"] and c["resources"]["limits"]
-    assert "fusermount3 -u -z" in " ".join(c["lifecycle"]["preStop"]["exec"]["command"])
+    # No preStop unmount: the old pod's stop must leave the mount to its successor.
+    assert "preStop" not in c.get("lifecycle", {})
     script = c["args"][0]
     assert "fusermount3 -u -z" in script and "-type d -empty -delete" in script
+    assert "swift-lxcfs supervise $takeover" in script and "takeover=--takeover" in script
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     lxcfs = next(n for n, m in mounts.items() if m["mountPath"] == "/var/lib/lxcfs")
@@ -64,6 +67,8 @@ def test_daemonset_runs_privileged_on_every_node_with_a_shared_mount():
     assert volumes[lxcfs]["hostPath"] == {"path": "/var/lib/lxcfs", "type": "DirectoryOrCreate"}
     cgroup = next(n for n, m in mounts.items() if m["mountPath"] == "/sys/fs/cgroup")
     assert volumes[cgroup]["hostPath"]["path"] == "/sys/fs/cgroup"
+    run = next(n for n, m in mounts.items() if m["mountPath"] == "/run/swift-lxcfs")
+    assert volumes[run]["hostPath"] == {"path": "/run/swift-lxcfs", "type": "DirectoryOrCreate"}
 
 
 def test_example_workload_binds_every_lxcfs_file_as_a_host_file():

@@ -6,6 +6,7 @@ The unit's paths (/usr/local/bin/swift-lxcfs, /var/lib/lxcfs, /run) are the
 real ones; each test gives them to the unit inside a private mount namespace
 (unshare -m) so that nothing on this host is touched.
 """
+import array
 import os
 import shlex
 import shutil
@@ -52,11 +53,23 @@ def command(line):
     return [a.replace("$$", "$") for a in shlex.split(line)], ignore
 
 
+# Outside systemd, the unit's `systemctl` questions get the answers of a
+# unit with an empty fd store and no job: what a start after a crash with
+# nothing stored sees. (test_systemd_real.py asks a real systemd.)
+SYSTEMCTL_STUB = """#!/bin/sh
+case "$1" in show) echo 0 ;; esac
+"""
+
+
 @pytest.fixture
 def unit_bin_dir():
-    """A folder holding the built daemon, to stand in for /usr/local/bin."""
+    """A folder holding the built daemon, to stand in for /usr/local/bin,
+    and a `systemctl` stand-in (see SYSTEMCTL_STUB)."""
     d = tempfile.mkdtemp(prefix="swl-deploy-unit-bin-")
     shutil.copy2(BIN, os.path.join(d, "swift-lxcfs"))
+    with open(os.path.join(d, "systemctl"), "w") as f:
+        f.write(SYSTEMCTL_STUB)
+    os.chmod(os.path.join(d, "systemctl"), 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -64,18 +77,27 @@ def unit_bin_dir():
 def test_unit_declares_the_service_contract():
     entries = {(s, k): v for s, k, v in unit_entries()}
     assert entries[("Service", "Type")] == "notify"
-    assert entries[("Service", "Restart")] == "on-failure"
+    # The connection outlives the daemon: restarted whatever ended it, from
+    # the fd store ("fuse" and "state"), and never given up on.
+    assert entries[("Service", "Restart")] == "always"
+    assert int(entries[("Service", "FileDescriptorStoreMax")]) >= 2
+    assert entries[("Unit", "StartLimitIntervalSec")] == "0"
+    # systemd 252 (Debian bookworm) does not know this key: it must not be there.
+    assert ("Service", "FileDescriptorStorePreserve") not in entries
     assert entries[("Service", "KillMode")] in ("mixed", "control-group")
     assert "local-fs.target" in entries[("Unit", "After")].split()
     pre = [command(v) for v in values("ExecStartPre")]
     clear = "fusermount3 -u -z /var/lib/lxcfs"
-    assert pre[0][1] and clear in " ".join(pre[0][0])
-    assert pre[1][0] == ["/bin/mkdir", "-p", "/var/lib/lxcfs"]
-    assert clear in " ".join(command(values("ExecStopPost")[0])[0])
+    # One step: a stale mount is detached only while the store is empty.
+    assert len(pre) == 1 and pre[0][1] and clear in " ".join(pre[0][0])
+    assert "NFileDescriptorStore" in " ".join(pre[0][0])
+    stop_post = " ".join(command(values("ExecStopPost")[0])[0])
+    assert clear in stop_post and "list-jobs" in stop_post
     argv, _ = command(values("ExecStart")[0])
     assert argv[0] == "/usr/local/bin/swift-lxcfs" and argv[-1] == "/var/lib/lxcfs"
     assert values("ExecReload") == []  # left out on purpose: the unit says why
     assert "No ExecReload" in open(UNIT).read()
+    assert "swift-lxcfs reattach" in open(UNIT).read()  # issue 11's place
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
@@ -126,7 +148,8 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
         "echo stale-mount-made",
     ]
     for argv, ignore in pre:
-        lines.append(shlex.join(argv) + (" || true" if ignore else ""))
+        argv = [a.replace("%n", "swift-lxcfs.service") for a in argv]
+        lines.append("PATH=/usr/local/bin:$PATH " + shlex.join(argv) + (" || true" if ignore else ""))
     lines += [
         f"if grep -q ' {mnt} .* - fuse' /proc/self/mountinfo; then echo 'stale mount left'; exit 1; fi",
         f"grep -q ' {mnt} .* - tmpfs' /proc/self/mountinfo || {{ echo 'bind mount lost'; exit 1; }}",
@@ -137,16 +160,27 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines)],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        try:
-            # The fresh mount's FDSTORE=1 datagrams (the connection kept in
-            # the fd store, README "The mount outlives the daemon") come first.
-            message = sock.recv(4096).decode()
-            while message.startswith("FDSTORE=1"):
-                message = sock.recv(4096).decode()
-        except socket.timeout:
-            log.seek(0)
-            pytest.fail("no notification within 60 s: " + log.read())
-        fields = dict(line.split("=", 1) for line in message.splitlines() if "=" in line)
+        # The fd store first (FDSTORE=1 for "fuse" and "state", each with
+        # its descriptor), then READY=1.
+        stored = []
+        while True:
+            try:
+                message, anc, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+            except socket.timeout:
+                log.seek(0)
+                pytest.fail("no READY=1 within 60 s: " + log.read())
+            message = message.decode()
+            fds = [fd for level, kind, data in anc if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS
+                   for fd in array.array("i", data[:len(data) - len(data) % 4])]
+            for fd in fds:
+                os.close(fd)
+            fields = dict(line.split("=", 1) for line in message.splitlines() if "=" in line)
+            if fields.get("FDSTORE") == "1":
+                assert len(fds) == 1, message
+                stored.append(fields.get("FDNAME"))
+            if "READY" in fields:
+                break
+        assert sorted(stored) == ["fuse", "state"], stored
         assert fields.get("READY") == "1", message
         assert fields.get("MAINPID") == str(proc.pid)
         # At the moment READY=1 arrives the mount already serves files: read
@@ -164,7 +198,10 @@ def test_exec_start_sends_ready_only_once_the_mount_serves(kind, unit_bin_dir, t
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         sock.settimeout(5)
-        assert "STOPPING=1" in sock.recv(4096).decode()
+        # The final stop empties the store, and says so.
+        after = [sock.recv(4096).decode() for _ in range(3)]
+        assert any("STOPPING=1" in m for m in after), after
+        assert sorted(m.split("FDNAME=")[1].split()[0] for m in after if "FDSTOREREMOVE=1" in m) == ["fuse", "state"], after
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -20,6 +20,50 @@ int clinux_open_tree(int dirfd, const char *path, unsigned int flags);
 int clinux_move_mount(int from_dirfd, const char *from_path,
                       int to_dirfd, const char *to_path, unsigned int flags);
 
+/* ---- The supervisor's plumbing (swift-lxcfs supervise) ---- */
+
+/* fork(2) + execve(2) of `path` with `argv` and `envp` (NULL-terminated).
+   In the child, before execve: the signal mask is emptied and every
+   disposition reset to the default; the `nfds` descriptors `fds` become
+   descriptors 3, 4, ... (without FD_CLOEXEC; every other descriptor of the
+   caller should be close-on-exec; any other is closed); and when `listen_pid_slot` is not NULL,
+   the child's own pid is written there in decimal (it must point into one
+   of the `envp` strings, just after "LISTEN_PID=", with room for 20 digits),
+   as sd_listen_fds(3) requires LISTEN_PID to be the pid that reads it.
+   Returns the child's pid, or -1 with errno set (the child exits 127 when
+   execve fails). */
+pid_t clinux_spawn(const char *path, char *const argv[], char *const envp[],
+                   const int *fds, int nfds, char *listen_pid_slot);
+
+/* Blocks the `count` signals and returns a non-blocking, close-on-exec
+   signalfd(2) for them, or -1 with errno set. */
+int clinux_signalfd(const int *signals, int count);
+
+/* One pending signal's number from a signalfd, or -1 (none: EAGAIN). */
+int clinux_signalfd_read(int fd);
+
+/* A non-blocking, close-on-exec AF_UNIX datagram socket bound to the
+   `length` bytes of `name` (a leading NUL byte makes it abstract), with
+   SO_PASSCRED so that every datagram carries its sender's pid and uid.
+   -1 with errno set on failure. */
+int clinux_notify_socket(const char *name, size_t length);
+
+/* Receives one datagram of at most `capacity` bytes: its length, the
+   descriptors passed with it (SCM_RIGHTS, close-on-exec, at most `max_fds`;
+   more are closed) in `fds`/`nfds`, and the sender's pid and uid
+   (SCM_CREDENTIALS). -1 with errno set: EAGAIN when none is waiting,
+   EMSGSIZE when the datagram or its descriptors were cut (its descriptors
+   are then closed). */
+ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int max_fds,
+                           int *nfds, pid_t *sender_pid, uid_t *sender_uid);
+
+/* Runs `path` with `argv` (posix_spawn(3), safe in a threaded process;
+   signals unblocked and at their defaults in the child), its standard
+   output into `out` (at most `capacity` bytes), standard error to
+   /dev/null. Kills it after `timeout_ms`. Returns the bytes read and the
+   wait status in `status`, or -1 with errno set (ETIMEDOUT: killed). */
+ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
+                           int timeout_ms, int *status);
 /* mount_setattr(2): changes the per-mount flags (`attr_set`, `attr_clr`,
    CLINUX_MOUNT_ATTR_*) and propagation (`propagation`, 0 or MS_PRIVATE and
    the like) of the mount at `dirfd`/`path`; with CLINUX_AT_RECURSIVE of
