@@ -213,6 +213,10 @@ public final class ContainerFilesystem: FUSERequestHandler {
         let file: OpenFile
         if let known = handles.file(arg.fh) {
             file = known
+        } else if offset > 0, let length = HandleTable.snapshotLength(arg.fh), offset >= length {
+            // A handle from an earlier process whose whole snapshot the
+            // reader already has: end of file, not the tail of a new rendering.
+            return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
         } else {
             // A handle from an earlier process (or one this process never
             // issued): render afresh for the caller, keep it under the handle.

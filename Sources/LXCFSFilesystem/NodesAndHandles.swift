@@ -84,13 +84,23 @@ public final class NodeTable: Sendable {
     public var count: Int { fixed.count + paths.withLock { $0.count } }
 }
 
-/// File handles (`fh`) tagged with a per-process generation in their top
-/// 24 bits, so that a handle issued by an earlier process is told apart
-/// from one of ours. A read on a handle this process does not know renders
-/// the file afresh for the caller and keeps that snapshot under the handle
-/// (`adopt`); releasing an unknown handle frees nothing.
+/// File handles (`fh`), laid out so that a successor can serve one without
+/// the memory of the process that issued it:
+///
+///     bits 48-63  the issuing process's generation (random, never 0)
+///     bit  47     opened for writing (a pressure file that may hold a PSI trigger)
+///     bits 32-46  the snapshot's length in bytes at open, `lengthUnknown` when
+///                 it is 32767 or more
+///     bits 0-31   a counter
+///
+/// A read on a handle this process does not know renders the file afresh
+/// for the caller and keeps that snapshot under the handle (`adopt`), except
+/// a read at or past the length the handle carries: that reader already has
+/// the whole snapshot of the earlier process and gets end of file, so no
+/// reader ever gets the tail of a later rendering spliced onto an earlier
+/// one. Releasing an unknown handle frees nothing.
 final class HandleTable: Sendable {
-    /// This process's generation, 1 to 2^24 - 1.
+    /// This process's generation, 1 to 2^16 - 1.
     let generation: UInt64
     private let next = Atomic<UInt64>(1)
     private final class Shard: Sendable {
@@ -101,8 +111,8 @@ final class HandleTable: Sendable {
     init() {
         var random: UInt32 = 0
         _ = withUnsafeMutableBytes(of: &random) { cfuse3_random($0.baseAddress, 4) }
-        var g = UInt64(random & 0xff_ffff)
-        if g == 0 { g = UInt64(getpid() & 0xff_ffff) | 1 }
+        var g = UInt64(random & 0xffff)
+        if g == 0 { g = UInt64(getpid() & 0xffff) | 1 }
         generation = g
         shards = (0..<16).map { _ in Shard() }
     }
@@ -110,18 +120,29 @@ final class HandleTable: Sendable {
     private func shard(_ fh: UInt64) -> Shard { shards[Int(fh & 15)] }
 
     /// Whether `fh` was issued by this process.
-    func isOurs(_ fh: UInt64) -> Bool { fh >> 40 == generation }
+    func isOurs(_ fh: UInt64) -> Bool { fh >> 48 == generation }
 
-    /// Bit 39 of a handle: the file was opened for writing (a pressure file
+    /// Bit 47 of a handle: the file was opened for writing (a pressure file
     /// that may hold a PSI trigger), told from the handle alone by a successor.
-    static let writerBit: UInt64 = 1 << 39
+    static let writerBit: UInt64 = 1 << 47
+
+    /// The length field's value for a snapshot of 32767 bytes or more.
+    static let lengthUnknown: UInt64 = 0x7fff
+
+    /// The snapshot length in bytes that `fh` carries, `nil` when unknown.
+    static func snapshotLength(_ fh: UInt64) -> Int? {
+        let length = fh >> 32 & lengthUnknown
+        return length == lengthUnknown ? nil : Int(length)
+    }
 
     /// Whether `fh` was issued for a file opened for writing (by any process).
     static func isWriter(_ fh: UInt64) -> Bool { fh & writerBit != 0 }
 
     /// Keeps `file` under a new handle (with `writerBit` set for `writer`).
     func insert(_ file: OpenFile, writer: Bool = false) -> UInt64 {
-        let fh = generation << 40 | (writer ? Self.writerBit : 0) | (next.add(1, ordering: .relaxed).oldValue & 0x7f_ffff_ffff)
+        let length = UInt64(min(file.snapshot.withLock { $0.bytes.count }, Int(Self.lengthUnknown)))
+        let fh = generation << 48 | (writer ? Self.writerBit : 0) | length << 32
+            | (next.add(1, ordering: .relaxed).oldValue & 0xffff_ffff)
         shard(fh).files.withLock { $0[fh] = file }
         return fh
     }

@@ -38,6 +38,7 @@ struct Daemon {
 
         var service: FUSEService?
         var pidfileLock: FileDescriptor?
+        let lateLock = LatePidfileLock()
         var fellBack = false
         // Descriptors a new store of ours must hold (systemd's store is empty
         // after a fresh mount or a takeover, and holds them after a LISTEN_FDS resume).
@@ -47,7 +48,12 @@ struct Daemon {
             logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
             fellBack = true
         case .success(let inherited?):
-            pidfileLock = try lockPidfile()
+            // A predecessor SIGKILLed while one of its own threads waited on
+            // its own mount keeps its pidfile lock until a server answers that
+            // request (the kernel makes it wait it out): serve first, take the
+            // lock when it is free.
+            pidfileLock = try? lockPidfile()
+            if pidfileLock == nil { lockPidfileLater(into: lateLock) }
             switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
             case .success(let resumed):
                 service = resumed
@@ -84,7 +90,8 @@ struct Daemon {
                     logger.info("took the connection over", metadata: ["from": "\(handle.peerPID)"])
                     service = resumed
                     // The old process exits now; its pidfile lock goes with it.
-                    pidfileLock = lockPidfile(waitingUpTo: 10)
+                    pidfileLock = try? lockPidfile()
+                    if pidfileLock == nil { lockPidfileLater(into: lateLock) }
                 }
             }
         }
@@ -122,6 +129,7 @@ struct Daemon {
             logger.info("handed over; the mount stays", metadata: ["mountpoint": "\(service.mountPoint)"])
         }
         try? pidfileLock?.close()
+        lateLock.close()
     }
 
     /// Raises the soft open-file limit to the hard one (at most 65,536), as
@@ -230,13 +238,21 @@ struct Daemon {
     /// `lockPidfile()`, retried for up to `seconds` while another process
     /// (the one handing over) still holds the lock; `nil` (logged) when it
     /// never comes free.
-    func lockPidfile(waitingUpTo seconds: Int) -> FileDescriptor? {
-        for _ in 0..<(seconds * 20) {
-            if let fd = try? lockPidfile() { return fd }
-            usleep(50_000)
+    /// Takes the pidfile lock on a background thread once the process
+    /// holding it (a predecessor that is still exiting) lets go, trying
+    /// every 50 ms for up to 60 s; serving does not wait for it.
+    func lockPidfileLater(into holder: LatePidfileLock) {
+        DispatchQueue.global().async { [self] in
+            for _ in 0..<1200 {
+                if holder.isClosed { return }
+                if let fd = try? lockPidfile() {
+                    holder.keep(fd)
+                    return
+                }
+                usleep(50_000)
+            }
+            logger.warning("serving without the pidfile \(pidfile): another process still holds it")
         }
-        logger.warning("serving without the pidfile \(pidfile): another process still holds it")
-        return nil
     }
 
     func lockPidfile() throws -> FileDescriptor {
@@ -261,5 +277,34 @@ struct Daemon {
             throw Failure("cannot write the pidfile \(pidfile): \(errno.description).")
         }
         return fd
+    }
+}
+
+/// The pidfile lock taken after serving started (`lockPidfileLater`), closed
+/// at exit.
+final class LatePidfileLock: Sendable {
+    private let state = Mutex<(fd: FileDescriptor?, closed: Bool)>((nil, false))
+
+    /// Whether the daemon is exiting (no lock is to be taken any more).
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Keeps `fd`, or closes it at once when the daemon is already exiting.
+    func keep(_ fd: FileDescriptor) {
+        let late = state.withLock { s -> Bool in
+            if s.closed { return true }
+            s.fd = fd
+            return false
+        }
+        if late { try? fd.close() }
+    }
+
+    /// Closes the lock (if taken) and stops further attempts.
+    func close() {
+        let fd = state.withLock { s -> FileDescriptor? in
+            s.closed = true
+            defer { s.fd = nil }
+            return s.fd
+        }
+        try? fd?.close()
     }
 }

@@ -2,7 +2,7 @@ import XCTest
 import Logging
 @testable import LXCFSFilesystem
 
-/// Handles of pressure files opened for writing carry bit 39, so that a
+/// Handles of pressure files opened for writing carry bit 47, so that a
 /// successor tells them apart without the old process's memory (its poll
 /// answer for them is POLLERR|POLLPRI: the trigger died with that process).
 final class PressureTriggerHandleTests: XCTestCase {
@@ -12,11 +12,11 @@ final class PressureTriggerHandleTests: XCTestCase {
         let writer = table.insert(OpenFile([]), writer: true)
         XCTAssertFalse(HandleTable.isWriter(reader))
         XCTAssertTrue(HandleTable.isWriter(writer))
-        XCTAssertEqual(writer & (1 << 39), 1 << 39)
-        // Both keep this process's generation in the top 24 bits.
+        XCTAssertEqual(writer & (1 << 47), 1 << 47)
+        // Both keep this process's generation in the top 16 bits.
         XCTAssertTrue(table.isOurs(reader))
         XCTAssertTrue(table.isOurs(writer))
-        XCTAssertEqual(writer >> 40, table.generation)
+        XCTAssertEqual(writer >> 48, table.generation)
         // Another process's handle (another generation) is not ours, writer or not.
         let other = HandleTable()
         let foreign = other.insert(OpenFile([]), writer: true)

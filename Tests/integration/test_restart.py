@@ -235,6 +235,38 @@ def test_an_open_file_gives_a_correct_next_frame_across_a_restart(served, cgroup
     assert all(b >= a for a, b in zip(first[1], second[1])), (first, second)
 
 
+WHOLE_THEN_PAST_THE_END = r'''
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+data = os.pread(fd, 65536, 0)
+print(len(data), flush=True)
+sys.stdin.readline()
+print(repr(os.pread(fd, 65536, len(data))), flush=True)
+'''
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to grow cpuinfo")
+def test_a_reader_that_has_the_whole_snapshot_gets_end_of_file_after_a_restart(served, cgroups):
+    """A reader read all of a file, the server died, and the file would now
+    render longer (a second CPU in the cpuset): its next read, at the end of
+    what it has, is end of file, never the tail of the new rendering."""
+    s = fresh(served)
+    cg = cgroups("eof-across", cpus="0")
+    reader = subprocess.Popen(["python3", "-c", WHOLE_THEN_PAST_THE_END, os.path.join(s.mnt, "proc/cpuinfo")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=cg.preexec())
+    length = int(reader.stdout.readline())
+    assert length > 0
+    s.kill()
+    cg.write("cpuset", "cpuset.cpus", "0-1")
+    before = s.start()
+    s.wait_ready(before)
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    tail = eval(reader.stdout.readline())
+    reader.wait(10)
+    assert tail == b"", f"{len(tail)} bytes of a later rendering after the {length} bytes already read"
+
+
 def test_a_descriptor_that_is_not_fuse_falls_back_to_a_fresh_mount(served):
     s = fresh(served)
     s.kill()
