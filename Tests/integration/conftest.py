@@ -36,6 +36,19 @@ def wait_for(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def terminate(proc, timeout=10):
+    """Sends SIGTERM to a running process, waits up to `timeout` seconds,
+    then SIGKILLs it; returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Daemon:
     """A swift-lxcfs process serving a mount point until stopped."""
 
@@ -60,13 +73,7 @@ class Daemon:
         return self.log.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if os.path.ismount(self.mountpoint):
             subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], check=False)
         self.log.close()

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BIN, wait_for
+from conftest import BIN, wait_for, terminate
 
 STANDIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fdstore_standin.py")
 
@@ -53,13 +53,7 @@ class Supervised:
         return self.out.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         for e in self.starts():
             try:
                 os.kill(e["pid"], signal.SIGKILL)

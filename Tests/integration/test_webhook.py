@@ -23,7 +23,7 @@ import warnings
 import pytest
 import yaml
 
-from conftest import BIN, wait_for
+from conftest import BIN, wait_for, terminate
 from deploy_support import LXCFS_DIRECTORIES, LXCFS_FILES, REPO
 
 KUBERNETES_VERSION = "1.37.0"
@@ -133,13 +133,7 @@ class Webhook:
         return self.log.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
         return self.proc.returncode
 
