@@ -106,6 +106,27 @@ public final class ContainerView: Sendable {
         return file.generator.generate(&request)
     }
 
+    /// One rendering and the container it was made for.
+    public struct Rendering: Sendable {
+        /// The file's bytes; `nil` where it does not exist for this reader (`renderIfPresent`).
+        public var bytes: [UInt8]?
+        /// The reader's container cgroups (`membership(of:)`); `nil` when it has exited.
+        public var container: CgroupMembership?
+
+        public init(bytes: [UInt8]?, container: CgroupMembership?) {
+            self.bytes = bytes
+            self.container = container
+        }
+    }
+
+    /// Renders `file` for `pid` and says which container it was rendered
+    /// for: what the filesystem keys snapshot budgets and fair queueing by.
+    public func rendering(_ file: VirtualFile, for pid: Int32) -> Rendering {
+        var request = RenderRequest(view: self, pid: HostPID(pid))
+        let bytes = file.generator.generate(&request)
+        return Rendering(bytes: bytes, container: request.membership)
+    }
+
     /// A `/proc/pressure` file for `pid` (`renderIfPresent`, kept for the filesystem's callers).
     public func renderPressure(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
         renderIfPresent(file, for: pid)

@@ -14,36 +14,12 @@ struct FSErrno: Error {
     init(_ code: Int32) { self.code = code }
 }
 
-/// One opened file: its bytes, rendered at open for the process that opened
-/// it and served from here at any offset. A virtual file read again from
-/// offset 0 (a reader that keeps it open and seeks back, as top does with
-/// /proc/stat) is rendered again, as lxcfs does. Kept in `HandleTable`
-/// under its file handle until release.
-final class OpenFile: Sendable {
-    /// The virtual file to render again on a new read from offset 0; `nil`
-    /// for a file served as it was read at open.
+/// What an open found: the file (`nil` for a host file of the CPU tree)
+/// and the length of its rendering at open, which the handle carries for a
+/// successor (`HandleTable`). No bytes are kept: the first read renders.
+struct OpenedFile {
     let file: VirtualFile?
-    /// The snapshot served, and whether it was already read from offset 0.
-    let snapshot: Mutex<(bytes: [UInt8], readFromStart: Bool)>
-
-    init(_ bytes: [UInt8], file: VirtualFile? = nil) {
-        self.file = file
-        self.snapshot = Mutex((bytes, false))
-    }
-
-    /// The bytes to serve a read at `offset`: a fresh rendering when the
-    /// snapshot was already read from offset 0, else the snapshot.
-    func bytes(at offset: Int, render: (VirtualFile) -> [UInt8]) -> [UInt8] {
-        if offset == 0, let file, snapshot.withLock({ $0.readFromStart }) {
-            let fresh = render(file)
-            snapshot.withLock { $0 = (fresh, true) }
-            return fresh
-        }
-        return snapshot.withLock { s in
-            if offset == 0 { s.readFromStart = true }
-            return s.bytes
-        }
-    }
+    let length: Int
 }
 
 /// The FUSE requests of the mount: node ids resolved to paths
@@ -61,7 +37,7 @@ public final class ContainerFilesystem: FUSERequestHandler {
     let startTime: timespec
     /// Node id <-> path.
     public let nodes: NodeTable
-    let handles = HandleTable()
+    let handles: HandleTable
     /// PSI triggers on pressure files opened for writing (`--enable-psi-poll`).
     let triggers: PressureTriggers
 
@@ -73,8 +49,10 @@ public final class ContainerFilesystem: FUSERequestHandler {
     ///   - view: renders each file for the calling process.
     ///   - logger: the daemon's logger.
     ///   - psiPoll: `--enable-psi-poll`: pressure files opened for writing take PSI triggers.
-    public init(view: ContainerView, logger: Logger, psiPoll: Bool = false) {
+    ///   - budget: the snapshot budget (`--snapshot-budget`, `--container-snapshot-budget`).
+    public init(view: ContainerView, logger: Logger, psiPoll: Bool = false, budget: SnapshotBudget = SnapshotBudget()) {
         self.view = view
+        self.handles = HandleTable(budget: budget)
         self.logger = logger
         self.triggers = PressureTriggers(enabled: psiPoll, logger: logger)
         let tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
@@ -111,7 +89,7 @@ public final class ContainerFilesystem: FUSERequestHandler {
             case .failure(let e): c.reply(r.unique, error: e.code)
             case .success(let file):
                 var out = fuse_open_out()
-                out.fh = self.handles.insert(file)
+                out.fh = self.handles.insert(file.file, length: file.length)
                 // Direct I/O: no reader ever gets another's page cache. No
                 // flush: close(2) never waits on the server, so a process
                 // closing a file while the server restarts is not held up.
@@ -210,28 +188,48 @@ public final class ContainerFilesystem: FUSERequestHandler {
     func read(_ r: FUSERequest, _ c: FUSEConnection) {
         guard let arg = r.argument(as: fuse_read_in.self) else { return c.reply(r.unique, error: EINVAL) }
         let offset = Int(clamping: arg.offset)
-        let file: OpenFile
-        if let known = handles.file(arg.fh) {
-            file = known
-        } else if offset > 0, let length = HandleTable.snapshotLength(arg.fh), offset >= length {
-            // A handle from an earlier process whose whole snapshot the
-            // reader already has: end of file, not the tail of a new rendering.
-            return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
-        } else {
-            // A handle from an earlier process (or one this process never
-            // issued): render afresh for the caller, keep it under the handle.
-            guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
-            switch open(path, flags: O_RDONLY, uid: 0, pid: r.pid) {
-            case .failure(let e): return c.reply(r.unique, error: e.code)
-            case .success(let fresh): file = handles.adopt(arg.fh, fresh)
+        let size = Int(arg.size)
+        guard offset >= 0 else { return c.reply(r.unique, error: EINVAL) }
+        let store = handles.store
+        var plan = store.plan(arg.fh, offset: offset, size: size)
+        if case .unknown = plan {
+            if offset > 0, let length = HandleTable.snapshotLength(arg.fh), offset >= length {
+                // A handle from an earlier process whose whole rendering the
+                // reader already has: end of file, not the tail of a new rendering.
+                return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
             }
+            // A handle from an earlier process (or one this process never
+            // issued): render afresh for the caller from here on.
+            guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
+            let file: VirtualFile?
+            switch tree.node(at: path) {
+            case .file(let f)?: file = f
+            case .directory?: return c.reply(r.unique, error: EISDIR)
+            case nil: file = nil
+            }
+            handles.adopt(arg.fh, file: file)
+            plan = .render(file: file, resume: nil)
         }
-        let bytes = file.bytes(at: offset) { render($0, for: r.pid) }
-        guard offset >= 0, offset < bytes.count else {
-            return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+        switch plan {
+        case .serve(let bytes):
+            bytes.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
+        case .endOfFile, .unknown:
+            c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+        case .render(let file, let resume):
+            let rendering: ContainerView.Rendering
+            if let file {
+                rendering = view.rendering(file, for: r.pid)
+            } else {
+                guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
+                switch passthroughBytes(path, pid: r.pid) {
+                case .failure(let e): return c.reply(r.unique, error: e.code)
+                case .success(let bytes): rendering = .init(bytes: bytes, container: view.membership(of: r.pid))
+                }
+            }
+            let bytes = store.complete(arg.fh, offset: offset, size: size, rendering: rendering.bytes ?? [],
+                                       resume: resume, container: rendering.container)
+            bytes.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
         }
-        let n = min(Int(arg.size), bytes.count - offset)
-        bytes.withUnsafeBytes { c.reply(r.unique, bytes: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
     }
 
     func readdir(_ path: String, _ r: FUSERequest, _ c: FUSEConnection) {
@@ -306,29 +304,23 @@ public final class ContainerFilesystem: FUSERequestHandler {
         return .success(st)
     }
 
-    /// A virtual file rendered again for a reader that reads it anew from
-    /// offset 0 (empty where it can no longer be rendered).
-    func render(_ file: VirtualFile, for pid: Int32) -> [UInt8] {
-        file.pressureResource != nil ? view.renderPressure(file, for: pid) ?? [] : view.render(file, for: pid)
-    }
-
-    /// Opens a path for the calling process: renders a virtual file, reads
-    /// a host file of the CPU tree.
-    /// - Returns: the snapshot, or EACCES (writing, O_TRUNC, slabinfo for a
-    ///   uid other than 0), EISDIR, ENOENT.
-    func open(_ path: String, flags: Int32, uid: UInt32, pid: Int32) -> Result<OpenFile, FSErrno> {
-        guard let node = tree.node(at: path) else { return passthroughOpen(path, flags: flags, pid: pid) }
+    /// Opens a path for the calling process: checks that it may be read
+    /// and renders it once for its length (what the handle carries for a
+    /// successor); the bytes are not kept.
+    /// - Returns: the file and the length, or EACCES (writing, O_TRUNC,
+    ///   slabinfo for a uid other than 0), EISDIR, ENOENT.
+    func open(_ path: String, flags: Int32, uid: UInt32, pid: Int32) -> Result<OpenedFile, FSErrno> {
+        guard let node = tree.node(at: path) else {
+            return passthroughOpen(path, flags: flags, pid: pid).map { OpenedFile(file: nil, length: $0.count) }
+        }
         guard case .file(let file) = node else { return .failure(FSErrno( EISDIR)) }
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno( EACCES)) }
         // Like the host's /proc/slabinfo (0400 root), only host uid 0 may read it.
         if file.rootOnly && uid != 0 { return .failure(FSErrno( EACCES)) }
-        let bytes: [UInt8]
-        if file.pressureResource != nil {
-            guard let pressure = view.renderPressure(file, for: pid) else { return .failure(FSErrno( ENOENT)) }
-            bytes = pressure
-        } else {
-            bytes = view.render(file, for: pid)
-        }
-        return .success(OpenFile(bytes, file: file))
+        let bytes = view.rendering(file, for: pid).bytes
+        // A pressure file can be absent (no PSI for this reader): ENOENT;
+        // any other file renders empty where it cannot be rendered.
+        if bytes == nil && file.pressureResource != nil { return .failure(FSErrno( ENOENT)) }
+        return .success(OpenedFile(file: file, length: bytes?.count ?? 0))
     }
 }

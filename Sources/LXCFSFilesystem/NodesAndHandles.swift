@@ -1,4 +1,5 @@
 import CFuse3
+import LXCFSCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -89,35 +90,31 @@ public final class NodeTable: Sendable {
 ///
 ///     bits 48-63  the issuing process's generation (random, never 0)
 ///     bit  47     opened for writing (a pressure file that may hold a PSI trigger)
-///     bits 32-46  the snapshot's length in bytes at open, `lengthUnknown` when
-///                 it is 32767 or more
-///     bits 0-31   a counter
+///     bits 32-46  the length in bytes of the file's rendering at open,
+///                 `lengthUnknown` when it is 32767 or more
+///     bits 0-31   the handle's slot in `HandleStore` (bits 0-23) and a tag (bits 24-31)
 ///
 /// A read on a handle this process does not know renders the file afresh
-/// for the caller and keeps that snapshot under the handle (`adopt`), except
-/// a read at or past the length the handle carries: that reader already has
-/// the whole snapshot of the earlier process and gets end of file, so no
+/// for the caller and serves it from there (`HandleStore`), except a read
+/// at or past the length the handle carries: that reader already has the
+/// whole rendering of the earlier process and gets end of file, so no
 /// reader ever gets the tail of a later rendering spliced onto an earlier
-/// one. Releasing an unknown handle frees nothing.
+/// one. Releasing an unknown handle frees nothing. What a handle keeps
+/// between reads is in `HandleStore`, under the snapshot budget.
 final class HandleTable: Sendable {
     /// This process's generation, 1 to 2^16 - 1.
     let generation: UInt64
-    private let next = Atomic<UInt64>(1)
-    private final class Shard: Sendable {
-        let files = Mutex<[UInt64: OpenFile]>([:])
-    }
-    private let shards: [Shard]
+    /// The state of every handle and the snapshots they keep.
+    let store: HandleStore
 
-    init() {
+    init(budget: SnapshotBudget = SnapshotBudget()) {
         var random: UInt32 = 0
         _ = withUnsafeMutableBytes(of: &random) { cfuse3_random($0.baseAddress, 4) }
         var g = UInt64(random & 0xffff)
         if g == 0 { g = UInt64(getpid() & 0xffff) | 1 }
         generation = g
-        shards = (0..<16).map { _ in Shard() }
+        store = HandleStore(budget: budget, generation: g)
     }
-
-    private func shard(_ fh: UInt64) -> Shard { shards[Int(fh & 15)] }
 
     /// Whether `fh` was issued by this process.
     func isOurs(_ fh: UInt64) -> Bool { fh >> 48 == generation }
@@ -126,10 +123,10 @@ final class HandleTable: Sendable {
     /// that may hold a PSI trigger), told from the handle alone by a successor.
     static let writerBit: UInt64 = 1 << 47
 
-    /// The length field's value for a snapshot of 32767 bytes or more.
+    /// The length field's value for a rendering of 32767 bytes or more.
     static let lengthUnknown: UInt64 = 0x7fff
 
-    /// The snapshot length in bytes that `fh` carries, `nil` when unknown.
+    /// The rendering length in bytes that `fh` carries, `nil` when unknown.
     static func snapshotLength(_ fh: UInt64) -> Int? {
         let length = fh >> 32 & lengthUnknown
         return length == lengthUnknown ? nil : Int(length)
@@ -138,32 +135,24 @@ final class HandleTable: Sendable {
     /// Whether `fh` was issued for a file opened for writing (by any process).
     static func isWriter(_ fh: UInt64) -> Bool { fh & writerBit != 0 }
 
-    /// Keeps `file` under a new handle (with `writerBit` set for `writer`).
-    func insert(_ file: OpenFile, writer: Bool = false) -> UInt64 {
-        let length = UInt64(min(file.snapshot.withLock { $0.bytes.count }, Int(Self.lengthUnknown)))
-        let fh = generation << 48 | (writer ? Self.writerBit : 0) | length << 32
-            | (next.add(1, ordering: .relaxed).oldValue & 0xffff_ffff)
-        shard(fh).files.withLock { $0[fh] = file }
-        return fh
+    /// A new handle for `file` (`nil`: a host file of the CPU tree) whose
+    /// rendering at open was `length` bytes, with `writerBit` set for
+    /// `writer`. Keeps no bytes: the first read renders.
+    func insert(_ file: VirtualFile?, length: Int, writer: Bool = false) -> UInt64 {
+        let length = UInt64(min(max(0, length), Int(Self.lengthUnknown)))
+        return (writer ? Self.writerBit : 0) | length << 32 | store.open(file)
     }
 
-    /// The file of a handle this process knows.
-    func file(_ fh: UInt64) -> OpenFile? {
-        shard(fh).files.withLock { $0[fh] }
+    /// Whether this process knows `fh`.
+    func knows(_ fh: UInt64) -> Bool { store.contains(fh) }
+
+    /// Keeps state for a handle another process issued (a read on it renders).
+    func adopt(_ fh: UInt64, file: VirtualFile?) {
+        store.adopt(fh, file: file)
     }
 
-    /// Keeps `file` under a handle another process issued; returns the
-    /// file kept (an earlier adoption wins a race).
-    func adopt(_ fh: UInt64, _ file: OpenFile) -> OpenFile {
-        shard(fh).files.withLock { files in
-            if let kept = files[fh] { return kept }
-            files[fh] = file
-            return file
-        }
-    }
-
-    /// Forgets a handle (nothing happens for an unknown one).
+    /// Forgets a handle and its snapshot (nothing happens for an unknown one).
     func remove(_ fh: UInt64) {
-        _ = shard(fh).files.withLock { $0.removeValue(forKey: fh) }
+        store.release(fh)
     }
 }

@@ -280,7 +280,7 @@ extension ContainerFilesystem {
         case .failure(let e): c.reply(r.unique, error: e.code)
         case .success(let file):
             var out = fuse_open_out()
-            out.fh = handles.insert(file, writer: true)
+            out.fh = handles.insert(file.file, length: file.length, writer: true)
             triggers.opened(out.fh, target: target, privileged: PressureTrigger.isPrivileged(pid: r.pid, root: view.root))
             // Direct I/O; no flush (see FUSE_OPEN); not seekable either way.
             out.open_flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)

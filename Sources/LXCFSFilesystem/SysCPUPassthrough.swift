@@ -92,7 +92,7 @@ extension ContainerFilesystem {
 
     /// Opens a host file under the folder for the calling reader: its bytes
     /// are read once, here, and served from the file handle.
-    func passthroughOpen(_ path: String, flags: Int32, pid: Int32) -> Result<OpenFile, FSErrno> {
+    func passthroughOpen(_ path: String, flags: Int32, pid: Int32) -> Result<[UInt8], FSErrno> {
         guard SysCPUTree.isInside(path) else { return .failure(FSErrno(ENOENT)) }
         if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno(EACCES)) }
         guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno(ENOENT)) }
@@ -102,7 +102,12 @@ extension ContainerFilesystem {
             if st.st_mode & S_IFMT == S_IFDIR { return .failure(FSErrno(EISDIR)) }
         }
         guard let bytes = view.root.read(host, sizeHint: 4096) else { return .failure(FSErrno(EACCES)) }
-        return .success(OpenFile(bytes))
+        return .success(bytes)
+    }
+
+    /// A host file of the folder read again for a read of its handle.
+    func passthroughBytes(_ path: String, pid: Int32) -> Result<[UInt8], FSErrno> {
+        passthroughOpen(path, flags: O_RDONLY, pid: pid)
     }
 
     /// The target of a host link under the folder, unchanged (such as

@@ -22,6 +22,8 @@ struct Daemon {
     let logger: Logger
     /// `--enable-psi-poll`: pressure files opened for writing take PSI triggers.
     var enablePSIPoll = false
+    /// `--snapshot-budget`, `--container-snapshot-budget`.
+    var budget = SnapshotBudget()
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -32,7 +34,7 @@ struct Daemon {
         enterHostCgroupNamespace()
         raiseOpenFileLimit()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
-        let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll)
+        let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll, budget: budget)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
 

@@ -107,6 +107,8 @@ struct SwiftLXCFS: ParsableCommand {
 
     @OptionGroup var view: ViewFlags
 
+    @OptionGroup var limits: LimitFlags
+
     @Flag(name: .customLong("enable-psi-poll"), help: "Let processes register PSI triggers: /proc/pressure/{cpu,io,memory} opened for writing take a trigger (some|full STALL_US WINDOW_US) on the container cgroup's pressure file (cgroup v2), and poll(2) reports POLLPRI when it fires.")
     var enablePSIPoll = false
 
@@ -123,7 +125,7 @@ struct SwiftLXCFS: ParsableCommand {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
-                       enablePSIPoll: enablePSIPoll).run()
+                       enablePSIPoll: enablePSIPoll, budget: try limits.budget()).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

@@ -1,5 +1,6 @@
 import XCTest
 import Logging
+import LXCFSCore
 @testable import LXCFSFilesystem
 
 /// Handles of pressure files opened for writing carry bit 47, so that a
@@ -8,8 +9,8 @@ import Logging
 final class PressureTriggerHandleTests: XCTestCase {
     func testWriterBitIsInTheHandle() {
         let table = HandleTable()
-        let reader = table.insert(OpenFile([]))
-        let writer = table.insert(OpenFile([]), writer: true)
+        let reader = table.insert(.meminfo, length: 0)
+        let writer = table.insert(.cpuPressure, length: 0, writer: true)
         XCTAssertFalse(HandleTable.isWriter(reader))
         XCTAssertTrue(HandleTable.isWriter(writer))
         XCTAssertEqual(writer & (1 << 47), 1 << 47)
@@ -19,7 +20,7 @@ final class PressureTriggerHandleTests: XCTestCase {
         XCTAssertEqual(writer >> 48, table.generation)
         // Another process's handle (another generation) is not ours, writer or not.
         let other = HandleTable()
-        let foreign = other.insert(OpenFile([]), writer: true)
+        let foreign = other.insert(.cpuPressure, length: 0, writer: true)
         if other.generation != table.generation {
             XCTAssertFalse(table.isOurs(foreign))
         }

@@ -1,0 +1,177 @@
+"""Memory stays bounded whatever a container does with its handles (issue 15).
+
+Processes in one container cgroup hold 100,000 handles of proc/meminfo,
+proc/cpuinfo and proc/stat: a third never read, a third read 100 bytes in
+(the middle of a line), a third read to the end. The daemon renders at the
+first read, keeps a snapshot only until its end is served, and keeps the
+snapshots under its budgets: its RSS stays at most 32 MiB. Another
+container's reads stay right meanwhile, and afterwards every held handle
+reads a whole, well-formed file: the rest of a dropped snapshot comes from a
+fresh rendering on whole lines (README, "Budgets").
+"""
+import json
+import subprocess
+import sys
+import threading
+import time
+
+from conftest import MIB
+
+HANDLES = 100_000
+HOLDERS = 8
+FILES = ("proc/meminfo", "proc/cpuinfo", "proc/stat")
+
+# Runs inside the noisy container: opens its share of handles in the three
+# states, prints "ready", waits for a line, then reads every handle on and
+# prints what it found as JSON.
+HOLDER = r"""
+import json, os, re, resource, sys
+mnt, count, index = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# This host's hard limit may be small (raising it needs CAP_SYS_RESOURCE):
+# the test spreads the handles over enough holders.
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+wanted = count + 100 if hard == resource.RLIM_INFINITY else min(count + 100, hard)
+resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+files = ("proc/meminfo", "proc/cpuinfo", "proc/stat")
+
+def read_on(fd):
+    out = b""
+    while True:
+        b = os.read(fd, 4096)
+        if not b:
+            return out
+        out += b
+
+held = []
+for i in range(count):
+    name = files[(i + index) % 3]
+    fd = os.open(os.path.join(mnt, name), os.O_RDONLY)
+    state = i % 3
+    got = b""
+    if state == 1:
+        got = os.read(fd, 100)
+    elif state == 2:
+        got = read_on(fd)
+    held.append((fd, name, state, got))
+print("ready", flush=True)
+sys.stdin.readline()
+
+def keys(name, text):
+    lines = text.split("\n")
+    if name.endswith("meminfo"):
+        return [l.split(":")[0] for l in lines if l]
+    if name.endswith("cpuinfo"):
+        return [l.split(":")[0].strip() for l in lines]
+    return [l.split(" ")[0] for l in lines if l]
+
+def well_formed(name, text):
+    if not text.endswith("\n"):
+        return False
+    for l in text.split("\n"):
+        if not l:
+            continue
+        if name.endswith("meminfo") and not re.fullmatch(r"[A-Za-z0-9_()]+:\s+\d+( kB)?", l):
+            return False
+        if name.endswith("stat") and not re.fullmatch(r"[a-z_0-9]+ +\d+( \d+)*", l):
+            return False
+        if name.endswith("cpuinfo") and not re.fullmatch(r"[^\t:]*\t*: ?.*", l):
+            return False
+    return True
+
+reference = {}
+for name in files:
+    fd = os.open(os.path.join(mnt, name), os.O_RDONLY)
+    reference[name] = read_on(fd).decode()
+    os.close(fd)
+bad = []
+checked = 0
+for fd, name, state, got in held:
+    if state == 2:
+        rest = os.read(fd, 4096)
+        whole = os.pread(fd, 1 << 20, 0).decode()
+        texts = [got.decode(), whole]
+        if rest:
+            bad.append((name, state, "no end of file after the end", rest[:80].decode()))
+    else:
+        texts = [(got + read_on(fd)).decode()]
+    for text in texts:
+        checked += 1
+        if not well_formed(name, text) or keys(name, text) != keys(name, reference[name]):
+            bad.append((name, state, text[:300]))
+            break
+    if name.endswith("meminfo"):
+        total = texts[0].split("\n")[0].split()
+        if total[:2] != ["MemTotal:", str(300 * 1024)]:
+            bad.append((name, state, "MemTotal", total))
+    os.close(fd)
+print(json.dumps({"checked": checked, "bad": bad[:10], "nbad": len(bad)}), flush=True)
+"""
+
+# Runs in the quiet container: reads meminfo in a loop until told to stop,
+# checking its own MemTotal every time.
+QUIET = r"""
+import os, sys, select
+mnt = sys.argv[1]
+reads = wrong = 0
+while not select.select([sys.stdin], [], [], 0)[0]:
+    with open(os.path.join(mnt, "proc/meminfo"), "rb") as f:
+        first = f.read().split(b"\n")[0].split()
+    reads += 1
+    if first[:2] != [b"MemTotal:", str(200 * 1024).encode()]:
+        wrong += 1
+print(reads, wrong, flush=True)
+"""
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_100000_held_handles_keep_the_daemon_small_and_read_right(start_daemon, cgroups):
+    d = start_daemon()
+    noisy = cgroups("swl-budget-noisy", memory=300 * MIB)
+    quiet = cgroups("swl-budget-quiet", memory=200 * MIB)
+    holders = [subprocess.Popen([sys.executable, "-c", HOLDER, d.mountpoint, str(HANDLES // HOLDERS), str(i)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                preexec_fn=noisy.preexec())
+               for i in range(HOLDERS)]
+    reader = subprocess.Popen([sys.executable, "-c", QUIET, d.mountpoint], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, preexec_fn=quiet.preexec())
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(d.proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        for h in holders:
+            assert h.stdout.readline().strip() == "ready", "a holder died"
+        time.sleep(0.5)
+        held_peak = peak[0]
+        for h in holders:
+            h.stdin.write("go\n")
+            h.stdin.flush()
+        results = [json.loads(h.stdout.readline()) for h in holders]
+        reader.stdin.write("stop\n")
+        reader.stdin.flush()
+        reads, wrong = map(int, reader.stdout.readline().split())
+    finally:
+        done.set()
+        sampler.join()
+        for p in holders + [reader]:
+            p.kill()
+            p.wait()
+    print(f"daemon RSS peak: {held_peak} KiB holding, {peak[0]} KiB in all; quiet reads: {reads}")
+    assert held_peak <= 32 * 1024, f"daemon RSS {held_peak} KiB with {HANDLES} handles held"
+    assert peak[0] <= 32 * 1024, f"daemon RSS {peak[0]} KiB while the held handles were read"
+    for r in results:
+        assert r["nbad"] == 0, r["bad"]
+    assert sum(r["checked"] for r in results) >= HANDLES
+    assert reads > 0 and wrong == 0, (reads, wrong)
