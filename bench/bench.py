@@ -347,6 +347,22 @@ def memory_run(tools, swift, files, total_reads, ncg, cgroups):
     }
 
 
+def distinct_cgroups(tools, roots, files, ncg, cgroups):
+    """Every read from a different cgroup: `ncg` short-lived readers, one
+    read each, reader k in cgroup k (4 at a time), so that no rendering of
+    one container can serve another's read and the render cache cannot
+    help. p50/p99 of open+read+close per target and file."""
+    out = {}
+    for t, root in roots.items():
+        if t == "host":
+            continue
+        for f in files:
+            r = readbench(tools, [os.path.join(root, f)], min(4, ncg), 0, cgroups, ncg, maxreads=1, tasks=ncg)
+            out.setdefault(f, {})[t] = {"p50_us": r["p50_us"], "p99_us": r["p99_us"], "errors": r["errors"]}
+        log(f"  distinct cgroups {t}: " + "  ".join(f"{f} {out[f][t]['p50_us']}" for f in files))
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def fmt(v, digits=0):
@@ -464,6 +480,18 @@ def report(res):
             bound = fl / (fl + k["sum_p50_us"]) if fl else None
             out.append(f"| {f} | {len(k['files'])} | {fmt(k['sum_p50_us'], 1)} | {fmt(fl, 1)} | {fmt(sw, 1)} "
                        f"| {fmt(bound, 2)} |")
+    distinct = res.get("distinct")
+    if distinct:
+        targets = [t for t in ("floor", "lxcfs", "swift-old", "swift") if any(t in v for v in distinct.values())]
+        out.append("")
+        out.append(f"### Every read from a different cgroup, out of {res['distinct_cgroups']} "
+                   "(one read per short-lived reader; the render cache cannot help; p50 / p99 µs)")
+        out.append("")
+        out.append("| file | " + " | ".join(targets) + " |")
+        out.append("|---|" + "---:|" * len(targets))
+        for f, cells in distinct.items():
+            out.append(f"| {f} | " + " | ".join(
+                f"{fmt(cells[t]['p50_us'])} / {fmt(cells[t]['p99_us'])}" if t in cells else "-" for t in targets) + " |")
     mem = res.get("memory")
     if mem:
         out.append("")
@@ -611,6 +639,11 @@ def main():
                 measure(tools, active, files, n, reps, seconds, cg, s, res["results"], s)
             if s == main_scale and not a.no_kernel_files:
                 res["kernel_files"] = kernel_files(tools, files, seconds, cg)
+        if max(scales) > 1:
+            cg.ensure(max(scales))
+            log(f"every read from a different cgroup, out of {max(scales)}")
+            res["distinct"] = distinct_cgroups(tools, roots, files, max(scales), cg)
+            res["distinct_cgroups"] = max(scales)
         if mem_reads and "swift" in servers:
             ncg = max(scales)
             cg.ensure(ncg)

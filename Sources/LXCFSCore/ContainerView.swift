@@ -30,6 +30,8 @@ public final class ContainerView: Sendable {
     private let layoutCache: Mutex<(layout: CgroupLayout, readAt: UInt64)>
     /// Per-cgroup load averages; present only with `enableLoadavg`.
     public let loadavgSampler: LoadavgSampler?
+    /// Renderings reused within a tick (`rendering(_:for:reuse:)`); `nil` when off.
+    let renderCache: RenderCache?
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -42,8 +44,11 @@ public final class ContainerView: Sendable {
     ///     (whose files a test may replace between reads).
     ///   - options: the view switches.
     ///   - logger: receives a debug line for each value that falls back to the host's.
+    ///   - renderCacheTick: how long, in nanoseconds, a rendering is reused
+    ///     for the same container and file (`--render-cache-ms`); 0: never.
     public init(root: HostRoot = HostRoot(), files: (any KernelFileReader)? = nil, options: ViewOptions = ViewOptions(),
-                logger: Logger = Logger(label: "swift-lxcfs")) {
+                logger: Logger = Logger(label: "swift-lxcfs"), renderCacheTick: UInt64 = 0) {
+        self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick) : nil
         let files = files ?? (root.isHost ? CachedDescriptorReader(root: root) : DirectFileReader(root: root))
         self.root = files.root
         self.files = files
@@ -110,7 +115,8 @@ public final class ContainerView: Sendable {
     public struct Rendering: Sendable {
         /// The file's bytes; `nil` where it does not exist for this reader (`renderIfPresent`).
         public var bytes: [UInt8]?
-        /// The reader's container cgroups (`membership(of:)`); `nil` when it has exited.
+        /// The reader's container cgroups (`membership(of:)`) where the
+        /// rendering looked them up; `nil` where it did not or the reader has exited.
         public var container: CgroupMembership?
 
         public init(bytes: [UInt8]?, container: CgroupMembership?) {
@@ -121,10 +127,29 @@ public final class ContainerView: Sendable {
 
     /// Renders `file` for `pid` and says which container it was rendered
     /// for: what the filesystem keys snapshot budgets and fair queueing by.
-    public func rendering(_ file: VirtualFile, for pid: Int32) -> Rendering {
+    /// - Parameter reuse: whether a rendering made for the same container
+    ///   and file (and pid namespace, for uptime) less than a tick ago may
+    ///   be served (`renderCacheTick`); when not, the fresh rendering
+    ///   replaces it. A reader that re-reads its handle from offset 0 (top)
+    ///   gets a fresh one.
+    public func rendering(_ file: VirtualFile, for pid: Int32, reuse: Bool = true) -> Rendering {
         var request = RenderRequest(view: self, pid: HostPID(pid))
-        let bytes = file.generator.generate(&request)
-        return Rendering(bytes: bytes, container: request.membership)
+        guard let cache = renderCache, file.generator.isWorthCaching(by: self) else {
+            // Uncached: the container is left to the caller (`membership(of:)`
+            // where it needs it), not looked up for a file that does not use it.
+            return Rendering(bytes: file.generator.generate(&request), container: nil)
+        }
+        let reader = cache.reader(pid, needNamespace: file.dependsOnPidNamespace,
+                                  membership: { membership(ofReader: HostPID(pid)) },
+                                  namespace: { namespaces.namespace(of: HostPID(pid)) })
+        guard let m = reader.container else {
+            let bytes = file.generator.generate(&request)
+            return Rendering(bytes: bytes, container: nil)
+        }
+        request.membership = m
+        let key = RenderKey(file: file, container: m, namespace: reader.namespace)
+        let bytes = cache.rendering(key, reuse: reuse) { file.generator.generate(&request) }
+        return Rendering(bytes: bytes, container: m)
     }
 
     /// A `/proc/pressure` file for `pid` (`renderIfPresent`, kept for the filesystem's callers).

@@ -48,6 +48,10 @@ public enum VirtualFile: String, Sendable, CaseIterable {
     /// True for files only a caller with host uid 0 may open (`/proc/slabinfo`).
     public var rootOnly: Bool { self == .slabinfo }
 
+    /// Whether the file depends on the reader's pid namespace beyond its
+    /// container cgroups: `/proc/uptime` counts from its init's start.
+    public var dependsOnPidNamespace: Bool { self == .uptime }
+
     /// The pressure resource of a `/proc/pressure/*` file.
     public var pressureResource: PressureResource? {
         switch self {

@@ -11,6 +11,9 @@ protocol VirtualFileGenerator {
     static func snapshot(_ request: inout RenderRequest) -> Snapshot
     /// The file's bytes; `nil` where the file does not exist (ENOENT).
     static func render(_ snapshot: Snapshot) -> [UInt8]?
+    /// Whether the render cache should keep this file's renderings
+    /// (default: yes; not for a file that is cheaper to render than to look up).
+    static func isWorthCaching(by view: ContainerView) -> Bool
     /// Whether the mount lists the file on this host (default: always).
     static func isServed(by view: ContainerView) -> Bool
     /// `render(snapshot(request))` (a requirement, so that each file's
@@ -20,6 +23,7 @@ protocol VirtualFileGenerator {
 
 extension VirtualFileGenerator {
     static func isServed(by view: ContainerView) -> Bool { true }
+    static func isWorthCaching(by view: ContainerView) -> Bool { true }
 
     static func generate(_ request: inout RenderRequest) -> [UInt8]? {
         render(snapshot(&request))
@@ -196,6 +200,9 @@ enum LoadavgFile: VirtualFileGenerator {
     static func render(_ s: Snapshot) -> [UInt8]? {
         s.load.map(LoadavgRenderer.render) ?? s.host
     }
+
+    /// Without `-l` the file is the host's: one read, no cgroup.
+    static func isWorthCaching(by view: ContainerView) -> Bool { view.loadavgSampler != nil }
 }
 
 /// `/proc/swaps`: one virtual device of the cgroup's swap, agreeing with meminfo.
@@ -324,4 +331,5 @@ enum CPURangeFile: VirtualFileGenerator {
 enum CPUOfflineFile: VirtualFileGenerator {
     static func snapshot(_ r: inout RenderRequest) {}
     static func render(_: ()) -> [UInt8]? { CPUOfflineRenderer.render() }
+    static func isWorthCaching(by view: ContainerView) -> Bool { false }
 }

@@ -208,26 +208,33 @@ public final class ContainerFilesystem: FUSERequestHandler {
             case nil: file = nil
             }
             handles.adopt(arg.fh, file: file)
-            plan = .render(file: file, resume: nil)
+            plan = .render(file: file, resume: nil, reuse: true)
         }
         switch plan {
         case .serve(let bytes):
             bytes.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
         case .endOfFile, .unknown:
             c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
-        case .render(let file, let resume):
+        case .render(let file, let resume, let reuse):
             let rendering: ContainerView.Rendering
             if let file {
-                rendering = view.rendering(file, for: r.pid)
+                rendering = view.rendering(file, for: r.pid, reuse: reuse)
             } else {
                 guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
                 switch passthroughBytes(path, pid: r.pid) {
                 case .failure(let e): return c.reply(r.unique, error: e.code)
-                case .success(let bytes): rendering = .init(bytes: bytes, container: view.membership(of: r.pid))
+                case .success(let bytes): rendering = .init(bytes: bytes, container: nil)
                 }
             }
-            let bytes = store.complete(arg.fh, offset: offset, size: size, rendering: rendering.bytes ?? [],
-                                       resume: resume, container: rendering.container)
+            // The container is needed only when a snapshot is kept (the read
+            // does not reach the end), for its budget.
+            let rendered = rendering.bytes ?? []
+            var container = rendering.container
+            if container == nil, resume != nil || offset + size < rendered.count {
+                container = view.membership(of: r.pid)
+            }
+            let bytes = store.complete(arg.fh, offset: offset, size: size, rendering: rendered,
+                                       resume: resume, container: container)
             bytes.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
         }
     }

@@ -159,12 +159,21 @@ struct HandleState {
     var endOffset: Int32 = -1
     /// The virtual file; `nil` for a host file of the CPU tree.
     var file: VirtualFile?
+    /// `lost`, `used` and `read`, one bit each.
+    private var flags: UInt8 = 0
+    /// The handle's tag (`HandleSlots`).
+    var tag: UInt8 = 0
+
+    private func flag(_ bit: UInt8) -> Bool { flags & bit != 0 }
+    private mutating func set(_ bit: UInt8, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
     /// A dropped snapshot left no resume point: reads past 0 are at end
     /// of file until the reader starts again at 0.
-    var lost = false
-    /// The slot holds a handle (`HandleSlots`), and the handle's tag.
-    var used = false
-    var tag: UInt8 = 0
+    var lost: Bool { get { flag(1) } set { set(1, newValue) } }
+    /// The slot holds a handle (`HandleSlots`).
+    var used: Bool { get { flag(2) } set { set(2, newValue) } }
+    /// The handle was read before: a read at offset 0 then wants a fresh
+    /// rendering, not the render cache's.
+    var read: Bool { get { flag(4) } set { set(4, newValue) } }
 
     init(file: VirtualFile? = nil) {
         self.file = file
@@ -275,8 +284,9 @@ enum ReadPlan {
     case serve(ArraySlice<UInt8>)
     /// End of file.
     case endOfFile
-    /// Render the file, then `complete` the read with the rendering.
-    case render(file: VirtualFile?, resume: Resume?)
+    /// Render the file, then `complete` the read with the rendering;
+    /// `reuse`: a rendering of the last tick will do (not for a re-read from offset 0).
+    case render(file: VirtualFile?, resume: Resume?, reuse: Bool)
     /// The handle is not known (issued by an earlier process, or never).
     case unknown
 }
@@ -404,8 +414,10 @@ final class HandleStore: @unchecked Sendable {
     func plan(_ fh: UInt64, offset: Int, size: Int) -> ReadPlan {
         state.withLock { s -> ReadPlan in
             guard var h = s.handles[fh] else { return .unknown }
+            let readBefore = h.read
+            h.read = true
             defer { s.handles[fh] = h }
-            if offset == 0 { return .render(file: h.file, resume: nil) }
+            if offset == 0 { return .render(file: h.file, resume: nil, reuse: !readBefore) }
             if let snap = h.snapshot, offset >= snap.base {
                 let local = offset - snap.base
                 if local >= snap.bytes.count { return .endOfFile }
@@ -420,10 +432,10 @@ final class HandleStore: @unchecked Sendable {
             }
             if h.snapshot == nil {
                 if h.end >= 0, offset >= h.end { return .endOfFile }
-                if let r = h.resume, r.at == offset { return .render(file: h.file, resume: r) }
+                if let r = h.resume, r.at == offset { return .render(file: h.file, resume: r, reuse: true) }
                 if h.lost { return .endOfFile }
             }
-            return .render(file: h.file, resume: nil)
+            return .render(file: h.file, resume: nil, reuse: true)
         }
     }
 

@@ -24,6 +24,8 @@ struct Daemon {
     var enablePSIPoll = false
     /// `--snapshot-budget`, `--container-snapshot-budget`.
     var budget = SnapshotBudget()
+    /// `--render-cache-ms`, in nanoseconds.
+    var renderCacheTick: UInt64 = 0
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -33,7 +35,7 @@ struct Daemon {
         }
         enterHostCgroupNamespace()
         raiseOpenFileLimit()
-        let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger)
+        let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger, renderCacheTick: renderCacheTick)
         let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll, budget: budget)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()

@@ -11,6 +11,13 @@ struct LimitFlags: ParsableArguments {
             help: "The most memory one container's snapshots may take (same units). (default: 4M)")
     var containerSnapshotBudget: String?
 
+    @Option(name: .customLong("render-cache-ms"),
+            help: "Milliseconds a rendering is reused for the readers of the same container and file (0: never). A re-read of an open file from offset 0, as top does, always renders afresh.")
+    var renderCacheMilliseconds: Int = 20
+
+    /// The render cache's tick in nanoseconds.
+    var renderCacheTick: UInt64 { UInt64(max(0, renderCacheMilliseconds)) * 1_000_000 }
+
     /// The budget, or a one-sentence error.
     func budget() throws -> SnapshotBudget {
         func size(_ text: String?, _ flag: String, _ fallback: Int) throws -> Int {
@@ -27,5 +34,8 @@ struct LimitFlags: ParsableArguments {
 
     func validate() throws {
         _ = try budget()
+        guard renderCacheMilliseconds >= 0, renderCacheMilliseconds <= 10_000 else {
+            throw ValidationError("--render-cache-ms takes 0 to 10000 milliseconds, not \(renderCacheMilliseconds).")
+        }
     }
 }

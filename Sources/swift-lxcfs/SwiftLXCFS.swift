@@ -125,7 +125,8 @@ struct SwiftLXCFS: ParsableCommand {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
-                       enablePSIPoll: enablePSIPoll, budget: try limits.budget()).run()
+                       enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
+                       renderCacheTick: limits.renderCacheTick).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure
