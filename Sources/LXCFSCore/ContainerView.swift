@@ -152,6 +152,15 @@ public final class ContainerView: Sendable {
         return Rendering(bytes: bytes, container: m)
     }
 
+    /// The container cgroups of reader `pid` (`membership(of:)`), as the
+    /// render cache last saw them within its tick: what requests are
+    /// classified by for each container's share of the daemon.
+    public func container(of pid: Int32) -> CgroupMembership? {
+        guard let cache = renderCache else { return membership(of: pid) }
+        return cache.reader(pid, needNamespace: false, membership: { membership(ofReader: HostPID(pid)) },
+                            namespace: { nil }).container
+    }
+
     /// A `/proc/pressure` file for `pid` (`renderIfPresent`, kept for the filesystem's callers).
     public func renderPressure(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
         renderIfPresent(file, for: pid)

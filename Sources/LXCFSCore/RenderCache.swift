@@ -31,9 +31,11 @@ final class RenderCache: Sendable {
 
     /// How long a rendering is reused, in nanoseconds.
     let tick: UInt64
-    private let entries = Mutex<[RenderKey: Entry]>([:])
-    /// More entries than this and the ones unused for a second are purged.
-    static let purgeAbove = 4096
+    private let entries = Mutex<(map: [RenderKey: Entry], purgedAt: UInt64)>(([:], 0))
+    /// More entries than this and, at most once a tick, the ones unused
+    /// for two ticks are dropped: a rendering older than a tick is never
+    /// served again, so only the keys of the last moments are kept.
+    static let purgeAbove = 256
 
     init(tick: UInt64) {
         self.tick = tick
@@ -43,13 +45,15 @@ final class RenderCache: Sendable {
     /// `reuse` is set, else `render()`'s, which then replaces it.
     func rendering(_ key: RenderKey, reuse: Bool, render: () -> [UInt8]?) -> [UInt8]? {
         let now = MonotonicClock.nanoseconds()
-        let entry = entries.withLock { map -> Entry in
-            if let known = map[key] { return known }
-            if map.count >= Self.purgeAbove {
-                map = map.filter { now &- $0.value.usedAt.load(ordering: .relaxed) < 1_000_000_000 }
+        let entry = entries.withLock { e -> Entry in
+            if let known = e.map[key] { return known }
+            if e.map.count >= Self.purgeAbove, now &- e.purgedAt >= tick {
+                let horizon = 2 * tick
+                e.map = e.map.filter { now &- $0.value.usedAt.load(ordering: .relaxed) < horizon }
+                e.purgedAt = now
             }
             let fresh = Entry()
-            map[key] = fresh
+            e.map[key] = fresh
             return fresh
         }
         entry.usedAt.store(now, ordering: .relaxed)
@@ -72,26 +76,29 @@ final class RenderCache: Sendable {
         var namespace: String??
         var at: UInt64
     }
-    private let readers = Mutex<[Int32: Reader]>([:])
+    private let readers = Mutex<(map: [Int32: Reader], purgedAt: UInt64)>(([:], 0))
 
     /// The reader's container cgroups and (with `needNamespace`) pid
     /// namespace, from the last tick or from `membership` and `namespace`.
     func reader(_ pid: Int32, needNamespace: Bool, membership: () -> CgroupMembership?,
                 namespace: () -> String?) -> (container: CgroupMembership?, namespace: String?) {
         let now = MonotonicClock.nanoseconds()
-        if let known = readers.withLock({ $0[pid] }), now &- known.at < tick,
+        if let known = readers.withLock({ $0.map[pid] }), now &- known.at < tick,
            !needNamespace || known.namespace != nil {
             return (known.container, known.namespace ?? nil)
         }
         let m = membership()
         let ns: String?? = needNamespace ? .some(namespace()) : nil
-        readers.withLock { map in
-            if map.count >= Self.purgeAbove { map = map.filter { now &- $0.value.at < tick } }
-            map[pid] = Reader(container: m, namespace: ns, at: now)
+        readers.withLock { r in
+            if r.map.count >= Self.purgeAbove, now &- r.purgedAt >= tick {
+                r.map = r.map.filter { now &- $0.value.at < tick }
+                r.purgedAt = now
+            }
+            r.map[pid] = Reader(container: m, namespace: ns, at: now)
         }
         return (m, ns ?? nil)
     }
 
     /// How many keys are held.
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { entries.withLock { $0.map.count } }
 }

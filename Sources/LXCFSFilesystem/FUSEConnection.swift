@@ -80,6 +80,10 @@ public struct FUSERequest {
     public let pid: Int32
     /// The bytes after `fuse_in_header`.
     public let argument: UnsafeRawBufferPointer
+    /// The worker thread's CPU time (CLOCK_THREAD_CPUTIME_ID, nanoseconds)
+    /// when it began the read(2) that brought this request; 0 unless the
+    /// handler `measuresCPU`.
+    public var cpuAtRead: UInt64 = 0
 
     /// Whether the kernel sent this request again after a server died
     /// holding it (FUSE_NOTIFY_RESEND).
@@ -106,6 +110,16 @@ public protocol FUSERequestHandler: AnyObject, Sendable {
     /// Handles one request. The handler must answer it exactly once, with
     /// one of `FUSEConnection`'s `reply` methods, now or later from any thread.
     func handle(_ request: FUSERequest, on connection: FUSEConnection)
+    /// Whether requests carry `cpuAtRead` (one clock read per request).
+    var measuresCPU: Bool { get }
+    /// Called once the worker threads have stopped: answer every request
+    /// still held for a later reply.
+    func connectionStopped(_ connection: FUSEConnection)
+}
+
+extension FUSERequestHandler {
+    public var measuresCPU: Bool { false }
+    public func connectionStopped(_ connection: FUSEConnection) {}
 }
 
 /// One FUSE connection: the `/dev/fuse` descriptor, the negotiated
@@ -360,6 +374,7 @@ public final class FUSEConnection: @unchecked Sendable {
             return all
         }
         for t in all { pthread_join(t, nil) }
+        handler.connectionStopped(self)
     }
 
     private func spawnWorker() {
@@ -383,7 +398,9 @@ public final class FUSEConnection: @unchecked Sendable {
         let size = parameters.bufferSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }
+        let measure = handler.measuresCPU
         while !stopping.load(ordering: .relaxed) {
+            let cpu = measure ? threadCPUNanoseconds() : 0
             let n = read(fd, buffer.baseAddress, size)
             if n < 0 {
                 let e = errno
@@ -402,7 +419,7 @@ public final class FUSEConnection: @unchecked Sendable {
                live.load(ordering: .relaxed) < maxThreads, !stopping.load(ordering: .relaxed) {
                 spawnWorker()
             }
-            dispatch(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            dispatch(UnsafeRawBufferPointer(rebasing: buffer[..<n]), cpuAtRead: cpu)
             idle.add(1, ordering: .sequentiallyConsistent)
         }
     }
@@ -416,8 +433,9 @@ public final class FUSEConnection: @unchecked Sendable {
     }
 
     /// Answers one request read from the device.
-    func dispatch(_ raw: UnsafeRawBufferPointer) {
-        let request = Self.request(in: raw)
+    func dispatch(_ raw: UnsafeRawBufferPointer, cpuAtRead: UInt64 = 0) {
+        var request = Self.request(in: raw)
+        request.cpuAtRead = cpuAtRead
         switch request.opcode {
         case FUSE_FORGET.rawValue, FUSE_BATCH_FORGET.rawValue:
             // Node ids are a function of the path: nothing to forget.

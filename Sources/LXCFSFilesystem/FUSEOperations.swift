@@ -40,6 +40,10 @@ public final class ContainerFilesystem: FUSERequestHandler {
     let handles: HandleTable
     /// PSI triggers on pressure files opened for writing (`--enable-psi-poll`).
     let triggers: PressureTriggers
+    /// Each container's share of the daemon (`--container-cpu-budget`); `nil` when off.
+    var shares: FairShare? { sharesBox.value }
+    private let sharesBox: SharesBox
+    final class SharesBox: @unchecked Sendable { var value: FairShare? }
 
     /// Seconds the kernel keeps names and attributes (directories never
     /// change; file contents are rendered per open and served with direct I/O).
@@ -50,8 +54,11 @@ public final class ContainerFilesystem: FUSERequestHandler {
     ///   - logger: the daemon's logger.
     ///   - psiPoll: `--enable-psi-poll`: pressure files opened for writing take PSI triggers.
     ///   - budget: the snapshot budget (`--snapshot-budget`, `--container-snapshot-budget`).
-    public init(view: ContainerView, logger: Logger, psiPoll: Bool = false, budget: SnapshotBudget = SnapshotBudget()) {
+    ///   - cpuBudget: each container's share of the daemon's CPU (`--container-cpu-budget`); 0 cores: no budget.
+    public init(view: ContainerView, logger: Logger, psiPoll: Bool = false, budget: SnapshotBudget = SnapshotBudget(),
+                cpuBudget: ContainerCPUBudget = ContainerCPUBudget(cores: 0)) {
         self.view = view
+        self.sharesBox = SharesBox()
         self.handles = HandleTable(budget: budget)
         self.logger = logger
         self.triggers = PressureTriggers(enabled: psiPoll, logger: logger)
@@ -61,11 +68,39 @@ public final class ContainerFilesystem: FUSERequestHandler {
         clock_gettime(CLOCK_REALTIME, &now)
         self.startTime = now
         self.nodes = NodeTable(fixed: tree.nodes.keys)
+        if cpuBudget.cores > 0 {
+            sharesBox.value = FairShare(budget: cpuBudget) { [unowned self] r, c in self.serve(r, c) }
+        }
+    }
+
+    public var measuresCPU: Bool { shares != nil }
+
+    public func connectionStopped(_ connection: FUSEConnection) {
+        shares?.drain()
     }
 
     // MARK: Requests
 
+    /// Classifies OPEN and READ by the reader's container and serves them
+    /// now or, past the container's budget, later (`FairShare`); serves
+    /// everything else now.
     public func handle(_ r: FUSERequest, on c: FUSEConnection) {
+        guard let shares, r.opcode == FUSE_READ.rawValue || r.opcode == FUSE_OPEN.rawValue else {
+            return serve(r, c)
+        }
+        let container = view.container(of: r.pid)
+        if shares.admits(container) {
+            serve(r, c)
+        } else {
+            shares.postpone(r, container: container, on: c)
+        }
+        // From the worker's read(2) of the request: reading, classifying and
+        // serving (or queuing) it are all done for this container.
+        shares.charge(container, threadCPUNanoseconds() &- r.cpuAtRead)
+    }
+
+    /// Answers one request.
+    func serve(_ r: FUSERequest, _ c: FUSEConnection) {
         switch r.opcode {
         case FUSE_LOOKUP.rawValue: lookup(r, c)
         case FUSE_GETATTR.rawValue: withPath(r, c) { path in

@@ -26,6 +26,8 @@ struct Daemon {
     var budget = SnapshotBudget()
     /// `--render-cache-ms`, in nanoseconds.
     var renderCacheTick: UInt64 = 0
+    /// `--container-cpu-budget`.
+    var cpuBudget = ContainerCPUBudget(cores: 0)
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -36,7 +38,8 @@ struct Daemon {
         enterHostCgroupNamespace()
         raiseOpenFileLimit()
         let view = ContainerView(root: HostRoot(), options: viewOptions, logger: logger, renderCacheTick: renderCacheTick)
-        let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll, budget: budget)
+        let filesystem = ContainerFilesystem(view: view, logger: logger, psiPoll: enablePSIPoll, budget: budget,
+                                             cpuBudget: cpuBudget)
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
 

@@ -15,6 +15,13 @@ struct LimitFlags: ParsableArguments {
             help: "Milliseconds a rendering is reused for the readers of the same container and file (0: never). A re-read of an open file from offset 0, as top does, always renders afresh.")
     var renderCacheMilliseconds: Int = 20
 
+    @Option(name: .customLong("container-cpu-budget"),
+            help: "Daemon CPU one container's reads may use, in cores (0.2: 200 ms a second, with a 50 ms burst); past it they wait for their replies while other containers are served. 0: no budget. (default: 0.2)")
+    var containerCPUBudget: Double = ContainerCPUBudget.defaultCores
+
+    /// The CPU budget per container.
+    var cpuBudget: ContainerCPUBudget { ContainerCPUBudget(cores: containerCPUBudget) }
+
     /// The render cache's tick in nanoseconds.
     var renderCacheTick: UInt64 { UInt64(max(0, renderCacheMilliseconds)) * 1_000_000 }
 
@@ -34,6 +41,9 @@ struct LimitFlags: ParsableArguments {
 
     func validate() throws {
         _ = try budget()
+        guard containerCPUBudget >= 0, containerCPUBudget <= 1024 else {
+            throw ValidationError("--container-cpu-budget takes 0 to 1024 cores, not \(containerCPUBudget).")
+        }
         guard renderCacheMilliseconds >= 0, renderCacheMilliseconds <= 10_000 else {
             throw ValidationError("--render-cache-ms takes 0 to 10000 milliseconds, not \(renderCacheMilliseconds).")
         }

@@ -126,7 +126,7 @@ struct SwiftLXCFS: ParsableCommand {
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
                        enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
-                       renderCacheTick: limits.renderCacheTick).run()
+                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

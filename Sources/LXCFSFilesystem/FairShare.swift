@@ -1,0 +1,217 @@
+import CFuse3
+import LXCFSCore
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How much daemon CPU one container's requests may use.
+public struct ContainerCPUBudget: Sendable, Equatable {
+    /// CPU seconds per second (cores) one container's requests may take
+    /// (`--container-cpu-budget`); 0 turns the budget off.
+    public var cores: Double
+    /// CPU time a container may spend at once after being idle, in
+    /// nanoseconds: a burst of reads (a `top` start, a monitoring agent's
+    /// round) is served at once.
+    public var burstNanoseconds: UInt64
+
+    /// 0.2 cores and a 50 ms burst. With the render cache an open, a read
+    /// and a close cost the daemon some 10-25 µs (docs/performance.md), so
+    /// 0.2 cores is 8,000 or more files a second for one container: more
+    /// than one tight loop reads (a single reader is not held back), and
+    /// thousands of times what `top` (5 files a second) or a monitoring
+    /// agent reads; while a container of many tight loops costs the node
+    /// at most some 0.2 cores (the target is 0.25), and five such
+    /// containers together stay within one core.
+    public static let defaultCores = 0.2
+    public static let defaultBurstNanoseconds: UInt64 = 50_000_000
+
+    public init(cores: Double = ContainerCPUBudget.defaultCores,
+                burstNanoseconds: UInt64 = ContainerCPUBudget.defaultBurstNanoseconds) {
+        self.cores = max(0, cores)
+        self.burstNanoseconds = burstNanoseconds
+    }
+}
+
+/// The CPU time the calling thread has used, in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+@inline(__always)
+func threadCPUNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+}
+
+/// Fair shares of the daemon per container: each request (OPEN and READ,
+/// the ones that render) is classified by its reader's container (its
+/// container cgroups, as the views define them) and charged the CPU time
+/// the daemon spent on it, from the worker's read(2) of the request to its
+/// reply. Each container has a token bucket of `ContainerCPUBudget`.
+///
+/// A container within its budget is served at once on the worker thread
+/// that read the request. A container past it waits for its replies: its
+/// requests are copied into its queue and the worker goes back to reading
+/// /dev/fuse (FUSE replies are asynchronous: a request is answered later,
+/// from another thread), so no worker thread blocks and no other container
+/// waits. One dispatcher thread serves the queues round-robin, one request
+/// per container in turn, as each container's bucket refills.
+final class FairShare: @unchecked Sendable {
+    /// A request kept to be served later: what `FUSERequest` holds, copied.
+    struct Deferred {
+        let unique: UInt64
+        let opcode: UInt32
+        let nodeID: UInt64
+        let uid: UInt32
+        let gid: UInt32
+        let pid: Int32
+        let argument: [UInt8]
+        let connection: FUSEConnection
+    }
+
+    private struct Bucket {
+        /// CPU nanoseconds left; negative in debt.
+        var tokens: Double
+        var refilledAt: UInt64
+        var queue: [Deferred] = []
+        var head = 0
+        var queued: Int { queue.count - head }
+    }
+
+    private struct State {
+        var buckets: [CgroupMembership?: Bucket] = [:]
+        /// Containers with queued requests, in round-robin order.
+        var ready: [CgroupMembership?] = []
+        var deferredTotal = 0
+        var stopped = false
+    }
+
+    let budget: ContainerCPUBudget
+    private let state = Mutex(State())
+    /// Wakes the dispatcher when a request is queued.
+    private let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    /// Serves a deferred request (the filesystem's own handler).
+    private let serve: @Sendable (FUSERequest, FUSEConnection) -> Void
+    /// Requests deferred and served so far (for logs and tests).
+    let deferredCount = Atomic<Int>(0)
+
+    /// Nanoseconds of CPU a container earns per nanosecond of wall time.
+    private var rate: Double { budget.cores }
+
+    init(budget: ContainerCPUBudget, serve: @escaping @Sendable (FUSERequest, FUSEConnection) -> Void) {
+        self.budget = budget
+        self.serve = serve
+        sem_init(wake, 0, 0)
+        startDetachedThread { [self] in dispatcher() }
+    }
+
+    private func refill(_ b: inout Bucket, now: UInt64) {
+        let elapsed = Double(now &- b.refilledAt)
+        b.tokens = min(Double(budget.burstNanoseconds), b.tokens + elapsed * rate)
+        b.refilledAt = now
+    }
+
+    /// Whether `container` may be served now, on the calling worker thread
+    /// (within its budget and nothing of it waiting before this request).
+    func admits(_ container: CgroupMembership?) -> Bool {
+        let now = MonotonicClock.nanoseconds()
+        return state.withLock { s in
+            var b = s.buckets[container] ?? Bucket(tokens: Double(budget.burstNanoseconds), refilledAt: now)
+            refill(&b, now: now)
+            s.buckets[container] = b
+            return b.tokens > 0 && b.queued == 0
+        }
+    }
+
+    /// Charges `container` for `nanoseconds` of daemon CPU.
+    func charge(_ container: CgroupMembership?, _ nanoseconds: UInt64) {
+        state.withLock { s in
+            s.buckets[container]?.tokens -= Double(nanoseconds)
+            // Buckets of containers gone quiet and full are forgotten.
+            if s.buckets.count > 4096 {
+                s.buckets = s.buckets.filter { $0.value.queued > 0 || $0.value.tokens < Double(budget.burstNanoseconds) }
+            }
+        }
+    }
+
+    /// Queues `request` for `container`, to be answered by the dispatcher.
+    func postpone(_ request: FUSERequest, container: CgroupMembership?, on connection: FUSEConnection) {
+        let kept = Deferred(unique: request.unique, opcode: request.opcode, nodeID: request.nodeID, uid: request.uid,
+                            gid: request.gid, pid: request.pid, argument: Array(request.argument), connection: connection)
+        let now = MonotonicClock.nanoseconds()
+        state.withLock { s in
+            var b = s.buckets[container] ?? Bucket(tokens: 0, refilledAt: now)
+            if b.queued == 0 { s.ready.append(container) }
+            b.queue.append(kept)
+            s.buckets[container] = b
+            s.deferredTotal += 1
+        }
+        sem_post(wake)
+    }
+
+    /// Serves every queued request at once, whatever the budgets (before
+    /// the connection stops, so that none is left unanswered).
+    func drain() {
+        while let next = next(ignoringBudget: true) { run(next.0, next.1) }
+    }
+
+    /// The next request to serve: round-robin over the containers with
+    /// queued requests whose bucket is positive; `nil` with the time to wait.
+    private func next(ignoringBudget: Bool = false) -> (Deferred, CgroupMembership?)? {
+        let now = MonotonicClock.nanoseconds()
+        return state.withLock { s -> (Deferred, CgroupMembership?)? in
+            for _ in 0..<s.ready.count {
+                let key = s.ready.removeFirst()
+                guard var b = s.buckets[key], b.queued > 0 else { continue }
+                refill(&b, now: now)
+                if b.tokens > 0 || ignoringBudget {
+                    let d = b.queue[b.head]
+                    b.head += 1
+                    if b.queued == 0 {
+                        b.queue.removeAll(keepingCapacity: false)
+                        b.head = 0
+                    } else {
+                        s.ready.append(key)
+                        if b.head > 256, b.head * 2 > b.queue.count {
+                            b.queue.removeFirst(b.head)
+                            b.head = 0
+                        }
+                    }
+                    s.buckets[key] = b
+                    s.deferredTotal -= 1
+                    return (d, key)
+                }
+                s.buckets[key] = b
+                s.ready.append(key)
+            }
+            return nil
+        }
+    }
+
+    private func run(_ d: Deferred, _ container: CgroupMembership?) {
+        let start = threadCPUNanoseconds()
+        d.argument.withUnsafeBytes { arg in
+            let request = FUSERequest(unique: d.unique, opcode: d.opcode, nodeID: d.nodeID, uid: d.uid, gid: d.gid,
+                                      pid: d.pid, argument: arg)
+            serve(request, d.connection)
+        }
+        charge(container, threadCPUNanoseconds() &- start)
+        deferredCount.add(1, ordering: .relaxed)
+    }
+
+    private func dispatcher() {
+        while true {
+            if let (d, key) = next() {
+                run(d, key)
+                continue
+            }
+            let waiting = state.withLock { $0.deferredTotal }
+            if waiting == 0 {
+                sem_wait(wake)
+            } else {
+                // Buckets refill continuously: look again in a millisecond.
+                usleep(1000)
+            }
+        }
+    }
+}

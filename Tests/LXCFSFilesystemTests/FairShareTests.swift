@@ -1,0 +1,58 @@
+import XCTest
+import Logging
+import LXCFSCore
+import Synchronization
+@testable import LXCFSFilesystem
+
+/// A container past its CPU budget waits for its replies; others do not (issue 15).
+final class FairShareTests: XCTestCase {
+    final class NoHandler: FUSERequestHandler {
+        func handle(_ request: FUSERequest, on connection: FUSEConnection) {}
+    }
+
+    func testPastItsBudgetAContainerIsServedLaterAndAnotherAtOnce() {
+        let served = Mutex<[UInt64]>([])
+        let shares = FairShare(budget: ContainerCPUBudget(cores: 0.01, burstNanoseconds: 1_000_000)) { r, _ in
+            served.withLock { $0.append(r.unique) }
+        }
+        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
+                                                                                maxReadahead: 0),
+                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let noisy = CgroupMembership(parsing: Array("4:memory:/noisy\n".utf8)[...])
+        let quiet = CgroupMembership(parsing: Array("4:memory:/quiet\n".utf8)[...])
+        XCTAssertTrue(shares.admits(noisy))
+        // 5 ms of CPU against a 1 ms burst at 0.01 cores: some 400 ms in debt.
+        shares.charge(noisy, 5_000_000)
+        XCTAssertFalse(shares.admits(noisy))
+        XCTAssertTrue(shares.admits(quiet))
+        var argument = [UInt8](repeating: 0, count: 8)
+        argument.withUnsafeBytes { arg in
+            shares.postpone(FUSERequest(unique: 42, opcode: 14, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
+                            container: noisy, on: connection)
+        }
+        usleep(100_000)
+        XCTAssertEqual(served.withLock { $0 }, [], "served before its budget refilled")
+        let deadline = Date().addingTimeInterval(3)
+        while served.withLock({ $0 }).isEmpty, Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(served.withLock { $0 }, [42])
+    }
+
+    func testDrainServesWhatWaitsWhateverTheBudget() {
+        let served = Atomic<Int>(0)
+        let shares = FairShare(budget: ContainerCPUBudget(cores: 0.000001, burstNanoseconds: 0)) { _, _ in
+            served.add(1, ordering: .relaxed)
+        }
+        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
+                                                                                maxReadahead: 0),
+                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let argument = [UInt8](repeating: 0, count: 8)
+        for i in 0..<3 {
+            argument.withUnsafeBytes { arg in
+                shares.postpone(FUSERequest(unique: UInt64(i), opcode: 15, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
+                                container: nil, on: connection)
+            }
+        }
+        shares.drain()
+        XCTAssertEqual(served.load(ordering: .relaxed), 3)
+    }
+}
