@@ -8,6 +8,7 @@
 #   bench/callgrind-per-read.sh [BINARY] [N]    e.g. bench/callgrind-per-read.sh .build/release/swift-lxcfs 300
 #
 # CALLGRIND_KEEP=DIR keeps each file's callgrind output there (for callgrind_annotate).
+# CALLGRIND_DAEMON_ARGS="..." passes more flags to the daemon.
 #
 # valgrind 3.19 cannot read the DWARF 5 that Swift 6.3 writes, so the binary
 # is copied without its debug sections first (symbols stay). The daemon runs
@@ -24,6 +25,13 @@ cg=${SWIFT_LXCFS_CGROUP_PREFIX:-swl-callgrind}-cg
 strip --strip-debug -o "$work/daemon" "$bin"
 extra=()
 if "$bin" --help 2>/dev/null | grep -q -- --no-reattach; then extra=(--no-reattach); fi
+# Under valgrind every request costs some 50 times its CPU time, so the
+# per-container CPU budget (issue 15) would hold the reader back and the
+# dispatcher's waiting would be counted: it is turned off, and
+# CALLGRIND_DAEMON_ARGS adds flags (e.g. "--render-cache-ms 0").
+if "$bin" --help 2>/dev/null | grep -q -- --container-cpu-budget; then extra+=(--container-cpu-budget 0); fi
+# shellcheck disable=SC2206
+extra+=(${CALLGRIND_DAEMON_ARGS:-})
 mkdir -p "$work/mnt"
 controllers=()
 if [[ -d /sys/fs/cgroup/memory ]]; then

@@ -9,6 +9,10 @@
 #   scripts/bench.sh                  full run (about 10 minutes)
 #   scripts/bench.sh --quick          short runs (about a minute)
 #   scripts/bench.sh --update-doc     also write the results into docs/performance.md
+#   scripts/bench.sh --noisy          only the noisy-neighbour run (bench/noisy.py, about 40 s):
+#                                     16 tight loops in a 0.5-CPU container against a quiet
+#                                     reader, for swift-lxcfs, swift-lxcfs without budgets and lxcfs
+#   scripts/bench.sh --no-noisy       the table without the noisy-neighbour run
 #   scripts/bench.sh --help           every option
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +22,17 @@ if ! command -v gcc >/dev/null && ! command -v cc >/dev/null && ! command -v cla
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 fi
 [[ " $* " == *" --help "* || " $* " == *" -h "* ]] || swift build -c release --static-swift-stdlib
-exec python3 bench/bench.py --command "scripts/bench.sh $*" "$@"
+noisy=1 args=()
+for a in "$@"; do
+  case "$a" in
+    --noisy) exec python3 bench/noisy.py ;;
+    --no-noisy) noisy=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
+python3 bench/bench.py --command "scripts/bench.sh $*" "${args[@]}"
+if ((noisy)) && [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then
+  quick=()
+  [[ " $* " == *" --quick "* ]] && quick=(--seconds 3)
+  python3 bench/noisy.py "${quick[@]}"
+fi
