@@ -61,14 +61,26 @@ final class Snapshot: @unchecked Sendable {
     let firstLine: Int
     /// Whether `bytes[0]` starts a line.
     let startsLine: Bool
+    /// Where `bytes[0]` is in its line (0 where it starts one), and the
+    /// hash of that line's bytes before it, which the reader was served.
+    let headColumn: Int
+    let headHash: UInt64
     /// The reader's offset just past what was served last.
     var served: Int
     /// Its entry in the budget.
     var ticket: UInt64 = 0
 
-    init(bytes: [UInt8], base: Int, firstLine: Int, startsLine: Bool) {
+    /// The smallest reader offset served from it (`base`, or where a
+    /// resumed reader went on when `bytes` is a whole new rendering).
+    let from: Int
+
+    init(bytes: [UInt8], base: Int, from: Int? = nil, firstLine: Int, startsLine: Bool, headColumn: Int = 0,
+         headHash: UInt64 = Resume.emptyHash) {
         self.bytes = bytes
         self.base = base
+        self.from = from ?? base
+        self.headColumn = headColumn
+        self.headHash = headHash
         self.firstLine = firstLine
         self.startsLine = startsLine
         self.served = base
@@ -81,10 +93,11 @@ final class Snapshot: @unchecked Sendable {
 /// - in the middle of a short line (up to `HandleStore.longestRemainder`
 ///   bytes left): the rest of that line as the reader's snapshot had it,
 ///   then the new rendering from the next line on;
-/// - in the middle of a longer line (the `intr` line of /proc/stat): the
-///   column and a hash of the line up to it; the new rendering's same line
-///   goes on from that column if it has the same beginning, else the reader
-///   gets end of file.
+/// - in the middle of a longer line (the `intr` line of /proc/stat, the
+///   `flags` of cpuinfo): its rest too while the resume allowance is less
+///   than half spent; past that the column and a hash of the line up to
+///   it: the new rendering's same line goes on from that column if it has
+///   the same beginning, else the reader gets end of file.
 /// Packed in one array (one allocation of some 64 bytes): tens of
 /// thousands of handles may hold one.
 struct Resume: Sendable {
@@ -102,9 +115,16 @@ struct Resume: Sendable {
     }
 
     /// Goes on at the start of line `line`, or (with a remainder) with that
-    /// rest of line `line - 1`, then line `line`.
-    init(at: Int, nextLine: Int, container: Int, remainder: ArraySlice<UInt8>) {
-        self.init(at, nextLine, container, kind: 0, remainder)
+    /// rest of line `line - 1`, then line `line`; the remainder starts at
+    /// `column` of its line, whose bytes before it hash to `prefixHash`.
+    init(at: Int, nextLine: Int, container: Int, remainder: ArraySlice<UInt8>, column: Int = 0,
+         prefixHash: UInt64 = Resume.emptyHash) {
+        var payload = [UInt8]()
+        payload.reserveCapacity(12 + remainder.count)
+        Self.append(UInt64(UInt32(clamping: column)), 4, to: &payload)
+        Self.append(prefixHash, 8, to: &payload)
+        payload.append(contentsOf: remainder)
+        self.init(at, nextLine, container, kind: 0, payload[...])
     }
 
     /// Goes on in line `line` at `column` where a new rendering's line begins with the same bytes.
@@ -129,16 +149,20 @@ struct Resume: Sendable {
     var container: Int { Int(field(8)) }
     var isColumn: Bool { packed[12] == 1 }
     /// Kind 0: the rest of the reader's line.
-    var remainder: ArraySlice<UInt8> { packed[13...] }
-    /// Kind 1: the column and the hash of the line's bytes before it.
+    var remainder: ArraySlice<UInt8> { packed[25...] }
+    /// The column (kind 1: where to go on; kind 0: where the remainder
+    /// starts) and the hash of the line's bytes before it.
     var column: Int { Int(field(13)) }
     var prefixHash: UInt64 { field(17, 8) }
     /// The bytes it takes, counted against the resume allowance.
     var cost: Int { packed.count + 48 }
 
-    /// FNV-1a of `bytes`.
-    static func hash(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// FNV-1a of nothing.
+    static let emptyHash: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// FNV-1a of `bytes`, going on from `seed` (the hash of what came before).
+    static func hash(_ bytes: ArraySlice<UInt8>, from seed: UInt64 = emptyHash) -> UInt64 {
+        var h = seed
         for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
         return h
     }
@@ -365,8 +389,11 @@ final class HandleStore: @unchecked Sendable {
     /// Bookkeeping bytes counted for each kept snapshot (its object, its
     /// array's header, its budget entry and queue slots, malloc's headers).
     static let overhead = 192
-    /// The longest rest of a line kept for a dropped snapshot (longer ones are matched by hash).
+    /// The longest rest of a line always kept for a dropped snapshot;
+    /// longer ones up to `longestKeptRemainder` are kept while the resume
+    /// allowance has room, else matched by hash.
     static let longestRemainder = 64
+    static let longestKeptRemainder = 8192
 
     /// - Parameter generation: the handle table's generation (bits 48-63 of its handles).
     init(budget: SnapshotBudget, generation: UInt64 = 1) {
@@ -418,7 +445,7 @@ final class HandleStore: @unchecked Sendable {
             h.read = true
             defer { s.handles[fh] = h }
             if offset == 0 { return .render(file: h.file, resume: nil, reuse: !readBefore) }
-            if let snap = h.snapshot, offset >= snap.base {
+            if let snap = h.snapshot, offset >= snap.from {
                 let local = offset - snap.base
                 if local >= snap.bytes.count { return .endOfFile }
                 let n = min(size, snap.bytes.count - local)
@@ -454,8 +481,11 @@ final class HandleStore: @unchecked Sendable {
             while end < rendering.count, rendering[end] != 0x0a { end += 1 }
             let column = resume.column
             if end - start >= column, Resume.hash(rendering[start..<start + column]) == resume.prefixHash {
-                snap = Snapshot(bytes: Array(rendering[(start + column)...]), base: resume.at,
-                                firstLine: resume.line, startsLine: column == 0)
+                // The whole rendering, placed so that the reader's offset
+                // lands on the column: a later drop in the same long line
+                // then finds the line's start to match again.
+                snap = Snapshot(bytes: rendering, base: resume.at - (start + column), from: resume.at,
+                                firstLine: 0, startsLine: true)
             } else {
                 snap = Snapshot(bytes: [], base: resume.at, firstLine: resume.line, startsLine: false)
             }
@@ -463,7 +493,8 @@ final class HandleStore: @unchecked Sendable {
             let start = Self.startOfLine(resume.line, in: rendering)
             snap = Snapshot(bytes: Array(resume.remainder) + rendering[start...], base: resume.at,
                             firstLine: resume.remainder.isEmpty ? resume.line : resume.line - 1,
-                            startsLine: resume.remainder.isEmpty)
+                            startsLine: resume.remainder.isEmpty, headColumn: resume.remainder.isEmpty ? 0 : resume.column,
+                            headHash: resume.remainder.isEmpty ? Resume.emptyHash : resume.prefixHash)
         } else {
             snap = Snapshot(bytes: rendering, base: 0, firstLine: 0, startsLine: true)
         }
@@ -585,9 +616,15 @@ final class HandleStore: @unchecked Sendable {
         forget(ticket, &s)
         guard var h = s.handles[e.fh], let snap = h.snapshot, snap.ticket == ticket else { return }
         h.snapshot = nil
-        if let r = resumePoint(snap, container: e.container),
-           s.resumeBytes + r.cost <= budget.totalBytes,
-           (s.containers[e.container]?.resumeBytes ?? 0) + r.cost <= budget.perContainerBytes {
+        func fits(_ r: Resume, _ share: Int) -> Bool {
+            s.resumeBytes + r.cost <= budget.totalBytes / share
+                && (s.containers[e.container]?.resumeBytes ?? 0) + r.cost <= budget.perContainerBytes / share
+        }
+        // The rest of a long line while the allowance is less than half
+        // spent (the line is then finished exactly whatever changed), else
+        // its hash (some 70 bytes).
+        let exact = resumePoint(snap, container: e.container, longest: longestKeptRemainder)
+        if let r = exact.flatMap({ fits($0, 2) ? $0 : nil }) ?? resumePoint(snap, container: e.container), fits(r, 1) {
             s.resumeBytes += r.cost
             s.containers[e.container, default: ContainerUse()].resumeBytes += r.cost
             h.resume = r
@@ -600,26 +637,35 @@ final class HandleStore: @unchecked Sendable {
 
     /// Where the reader of `snap` stands, to resume it after a drop;
     /// `nil` when the rest of its line is too long to keep.
-    static func resumePoint(_ snap: Snapshot, container: Int) -> Resume? {
+    static func resumePoint(_ snap: Snapshot, container: Int, longest: Int = longestRemainder) -> Resume? {
         let local = max(0, min(snap.served - snap.base, snap.bytes.count))
         var newlines = 0
         for b in snap.bytes[..<local] where b == 0x0a { newlines += 1 }
         let line = snap.firstLine + newlines
         let atStart = local == 0 ? snap.startsLine : snap.bytes[local - 1] == 0x0a
         if atStart { return Resume(at: snap.served, nextLine: line, container: container, remainder: []) }
+        // The line's beginning up to the reader: from this snapshot's
+        // bytes, or, where the snapshot starts inside the line (it was
+        // itself resumed there), from what it knows of the line's head.
+        var start = local
+        while start > 0, snap.bytes[start - 1] != 0x0a { start -= 1 }
+        let column: Int
+        let prefixHash: UInt64
+        if start > 0 || snap.startsLine {
+            column = local - start
+            prefixHash = Resume.hash(snap.bytes[start..<local])
+        } else {
+            column = snap.headColumn + local
+            prefixHash = Resume.hash(snap.bytes[..<local], from: snap.headHash)
+        }
         var end = local
         while end < snap.bytes.count, snap.bytes[end] != 0x0a { end += 1 }
         if end < snap.bytes.count { end += 1 }
-        if end - local <= longestRemainder {
-            return Resume(at: snap.served, nextLine: line + 1, container: container, remainder: snap.bytes[local..<end])
+        if end - local <= longest {
+            return Resume(at: snap.served, nextLine: line + 1, container: container, remainder: snap.bytes[local..<end],
+                          column: column, prefixHash: prefixHash)
         }
-        // A long line: its beginning up to the reader, to match in the new
-        // rendering. Where this snapshot does not hold the line's start (it
-        // was itself resumed in that line), nothing can be matched.
-        var start = local
-        while start > 0, snap.bytes[start - 1] != 0x0a { start -= 1 }
-        guard start > 0 || snap.startsLine else { return nil }
-        return Resume(at: snap.served, line: line, column: local - start,
-                      prefixHash: Resume.hash(snap.bytes[start..<local]), container: container)
+        // A long line: match its beginning in the new rendering.
+        return Resume(at: snap.served, line: line, column: column, prefixHash: prefixHash, container: container)
     }
 }
