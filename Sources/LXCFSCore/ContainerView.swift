@@ -132,7 +132,11 @@ public final class ContainerView: Sendable {
     ///   be served (`renderCacheTick`); when not, the fresh rendering
     ///   replaces it. A reader that re-reads its handle from offset 0 (top)
     ///   gets a fresh one.
-    public func rendering(_ file: VirtualFile, for pid: Int32, reuse: Bool = true) -> Rendering {
+    /// - Parameter length: on a handle's first read, the length its open's
+    ///   rendering had: a cached rendering of that length is served however
+    ///   old (it is the open's, or as old), so that the length the handle
+    ///   carries for a successor is that of the bytes the reader got.
+    public func rendering(_ file: VirtualFile, for pid: Int32, reuse: Bool = true, length: Int? = nil) -> Rendering {
         var request = RenderRequest(view: self, pid: HostPID(pid))
         guard let cache = renderCache, file.generator.isWorthCaching(by: self) else {
             // Uncached: the container is left to the caller (`membership(of:)`
@@ -148,7 +152,7 @@ public final class ContainerView: Sendable {
         }
         request.membership = m
         let key = RenderKey(file: file, container: m, namespace: reader.namespace)
-        let bytes = cache.rendering(key, reuse: reuse) { file.generator.generate(&request) }
+        let bytes = cache.rendering(key, reuse: reuse, length: length) { file.generator.generate(&request) }
         return Rendering(bytes: bytes, container: m)
     }
 

@@ -43,7 +43,9 @@ final class RenderCache: Sendable {
 
     /// The rendering for `key`: the one made less than a tick ago when
     /// `reuse` is set, else `render()`'s, which then replaces it.
-    func rendering(_ key: RenderKey, reuse: Bool, render: () -> [UInt8]?) -> [UInt8]? {
+    /// - Parameter length: a rendering of this many bytes is reused
+    ///   whatever its age (a handle's first read: the rendering its open made).
+    func rendering(_ key: RenderKey, reuse: Bool, length: Int? = nil, render: () -> [UInt8]?) -> [UInt8]? {
         let now = MonotonicClock.nanoseconds()
         let entry = entries.withLock { e -> Entry in
             if let known = e.map[key] { return known }
@@ -61,7 +63,9 @@ final class RenderCache: Sendable {
             // Taken after the lock: a reader that waited for another's
             // rendering reuses it.
             let at = MonotonicClock.nanoseconds()
-            if reuse, s.valid, at &- s.renderedAt < tick { return s.bytes }
+            if reuse, s.valid, at &- s.renderedAt < tick || (length != nil && (s.bytes?.count ?? 0) == length) {
+                return s.bytes
+            }
             let bytes = render()
             s = (bytes, MonotonicClock.nanoseconds(), true)
             return bytes

@@ -88,6 +88,9 @@ public final class ContainerFilesystem: FUSERequestHandler {
         guard let shares, r.opcode == FUSE_READ.rawValue || r.opcode == FUSE_OPEN.rawValue else {
             return serve(r, c)
         }
+        // A request read before serving started (held by the probe) carries
+        // no read time: it is charged from here.
+        let since = r.cpuAtRead != 0 ? r.cpuAtRead : threadCPUNanoseconds()
         let container = view.container(of: r.pid)
         if shares.admits(container) {
             serve(r, c)
@@ -96,7 +99,7 @@ public final class ContainerFilesystem: FUSERequestHandler {
         }
         // From the worker's read(2) of the request: reading, classifying and
         // serving (or queuing) it are all done for this container.
-        shares.charge(container, threadCPUNanoseconds() &- r.cpuAtRead)
+        shares.charge(container, threadCPUNanoseconds() &- since)
     }
 
     /// Answers one request.
@@ -228,9 +231,14 @@ public final class ContainerFilesystem: FUSERequestHandler {
         let store = handles.store
         var plan = store.plan(arg.fh, offset: offset, size: size)
         if case .unknown = plan {
-            if offset > 0, let length = HandleTable.snapshotLength(arg.fh), offset >= length {
-                // A handle from an earlier process whose whole rendering the
-                // reader already has: end of file, not the tail of a new rendering.
+            if offset > 0, HandleTable.snapshotLength(arg.fh) != nil {
+                // A handle from an earlier process, read past 0, of a file
+                // under 32 KiB: its reader read it at once and has all of
+                // the rendering it got (whose length may differ from the
+                // open's by the moment between them), or, rarely, reads it in
+                // small pieces: end of file, never the tail of a new
+                // rendering spliced on. A larger file's reader (cpuinfo of a
+                // big host) reads in pieces: it gets the rest of a new rendering.
                 return c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
             }
             // A handle from an earlier process (or one this process never
@@ -250,10 +258,13 @@ public final class ContainerFilesystem: FUSERequestHandler {
             bytes.withUnsafeBytes { c.reply(r.unique, bytes: $0) }
         case .endOfFile, .unknown:
             c.reply(r.unique, bytes: UnsafeRawBufferPointer(start: nil, count: 0))
-        case .render(let file, let resume, let reuse):
+        case .render(let file, let resume, let reuse, let first):
             let rendering: ContainerView.Rendering
             if let file {
-                rendering = view.rendering(file, for: r.pid, reuse: reuse)
+                // A first read takes the open's rendering when the cache still
+                // has one of that length (the length the handle carries).
+                rendering = view.rendering(file, for: r.pid, reuse: reuse,
+                                           length: first ? HandleTable.snapshotLength(arg.fh) : nil)
             } else {
                 guard let path = resolve(r.nodeID) else { return c.reply(r.unique, error: ESTALE) }
                 switch passthroughBytes(path, pid: r.pid) {

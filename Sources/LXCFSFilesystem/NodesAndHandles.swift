@@ -96,10 +96,12 @@ public final class NodeTable: Sendable {
 ///
 /// A read on a handle this process does not know renders the file afresh
 /// for the caller and serves it from there (`HandleStore`), except a read
-/// at or past the length the handle carries: that reader already has the
-/// whole rendering of the earlier process and gets end of file, so no
-/// reader ever gets the tail of a later rendering spliced onto an earlier
-/// one. Releasing an unknown handle frees nothing. What a handle keeps
+/// past offset 0 of a file whose length the handle carries (under 32 KiB):
+/// that reader read the file at once and already has the whole rendering
+/// of the earlier process (since issue 15 the first read renders, so its
+/// length may differ from the open's that the handle carries), and gets
+/// end of file, so no reader ever gets the tail of a later rendering
+/// spliced onto an earlier one. Releasing an unknown handle frees nothing. What a handle keeps
 /// between reads is in `HandleStore`, under the snapshot budget.
 final class HandleTable: Sendable {
     /// This process's generation, 1 to 2^16 - 1.

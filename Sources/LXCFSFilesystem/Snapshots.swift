@@ -309,8 +309,9 @@ enum ReadPlan {
     /// End of file.
     case endOfFile
     /// Render the file, then `complete` the read with the rendering;
-    /// `reuse`: a rendering of the last tick will do (not for a re-read from offset 0).
-    case render(file: VirtualFile?, resume: Resume?, reuse: Bool)
+    /// `reuse`: a rendering of the last tick will do (not for a re-read from
+    /// offset 0); `first`: the handle's first read.
+    case render(file: VirtualFile?, resume: Resume?, reuse: Bool, first: Bool = false)
     /// The handle is not known (issued by an earlier process, or never).
     case unknown
 }
@@ -444,7 +445,7 @@ final class HandleStore: @unchecked Sendable {
             let readBefore = h.read
             h.read = true
             defer { s.handles[fh] = h }
-            if offset == 0 { return .render(file: h.file, resume: nil, reuse: !readBefore) }
+            if offset == 0 { return .render(file: h.file, resume: nil, reuse: !readBefore, first: !readBefore) }
             if let snap = h.snapshot, offset >= snap.from {
                 let local = offset - snap.base
                 if local >= snap.bytes.count { return .endOfFile }

@@ -13,7 +13,7 @@ final class HandleStoreTests: XCTestCase {
         switch store.plan(fh, offset: offset, size: size) {
         case .serve(let b): return Array(b)
         case .endOfFile, .unknown: return []
-        case .render(_, let resume, _):
+        case .render(_, let resume, _, _):
             return Array(store.complete(fh, offset: offset, size: size, rendering: rendering(tag),
                                         resume: resume, container: nil))
         }
@@ -106,7 +106,7 @@ final class HandleStoreTests: XCTestCase {
             switch store.plan(fh, offset: offset, size: size) {
             case .serve(let b): return Array(b)
             case .endOfFile, .unknown: return []
-            case .render(_, let resume, _):
+            case .render(_, let resume, _, _):
                 return Array(store.complete(fh, offset: offset, size: size, rendering: bytes, resume: resume, container: nil))
             }
         }
