@@ -3,6 +3,7 @@ import CLinux
 import Logging
 import LXCFSCore
 import LXCFSFilesystem
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -332,7 +333,7 @@ struct Supervisor {
             if !taken { descriptors.forEach { close($0) } }
             if fields["READY"] == "1", !childReady {
                 childReady = true
-                if let top = MountEntry.top(at: config.mountPoint), top.type.hasPrefix("fuse") {
+                if let top = MountInfo.top(at: config.mountPoint), top.fsType.hasPrefix("fuse") {
                     servedDevice = top.device
                 }
                 logger.info("the server is ready", metadata: ["pid": "\(child)"])
@@ -445,7 +446,7 @@ struct Supervisor {
             store.removeAll()
             removeReadyFile()
             defer { detachInHostNamespace() }
-            if held, let type = MountEntry.top(at: config.mountPoint)?.type, type.hasPrefix("fuse") {
+            if held, let type = MountInfo.top(at: config.mountPoint)?.fsType, type.hasPrefix("fuse") {
                 logger.warning("the server left its mount; detaching it", metadata: ["mountpoint": "\(config.mountPoint)"])
                 if umount2(config.mountPoint, Int32(MNT_DETACH)) != 0 {
                     logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(errno)))")
@@ -472,15 +473,9 @@ struct Supervisor {
                 logger.debug("no other mount namespace to clean up", metadata: ["device": "\(device)"])
                 return
             }
-            var targets: [String] = []
-            for line in ByteParser.lines(bytes[...]) {
-                let fields = line.split(separator: UInt8(ascii: " "))
-                guard fields.count > 4, String(decoding: fields[2], as: UTF8.self) == device,
-                      let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count,
-                      String(decoding: fields[dash + 1], as: UTF8.self).hasPrefix("fuse")
-                else { continue }
-                targets.append(MountEntry.unescape(String(decoding: fields[4], as: UTF8.self)))
-            }
+            let targets = MountInfo.entries(bytes[...])
+                .filter { $0.device == device && $0.fsType.hasPrefix("fuse") }
+                .map(\.mountPoint)
             guard !targets.isEmpty else { return }
             let nsFD = open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC)
             guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
