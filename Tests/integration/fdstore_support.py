@@ -1,4 +1,4 @@
-"""The test acting as systemd's file descriptor store, and readers under load.
+"""The test acting as systemd's file descriptor store.
 
 FDStore is a unix datagram socket given to the daemon as NOTIFY_SOCKET. It
 takes sd_notify datagrams as systemd does: FDSTORE=1 with FDNAME=... and
@@ -9,19 +9,11 @@ and LISTEN_FDNAMES, as systemd starts a unit whose store is not empty.
 """
 import array
 import os
-import random
 import socket
 import subprocess
-import tempfile
 import threading
-import time
 
-from conftest import BIN, Cgroup, MIB
-
-# Every file the daemon serves that a reader can check by its content.
-LOAD_FILES = ["proc/meminfo", "proc/cpuinfo", "proc/stat", "proc/uptime", "proc/loadavg", "proc/swaps",
-              "proc/diskstats", "sys/devices/system/cpu/online", "sys/devices/system/cpu/possible",
-              "sys/devices/system/cpu/present"]
+from conftest import BIN
 
 
 class FDStore:
@@ -116,133 +108,3 @@ def start_server(mountpoint, store, log, args=(), fds=None, names=("fuse", "stat
     finally:
         for h in high:
             os.close(h)
-
-
-class Readers:
-    """64 readers in 8 v1 cgroups with different memory limits, each
-    opening, reading to EOF, closing and checking every served file in a
-    loop. Failures are collected, not raised."""
-
-    def __init__(self, mountpoint, cgroups, processes=64, groups=8):
-        self.mountpoint = mountpoint
-        self.limits = [(256 + 64 * g) * MIB for g in range(groups)]
-        self.cgs = [cgroups(f"load-{g}", memory=self.limits[g]) for g in range(groups)]
-        self.procs = []
-        self.processes = processes
-        self.out = tempfile.mkdtemp(prefix="swift-lxcfs-readers-")
-
-    def start(self):
-        for i in range(self.processes):
-            g = i % len(self.cgs)
-            path = os.path.join(self.out, f"r{i}.log")
-            self.procs.append(subprocess.Popen(
-                ["python3", "-c", READER, self.mountpoint, str(self.limits[g] // 1024), path, ",".join(LOAD_FILES)],
-                preexec_fn=self.cgs[g].preexec()))
-        # Every reader has read every file once before the test goes on.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if all(os.path.exists(os.path.join(self.out, f"r{i}.log.ready")) for i in range(self.processes)):
-                return
-            time.sleep(0.1)
-        raise AssertionError("the readers did not start")
-
-    def stop(self):
-        """Stops the readers; returns (reads, failures, slowest read in s)."""
-        open(os.path.join(self.out, "stop"), "w").close()
-        for p in self.procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        reads, failures, slowest = 0, [], 0.0
-        for i in range(self.processes):
-            path = os.path.join(self.out, f"r{i}.log")
-            try:
-                lines = open(path).read().splitlines()
-            except FileNotFoundError:
-                failures.append(f"reader {i} wrote no log")
-                continue
-            if not lines or not lines[-1].startswith("done "):
-                failures.append(f"reader {i} did not finish: {lines[-3:]}")
-                continue
-            _, n, slow = lines[-1].split()
-            reads += int(n)
-            slowest = max(slowest, float(slow))
-            failures.extend(f"reader {i}: {line}" for line in lines[:-1])
-        return reads, failures, slowest
-
-
-# One reader: argv = mountpoint, its MemTotal in kB, log path, files.
-READER = r'''
-import os, sys, time
-mnt, memtotal, log, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(",")
-stop = os.path.join(os.path.dirname(log), "stop")
-out = open(log, "w")
-reads, slowest, failures = 0, 0.0, 0
-def check(rel, data):
-    if not data and rel == "proc/diskstats":
-        return None
-    if not data:
-        return "empty"
-    if not data.endswith(b"\n"):
-        return "cut off (no final newline)"
-    text = data.decode()
-    if rel == "proc/meminfo":
-        lines = text.splitlines()
-        if not lines[0].startswith("MemTotal:") or int(lines[0].split()[1]) != memtotal:
-            return "MemTotal is %r, not %d kB" % (lines[0], memtotal)
-        if not any(l.startswith("SwapFree:") for l in lines) or len(lines[-1].split()) < 2:
-            return "incomplete meminfo"
-    elif rel == "proc/stat":
-        if not text.startswith("cpu ") or "btime" not in text:
-            return "incomplete stat"
-    elif rel == "proc/cpuinfo":
-        if "processor" not in text or not text.endswith("\n\n"):
-            return "incomplete cpuinfo"
-    elif rel == "proc/uptime" or rel == "proc/loadavg":
-        if len(text.split()) < 2:
-            return "incomplete " + rel
-    elif rel.startswith("sys/"):
-        if not text.strip()[0].isdigit():
-            return "bad " + rel
-    return None
-first = True
-while not os.path.exists(stop):
-    for rel in files:
-        t0 = time.monotonic()
-        try:
-            fd = os.open(os.path.join(mnt, rel), os.O_RDONLY)
-            try:
-                data = b""
-                while True:
-                    chunk = os.read(fd, 65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            finally:
-                os.close(fd)
-            why = check(rel, data)
-        except OSError as e:
-            why = "%s: %s" % (type(e).__name__, e)
-        took = time.monotonic() - t0
-        slowest = max(slowest, took)
-        reads += 1
-        if why:
-            failures += 1
-            if failures <= 20:
-                out.write("%s: %s (%.3f s)\n" % (rel, why, took))
-                out.flush()
-        if took >= 2.0 and not why:
-            out.write("%s: blocked %.3f s\n" % (rel, took))
-            out.flush()
-    if first:
-        open(log + ".ready", "w").close()
-        first = False
-out.write("done %d %.3f\n" % (reads, slowest))
-out.close()
-'''
-
-
-def random_pause(rng, lo, hi):
-    time.sleep(rng.uniform(lo, hi))
