@@ -116,3 +116,13 @@ def test_the_hidden_probe_answers_by_exit_status():
         r = subprocess.run([BIN, "__reattach-probe", os.path.join(d, "missing")], capture_output=True, text=True,
                            timeout=30)
         assert r.returncode == 11 and "No such file" in r.stdout
+
+
+def test_webhook_gets_its_arguments_unchanged(tmp_path):
+    # `--name=value` and `--help` reach the webhook program as they were written.
+    missing = str(tmp_path / "missing.crt")
+    r = subprocess.run([BIN, "webhook", f"--tls-cert-file={missing}", f"--tls-private-key-file={missing}",
+                        "--port=8443"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and missing in r.stderr and r.stderr.startswith("swift-lxcfs webhook: "), r.stderr
+    r = subprocess.run([BIN, "webhook", "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "--tls-cert-file" in r.stdout and "serve (default)" not in r.stdout, r.stdout
