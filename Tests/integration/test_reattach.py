@@ -23,6 +23,22 @@ pytestmark = pytest.mark.skipif(not os.path.exists(LXCFS), reason="lxcfs is not 
 ENOTCONN = 107
 
 
+def own_container_id():
+    """The container this test runs in, named by a 64-hex-digit component
+    of its cgroup paths (as the step names it), or None on a host."""
+    for line in open("/proc/self/cgroup"):
+        m = re.search(r"(?:^|/)(?:docker-|cri-containerd-|crio-|libpod-)?([0-9a-f]{64})(?:\.scope)?(?:/|$)",
+                      line.rstrip("\n").split(":", 2)[-1])
+        if m:
+            return m.group(1)
+    return None
+
+
+# A namespace's header in the step's report names the container its
+# process is in: inside Dockerfile.test's container, the test's own.
+IN_CONTAINER = f" container {own_container_id()}" if own_container_id() else ""
+
+
 def memtotal_kb(text):
     m = re.search(r"MemTotal:\s+(\d+) kB", text)
     return int(m.group(1)) if m else None
@@ -186,7 +202,7 @@ def test_dry_run_lists_and_changes_nothing(daemons, namespaces, cgroups, tmp_pat
     assert mountinfo(ns.pid) == before
     assert ns.read("/proc/meminfo")[0] != 0
     lines = r.stdout.strip().splitlines()
-    assert re.search(rf"^mnt:\[\d+\] pid {ns.pid}: 3 mounts of a dead lxcfs connection$", r.stdout, re.M), r.stdout
+    assert re.search(rf"^mnt:\[\d+\] pid {ns.pid}{IN_CONTAINER}: 3 mounts of a dead lxcfs connection$", r.stdout, re.M), r.stdout
     for name in ("meminfo", "cpuinfo", "uptime"):
         assert f"  would replace /proc/{name} (/proc/{name} of " in r.stdout
     assert lines[-1].startswith("reattach --dry-run: 1 of 1 mount namespaces have 3 mounts") and "nothing was changed" in lines[-1]
@@ -246,11 +262,11 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
     assert f"  replaced {tree} with {new_mnt} (beneath)" in out, out
     assert memtotal_kb(whole.read(f"{tree}/proc/meminfo")[1]) == 220 * 1024
     assert whole.read(f"{tree}/sys/devices/system/cpu/online")[0] == 0
-    assert re.search(rf"pid {survivor.pid}: 1 mounts of a dead lxcfs connection\n  replaced /proc/meminfo", out), out
+    assert re.search(rf"pid {survivor.pid}{IN_CONTAINER}: 1 mounts of a dead lxcfs connection\n  replaced /proc/meminfo", out), out
     assert memtotal_kb(survivor.read("/proc/meminfo", pid=survivor.second)[1]) == 220 * 1024
     assert f"  gone {target}: no longer mounted" in out, out
     assert f"  left {emulated}: /cgroup is not served at {new_mnt}" in out, out
-    assert re.search(rf"pid {doomed.pid}: 1 mounts of a dead lxcfs connection\n  gone /proc/meminfo", out), out
+    assert re.search(rf"pid {doomed.pid}{IN_CONTAINER}: 1 mounts of a dead lxcfs connection\n  gone /proc/meminfo", out), out
     for ns in (only, ro, unserved, vanish):
         assert memtotal_kb(ns.read("/proc/meminfo")[1]) == 220 * 1024
     # Read-only binds stay read-only, with the same per-mount flags.
@@ -295,7 +311,7 @@ def test_healthy_binds_and_other_mounts_are_not_touched(daemons, namespaces, cgr
     assert memtotal_kb(healthy.read("/proc/meminfo")[1]) == 240 * 1024
     assert memtotal_kb(stopped.read("/proc/meminfo")[1]) == 240 * 1024
     assert memtotal_kb(broken.read("/proc/meminfo")[1]) == 240 * 1024
-    assert f"pid {broken.pid}: 3 mounts" in r.stdout and "3 replaced, 0 left" in r.stdout, r.stdout
+    assert re.search(rf"pid {broken.pid}{IN_CONTAINER}: 3 mounts", r.stdout) and "3 replaced, 0 left" in r.stdout, r.stdout
     assert healthy_d.proc.poll() is None
 
 
