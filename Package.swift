@@ -26,11 +26,14 @@ let package = Package(
         ),
         // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount, epoll, eventfd).
         .target(name: "CLinux"),
+        // The parser of /proc/PID/mountinfo that every module uses. No dependencies.
+        .target(name: "LXCFSMountInfo"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
         .target(
             name: "LXCFSCore",
             dependencies: [
                 "CLinux",
+                "LXCFSMountInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -42,18 +45,20 @@ let package = Package(
                 "CFuse3",
                 "CLinux",
                 "LXCFSCore",
+                "LXCFSMountInfo",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The reattach step: dead lxcfs mounts in every mount namespace
         // replaced with binds of the live mount. No FUSE, no LXCFSCore.
-        .target(name: "LXCFSReattach", dependencies: ["CLinux"]),
+        .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSMountInfo"]),
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
                 "CLinux",
                 "LXCFSCore",
                 "LXCFSFilesystem",
+                "LXCFSMountInfo",
                 "LXCFSReattach",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,7 +89,8 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "LXCFSWebhookTests", dependencies: ["LXCFSWebhook"]),
-        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach"]),
+        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSMountInfo"]),
+        .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
         .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),
     ],

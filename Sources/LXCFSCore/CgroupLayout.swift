@@ -1,3 +1,4 @@
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -73,59 +74,6 @@ public struct CgroupHierarchy: Sendable, Hashable {
     }
 }
 
-/// The mounts of `/proc/PID/mountinfo` (proc(5): `ID PARENT MAJ:MIN ROOT
-/// MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`), parsed
-/// in one place for the cgroup layout and the daemon's mount-point check.
-public enum MountInfo {
-    /// One mount.
-    public struct Entry: Sendable, Hashable {
-        /// The mount's root within its filesystem (field 4), octal escapes undone.
-        public let root: String
-        /// Where it is mounted (field 5), octal escapes undone.
-        public let mountPoint: String
-        /// The filesystem type, such as `cgroup2` or `fuse.lxcfs`.
-        public let fstype: String
-        /// The superblock options (the last field), such as `rw,cpu,cpuacct`.
-        public let superOptions: String
-    }
-
-    /// The mounts, in file order; malformed lines are skipped.
-    public static func entries(_ bytes: ArraySlice<UInt8>) -> [Entry] {
-        var out: [Entry] = []
-        for line in ByteParser.lines(bytes) {
-            let fields = line.split(separator: ByteParser.space)
-            guard let dash = fields.firstIndex(where: { ByteParser.equals($0, "-") }),
-                  dash >= 5, dash + 1 < fields.count else { continue }
-            out.append(Entry(root: unescape(fields[3]), mountPoint: unescape(fields[4]),
-                             fstype: String(decoding: fields[dash + 1], as: UTF8.self),
-                             superOptions: dash + 3 < fields.count ? String(decoding: fields[dash + 3], as: UTF8.self) : ""))
-        }
-        return out
-    }
-
-    /// Undoes mountinfo's octal escapes (`\040` is a space).
-    public static func unescape(_ field: ArraySlice<UInt8>) -> String {
-        guard field.contains(UInt8(ascii: "\\")) else { return String(decoding: field, as: UTF8.self) }
-        var out: [UInt8] = []
-        var i = field.startIndex
-        while i < field.endIndex {
-            if field[i] == UInt8(ascii: "\\"), i + 3 < field.endIndex {
-                let d = field[(i + 1)...(i + 3)]
-                if d.allSatisfy({ $0 >= 48 && $0 <= 55 }) {
-                    let v = d.reduce(0) { $0 * 8 + Int($1 - 48) }
-                    out.append(UInt8(truncatingIfNeeded: v))
-                    i += 4
-                    continue
-                }
-            }
-            out.append(field[i])
-            i += 1
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-}
-
 /// The cgroup hierarchies of a host, discovered from `/proc/self/mountinfo`
 /// (never hard-coded), and which one serves each controller.
 ///
@@ -157,18 +105,17 @@ public struct CgroupLayout: Sendable, Hashable {
         unifiedIndex = unified
     }
 
-    /// Parses mountinfo text (see `MountInfo`).
+    /// Parses mountinfo text (see `MountInfo.entries`).
     public init(mountinfo bytes: ArraySlice<UInt8>) {
         var found: [CgroupHierarchy] = []
         var indexByPoint: [String: Int] = [:]
         for mount in MountInfo.entries(bytes) {
-            let isV1 = mount.fstype == "cgroup"
-            let isV2 = mount.fstype == "cgroup2"
+            let isV1 = mount.fsType == "cgroup"
+            let isV2 = mount.fsType == "cgroup2"
             guard isV1 || isV2 else { continue }
             var controllers: [String] = []
             if isV1 {
-                for opt in mount.superOptions.split(separator: ",") {
-                    let o = String(opt)
+                for o in mount.superOptions {
                     if Self.mountOptions.contains(o) || o.hasPrefix("release_agent=") { continue }
                     controllers.append(o)
                 }

@@ -1,6 +1,7 @@
 import CFuse3
 import Logging
 import LXCFSCore
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -42,51 +43,14 @@ public func resolvedMountPoint(_ path: String) -> String {
     return (base == "/" ? "" : base) + "/" + name
 }
 
-/// One mount as `/proc/self/mountinfo` lists it.
-public struct MountEntry: Sendable, Equatable {
-    /// The filesystem type, such as `fuse.lxcfs`.
-    public let type: String
-    /// The source (for swift-lxcfs, its fsname `swift-lxcfs`).
-    public let source: String
-    /// The superblock's device, `major:minor` (mountinfo's third field;
-    /// what `stat(2)` reports as `st_dev` for files on it).
-    public let device: String
-
-    /// The topmost mount at `path` (realpath'd), or `nil` when none is
-    /// listed there. Reads only mountinfo, so it never waits on a FUSE
-    /// server that does not answer.
-    public static func top(at path: String) -> MountEntry? {
+extension MountInfo {
+    /// The mount at `path` (realpath'd) that `/proc/self/mountinfo` lists
+    /// last, the one on top, or `nil` when none is listed there. Reads only
+    /// mountinfo, so it never waits on a FUSE server that does not answer.
+    public static func top(at path: String) -> MountInfo.Entry? {
         let target = resolvedMountPoint(path)
         guard let bytes = HostRoot().read("/proc/self/mountinfo", sizeHint: 16384) else { return nil }
-        var found: MountEntry?
-        for line in ByteParser.lines(bytes[...]) {
-            let fields = line.split(separator: UInt8(ascii: " "))
-            guard fields.count > 4, unescape(String(decoding: fields[4], as: UTF8.self)) == target,
-                  let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 2 < fields.count
-            else { continue }
-            found = MountEntry(type: String(decoding: fields[dash + 1], as: UTF8.self),
-                               source: unescape(String(decoding: fields[dash + 2], as: UTF8.self)),
-                               device: String(decoding: fields[2], as: UTF8.self))
-        }
-        return found
-    }
-
-    /// mountinfo's octal escapes (`\040` for a space) undone.
-    public static func unescape(_ s: String) -> String {
-        guard s.contains("\\") else { return s }
-        var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.first {
-            if b == UInt8(ascii: "\\"), bytes.count >= 4,
-               let v = UInt8(String(decoding: bytes.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
-                out.append(v)
-                bytes = bytes.dropFirst(4)
-            } else {
-                out.append(b)
-                bytes = bytes.dropFirst()
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        return entries(bytes[...]).last { $0.mountPoint == target }
     }
 }
 

@@ -1,6 +1,7 @@
 import CFuse3
 import Logging
 import LXCFSCore
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -148,7 +149,7 @@ public final class FUSEService: @unchecked Sendable {
         _ = cfuse3_single_malloc_arena()
         let (fd, parameters) = try mount.mount()
         let mountPoint = resolved(mount.mountPoint)
-        let device = MountEntry.top(at: mountPoint)?.device ?? "0:0"
+        let device = MountInfo.top(at: mountPoint)?.device ?? "0:0"
         let state = SessionState(mountPoint: mountPoint, parameters: parameters,
                                  options: mount.options.joined(separator: ","), device: device)
         let stateFD = state.memfd()
@@ -189,7 +190,7 @@ public final class FUSEService: @unchecked Sendable {
         guard state.mountPoint == mountPoint else {
             return fail("the saved state is for \(state.mountPoint), not \(mountPoint)")
         }
-        guard let top = MountEntry.top(at: mountPoint), top.type.hasPrefix("fuse"), top.device == state.device else {
+        guard let top = MountInfo.top(at: mountPoint), top.fsType.hasPrefix("fuse"), top.device == state.device else {
             return fail("no FUSE mount of the saved device \(state.device) is at \(mountPoint)")
         }
         if state.options != options.joined(separator: ",") {
@@ -245,7 +246,7 @@ public final class FUSEService: @unchecked Sendable {
 
     /// Detaches the mount, when the topmost mount at the mount point is still this one.
     public func unmount() {
-        if let top = MountEntry.top(at: mountPoint), top.device == state.device {
+        if let top = MountInfo.top(at: mountPoint), top.device == state.device {
             FUSEMount.unmount(mountPoint)
         }
     }

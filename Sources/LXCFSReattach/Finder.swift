@@ -1,3 +1,4 @@
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -48,7 +49,7 @@ public enum StaleVerdict: Sendable, Equatable {
 /// One mount of a dead connection and its verdict.
 public struct StaleMount: Sendable, Equatable {
     /// The mount as its namespace's mountinfo lists it.
-    public let mount: MountEntry
+    public let mount: MountInfo.Entry
     /// What the step does with it.
     public let verdict: StaleVerdict
 }
@@ -124,7 +125,7 @@ public struct Finder: Sendable {
             free(resolved)
         }
         guard let text = readWholeFile("/proc/self/mountinfo"),
-              let top = MountTable.topmost(at: path, in: MountTable.parse(text)), top.fsType.hasPrefix("fuse")
+              let top = MountTable.topmost(at: path, in: MountInfo.entries(text)), top.fsType.hasPrefix("fuse")
         else { throw ReattachError(description: "no swift-lxcfs is mounted at \(mountPoint).") }
         // The daemon's own mount must answer (a child process with a
         // timeout, as for any other connection).
@@ -155,11 +156,11 @@ public struct Finder: Sendable {
             }
         }
         // One mount table per namespace, from the first pid that still exists.
-        var tables: [(MountNamespace, Int32, [MountEntry])] = []
+        var tables: [(MountNamespace, Int32, [MountInfo.Entry])] = []
         for ns in namespaces {
             for pid in ns.pids {
                 if let text = readWholeFile("/proc/\(pid)/mountinfo") {
-                    tables.append((ns, pid, MountTable.parse(text)))
+                    tables.append((ns, pid, MountInfo.entries(text)))
                     break
                 }
             }
@@ -204,7 +205,7 @@ public struct Finder: Sendable {
         return Finding(live: live, namespacesLookedAt: tables.count, namespaces: found, healthyBinds: healthy, others: others)
     }
 
-    func verdict(for mount: MountEntry, in table: [MountEntry], live: LiveMount) -> StaleVerdict {
+    func verdict(for mount: MountInfo.Entry, in table: [MountInfo.Entry], live: LiveMount) -> StaleVerdict {
         if mount.mountPoint.hasSuffix(" (deleted)") { return .mountPointDeleted }
         if MountTable.isCovered(mount, in: table) { return .covered }
         let inside = MountTable.mounts(inside: mount, in: table)

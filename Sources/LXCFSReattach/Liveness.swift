@@ -1,3 +1,4 @@
+import LXCFSMountInfo
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -82,7 +83,7 @@ public enum DeadMountPoint {
         }
         for _ in 0..<16 {
             guard let text = readWholeFile("/proc/self/mountinfo"),
-                  let top = MountTable.topmost(at: path, in: MountTable.parse(text)),
+                  let top = MountTable.topmost(at: path, in: MountInfo.entries(text)),
                   top.fsType.hasPrefix("fuse"), ConnectionProbe.probe(path) == .dead
             else { break }
             guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {

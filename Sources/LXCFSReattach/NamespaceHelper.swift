@@ -1,3 +1,4 @@
+import LXCFSMountInfo
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ public struct HelperItem: Sendable, Equatable {
     public let options: [String]
 
     /// The item for a stale mount.
-    public init(_ m: MountEntry) {
+    public init(_ m: MountInfo.Entry) {
         id = m.id; mountPoint = m.mountPoint; root = m.root; options = m.options
     }
 
@@ -230,9 +231,9 @@ public enum NamespaceHelper {
         return nil
     }
 
-    static func currentTable(_ fd: Int32) -> [MountEntry] {
+    static func currentTable(_ fd: Int32) -> [MountInfo.Entry] {
         guard lseek(fd, 0, SEEK_SET) == 0, let text = readAll(fd) else { return [] }
-        return MountTable.parse(text)
+        return MountInfo.entries(text)
     }
 
     static func say(_ id: Int, _ status: String, _ detail: String) { say(String(id), status, detail) }

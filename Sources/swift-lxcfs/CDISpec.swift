@@ -12,7 +12,7 @@ import Musl
 /// (podman, Docker 28.2+, containerd 2.0, CRI-O).
 struct CDISpec: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "swift-lxcfs cdi-spec",
+        commandName: "cdi-spec",
         abstract: "Print a CDI spec whose device swift-lxcfs.io/view=all binds the served files into a container.",
         discussion: """
             Write it where the runtime reads CDI specs, e.g. \

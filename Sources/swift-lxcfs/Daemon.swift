@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import SystemPackage
 import LXCFSCore
+import LXCFSMountInfo
 import LXCFSFilesystem
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +79,7 @@ struct Daemon {
                 logger.info("\(why); mounting afresh")
             case .failed(let why):
                 logger.error("takeover failed: \(why).")
-                if let top = MountEntry.top(at: mountPoint), top.type.hasPrefix("fuse") {
+                if let top = MountInfo.top(at: mountPoint), top.fsType.hasPrefix("fuse") {
                     throw Failure("\(mountPoint) is still served and the takeover failed: \(why).")
                 }
                 fellBack = true
@@ -173,13 +174,13 @@ struct Daemon {
     /// is detached first, and a FUSE mount that still answers or is held
     /// silent elsewhere is refused without waiting on it.
     func prepareMountPoint(fellBack: Bool) throws {
-        if fellBack, let top = MountEntry.top(at: mountPoint), top.type.hasPrefix("fuse") {
+        if fellBack, let top = MountInfo.top(at: mountPoint), top.fsType.hasPrefix("fuse") {
             switch Self.probeMount(mountPoint) {
             case .dead:
                 logger.warning("detaching the dead FUSE mount at \(mountPoint)")
                 FUSEMount.unmount(mountPoint)
             case .answers:
-                throw Failure("something is already mounted at \(mountPoint) (\(top.type)) and answers\(Self.takeoverHint(mountPoint)).")
+                throw Failure("something is already mounted at \(mountPoint) (\(top.fsType)) and answers\(Self.takeoverHint(mountPoint)).")
             case .silent:
                 throw Failure("a FUSE mount at \(mountPoint) does not answer; another process holds its connection.")
             }
@@ -197,7 +198,7 @@ struct Daemon {
         // A FUSE filesystem on top (another lxcfs) is refused; a bind mount
         // (a Kubernetes hostPath, a shared mount made for propagation) is
         // what the daemon mounts over.
-        if let type = MountEntry.top(at: mountPoint)?.type, type.hasPrefix("fuse") {
+        if let type = MountInfo.top(at: mountPoint)?.fsType, type.hasPrefix("fuse") {
             throw Failure("something is already mounted at \(mountPoint) (\(type))\(Self.takeoverHint(mountPoint)).")
         }
     }

@@ -12,7 +12,7 @@ import Musl
 /// start runs, on its own.
 struct ReattachCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "swift-lxcfs reattach",
+        commandName: "reattach",
         abstract: "Replace the binds of dead lxcfs mounts in every mount namespace with binds of the live daemon's files.",
         discussion: """
             Finds every mount namespace on the host (each once, from /proc/*/ns/mnt) with fuse.lxcfs \
@@ -45,23 +45,26 @@ struct ReattachCommand: ParsableCommand {
     }
 }
 
-/// The command-line words of the reattach step: the subcommand and the
-/// hidden re-execs (the connection probe and the namespace helper).
-enum ReattachEntry {
-    /// Runs `args` when it is one of them and never returns then; returns otherwise.
-    static func dispatch(_ args: [String]) {
-        switch args.first {
-        case "reattach":
-            Entry.run(ReattachCommand.self, Array(args.dropFirst()), help: "swift-lxcfs reattach --help")
-            exit(0)
-        case ConnectionProbe.subcommand:
-            exit(ConnectionProbe.main(Array(args.dropFirst())))
-        case NamespaceHelper.subcommand:
-            exit(NamespaceHelper.main(Array(args.dropFirst())))
-        default:
-            return
-        }
-    }
+/// `swift-lxcfs __reattach-probe PATH`: the connection probe the reattach
+/// step re-executes (hidden; see `ConnectionProbe`).
+struct ReattachProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: ConnectionProbe.subcommand, shouldDisplay: false)
+
+    @Argument(parsing: .captureForPassthrough)
+    var arguments: [String] = []
+
+    func run() throws { exitProcess(ConnectionProbe.main(arguments)) }
+}
+
+/// `swift-lxcfs __reattach-ns ...`: the namespace helper the reattach step
+/// re-executes (hidden; see `NamespaceHelper`).
+struct NamespaceHelperCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: NamespaceHelper.subcommand, shouldDisplay: false)
+
+    @Argument(parsing: .captureForPassthrough)
+    var arguments: [String] = []
+
+    func run() throws { exitProcess(NamespaceHelper.main(arguments)) }
 }
 
 /// The reattach step at daemon start.

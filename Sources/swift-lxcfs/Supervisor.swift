@@ -1,7 +1,9 @@
+import ArgumentParser
 import CLinux
 import Logging
 import LXCFSCore
 import LXCFSFilesystem
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -331,7 +333,7 @@ struct Supervisor {
             if !taken { descriptors.forEach { close($0) } }
             if fields["READY"] == "1", !childReady {
                 childReady = true
-                if let top = MountEntry.top(at: config.mountPoint), top.type.hasPrefix("fuse") {
+                if let top = MountInfo.top(at: config.mountPoint), top.fsType.hasPrefix("fuse") {
                     servedDevice = top.device
                 }
                 logger.info("the server is ready", metadata: ["pid": "\(child)"])
@@ -444,7 +446,7 @@ struct Supervisor {
             store.removeAll()
             removeReadyFile()
             defer { detachInHostNamespace() }
-            if held, let type = MountEntry.top(at: config.mountPoint)?.type, type.hasPrefix("fuse") {
+            if held, let type = MountInfo.top(at: config.mountPoint)?.fsType, type.hasPrefix("fuse") {
                 logger.warning("the server left its mount; detaching it", metadata: ["mountpoint": "\(config.mountPoint)"])
                 if umount2(config.mountPoint, Int32(MNT_DETACH)) != 0 {
                     logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(errno)))")
@@ -471,15 +473,9 @@ struct Supervisor {
                 logger.debug("no other mount namespace to clean up", metadata: ["device": "\(device)"])
                 return
             }
-            var targets: [String] = []
-            for line in ByteParser.lines(bytes[...]) {
-                let fields = line.split(separator: UInt8(ascii: " "))
-                guard fields.count > 4, String(decoding: fields[2], as: UTF8.self) == device,
-                      let dash = fields.firstIndex(where: { $0.elementsEqual("-".utf8) }), dash + 1 < fields.count,
-                      String(decoding: fields[dash + 1], as: UTF8.self).hasPrefix("fuse")
-                else { continue }
-                targets.append(MountEntry.unescape(String(decoding: fields[4], as: UTF8.self)))
-            }
+            let targets = MountInfo.entries(bytes[...])
+                .filter { $0.device == device && $0.fsType.hasPrefix("fuse") }
+                .map(\.mountPoint)
             guard !targets.isEmpty else { return }
             let nsFD = open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC)
             guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
@@ -567,80 +563,54 @@ struct Supervisor {
 /// runs the server (`swift-lxcfs [OPTIONS] [MOUNTPOINT]`) as a child and
 /// holds its FUSE connection across the child's crashes and restarts
 /// (see `Supervisor`). The server's options are checked here, then passed on.
-enum Supervise {
-    static let usage = "swift-lxcfs supervise [--takeover] [--ready-file FILE] [OPTIONS] [MOUNTPOINT]"
-    static let help = """
-        USAGE: \(usage)
+struct Supervise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise",
+        abstract: "Run the server and start it again when it dies, holding the FUSE connection meanwhile.",
+        usage: "swift-lxcfs supervise [--takeover] [--ready-file FILE] [OPTIONS] [MOUNTPOINT]",
+        discussion: """
+            Runs 'swift-lxcfs [OPTIONS] [MOUNTPOINT]' and starts it again when it dies, holding \
+            the FUSE connection's descriptors meanwhile, so the mount and the bind mounts made \
+            from it keep working. OPTIONS are the server's (see 'swift-lxcfs serve --help').
 
-        Runs 'swift-lxcfs [OPTIONS] [MOUNTPOINT]' and starts it again when it dies, holding
-        the FUSE connection's descriptors meanwhile, so the mount and the bind mounts made
-        from it keep working. OPTIONS are the server's (see 'swift-lxcfs --help').
+            SIGTERM or SIGINT: final stop (the server unmounts). SIGHUP: restart the server \
+            without unmounting. A server that hands the connection over (--takeover from \
+            elsewhere) leaves this supervisor idle until SIGTERM; it then exits 0 and leaves \
+            the mount to its successor.
+            """
+    )
 
-        OPTIONS:
-          --takeover          The first server takes the connection over from the
-                              swift-lxcfs that serves MOUNTPOINT now (a live upgrade).
-          --ready-file FILE   Written with the serving child's pid once it is ready,
-                              removed when it stops (for a readiness probe).
-          -h, --help          Show this help.
+    @Flag(name: .customLong("takeover"), help: "The first server takes the connection over from the swift-lxcfs that serves MOUNTPOINT now (a live upgrade).")
+    var takeover = false
 
-        SIGTERM or SIGINT: final stop (the server unmounts). SIGHUP: restart the server
-        without unmounting. A server that hands the connection over (--takeover from
-        elsewhere) leaves this supervisor idle until SIGTERM; it then exits 0 and leaves
-        the mount to its successor.
+    @Option(name: .customLong("ready-file"), help: ArgumentHelp("Written with the serving child's pid once it is ready, removed when it stops (for a readiness probe).", valueName: "FILE"))
+    var readyFile: String?
 
-        """
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The server's options and mount point, passed on as they are.", valueName: "OPTIONS"))
+    var serverArguments: [String] = []
 
-    /// Parses the supervisor's own options and checks the rest as the
-    /// server's command line; returns the exit status.
-    static func main(_ args: [String]) -> Int32 {
-        var takeover = false
-        var readyFile: String?
-        var server: [String] = []
-        var rest = args[...]
-        while let arg = rest.popFirst() {
-            switch arg {
-            case "--takeover":
-                takeover = true
-            case "--ready-file":
-                guard let value = rest.popFirst() else {
-                    printError("--ready-file needs a file name; see 'swift-lxcfs supervise --help'.")
-                    return 1
-                }
-                readyFile = value
-            case "-h", "--help":
-                _ = help.withCString { write(1, $0, strlen($0)) }
-                return 0
-            case "--":
-                server.append(arg)
-                server += rest
-                rest = []
-            default:
-                if arg.hasPrefix("--ready-file=") {
-                    readyFile = String(arg.dropFirst("--ready-file=".count))
-                } else {
-                    server.append(arg)
-                }
-            }
-        }
-        let parsed: SwiftLXCFS
+    /// The server's command line, checked as `serve` parses it.
+    var server: Serve {
+        get throws { try Serve.parse(serverArguments) }
+    }
+
+    func validate() throws {
+        let parsed: Serve
         do {
-            parsed = try SwiftLXCFS.parseAsRoot(server.map { $0 == "-v" ? "--version" : $0 }) as! SwiftLXCFS
+            parsed = try server
         } catch {
-            if SwiftLXCFS.exitCode(for: error) == .success {
-                printError("supervise runs the server; ask 'swift-lxcfs --help' or '--version' directly.")
-                return 1
-            }
-            var sentence = SwiftLXCFS.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
-            while sentence.hasSuffix(".") { sentence.removeLast() }
-            printError("\(sentence); see 'swift-lxcfs supervise --help'.")
-            return 1
+            throw ValidationError(SwiftLXCFS.sentence(for: error))
         }
         guard parsed.mountpoint.hasPrefix("/") else {
-            printError("the mount point \(parsed.mountpoint) must be an absolute path.")
-            return 1
+            throw ValidationError("the mount point \(parsed.mountpoint) must be an absolute path")
         }
+    }
+
+    func run() throws {
+        let parsed = try server
         let logger = makeLogger(debug: parsed.debug)
-        return Supervisor(serverArguments: server, mountPoint: parsed.mountpoint, takeover: takeover,
-                          readyFile: readyFile, logger: logger).run()
+        let status = Supervisor(serverArguments: serverArguments, mountPoint: parsed.mountpoint, takeover: takeover,
+                                readyFile: readyFile, logger: logger).run()
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -30,66 +30,91 @@ struct Failure: Error, CustomStringConvertible {
     init(_ sentence: String) { description = sentence }
 }
 
-/// The entry point: `swift-lxcfs render ...` runs `Render`, `swift-lxcfs
-/// supervise ...` the supervisor (`Supervise`); anything else
-/// is the daemon's command line. (A positional MOUNTPOINT beside subcommands
-/// would swallow the word `render`, so the dispatch is done here.)
+/// The command line: `swift-lxcfs [serve] [OPTIONS] [MOUNTPOINT]` runs the
+/// daemon (`Serve`, the default subcommand, so lxcfs's command line parses
+/// as it is), and `render`, `supervise`, `reattach`, `cdi-spec` and
+/// `webhook` the other commands. Two hidden subcommands are the reattach
+/// step's re-execs (the connection probe and the namespace helper).
 @main
-enum Entry {
-    static func main() {
-        let args = Array(CommandLine.arguments.dropFirst())
-        ReattachEntry.dispatch(args)
-        if args.first == "render" {
-            run(Render.self, Array(args.dropFirst()), help: "swift-lxcfs render --help")
-        } else if args.first == "supervise" {
-            exit(Supervise.main(Array(args.dropFirst())))
-        } else if args.first == "webhook" {
-            WebhookLauncher.exec(Array(args.dropFirst()))
-        } else if args.first == "cdi-spec" {
-            run(CDISpec.self, Array(args.dropFirst()), help: "swift-lxcfs cdi-spec --help")
-        } else {
-            // lxcfs spells --version as -v too.
-            run(SwiftLXCFS.self, args.map { $0 == "-v" ? "--version" : $0 }, help: "swift-lxcfs --help")
-        }
-    }
-
-    /// Parses and runs a command; a command-line error is one sentence on
-    /// standard error and a non-zero exit, help and version exit 0.
-    static func run<C: ParsableCommand>(_ type: C.Type, _ args: [String], help: String) {
-        do {
-            var command = try type.parseAsRoot(args)
-            try command.run()
-        } catch let code as ExitCode {
-            exit(code.rawValue)
-        } catch {
-            let code = type.exitCode(for: error)
-            if code == .success { type.exit(withError: error) }
-            var sentence = type.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
-            while sentence.hasSuffix(".") { sentence.removeLast() }
-            printError("\(sentence); see '\(help)'.")
-            exit(code.rawValue)
-        }
-    }
-}
-
 struct SwiftLXCFS: ParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
         commandName: "swift-lxcfs",
         abstract: "A FUSE filesystem that shows each container its own /proc view (a drop-in for lxcfs).",
+        usage: """
+            swift-lxcfs [serve] [OPTIONS] [MOUNTPOINT]
+            swift-lxcfs <subcommand>
+            """,
+        discussion: """
+            Without a subcommand it runs the daemon ('serve'): it mounts proc/ and sys/ views at \
+            MOUNTPOINT. Bind-mount them over a container's /proc and /sys files, e.g. \
+            -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw. 'swift-lxcfs serve --help' lists its \
+            OPTIONS, which are lxcfs's.
+            """,
+        version: version,
+        subcommands: [Serve.self, Render.self, Supervise.self, ReattachCommand.self, CDISpec.self,
+                      WebhookCommand.self, ReattachProbeCommand.self, NamespaceHelperCommand.self],
+        defaultSubcommand: Serve.self
+    )
+
+    /// Parses the command line and runs the command. A command-line error
+    /// is one sentence on standard error and a non-zero exit; help and
+    /// version exit 0.
+    static func main() {
+        var args = Array(CommandLine.arguments.dropFirst())
+        // lxcfs spells --version as -v too (on the daemon's command line).
+        if subcommand(named: args.first) == nil { args = args.map { $0 == "-v" ? "--version" : $0 } }
+        do {
+            var command = try parseAsRoot(args)
+            try command.run()
+        } catch let code as ExitCode {
+            exitProcess(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            printError("\(sentence(for: error)); see '\(helpHint(args))'.")
+            exitProcess(code.rawValue)
+        }
+    }
+
+    /// The first line of argument-parser's message for `error`, without a
+    /// final period.
+    static func sentence(for error: Error) -> String {
+        var sentence = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid command line"
+        while sentence.hasSuffix(".") { sentence.removeLast() }
+        return sentence
+    }
+
+    /// `swift-lxcfs SUBCOMMAND --help` for the subcommand `args` names
+    /// (the daemon's, `serve`, when it names none).
+    static func helpHint(_ args: [String]) -> String {
+        "swift-lxcfs \((subcommand(named: args.first) ?? Serve.self)._commandName) --help"
+    }
+
+    /// The subcommand called `word`, if any.
+    static func subcommand(named word: String?) -> ParsableCommand.Type? {
+        configuration.subcommands.first { $0._commandName == word }
+    }
+}
+
+/// `swift-lxcfs [serve] [OPTIONS] [MOUNTPOINT]`: the daemon, with lxcfs's options.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Mount the proc/ and sys/ views at MOUNTPOINT and serve them (the default subcommand).",
         discussion: """
             Mounts proc/ and sys/ views at MOUNTPOINT. Bind-mount them over a container's /proc \
-            and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw.
+            and /sys files, e.g. -v /var/lib/lxcfs/proc/meminfo:/proc/meminfo:rw. 'serve' may be \
+            left out, as lxcfs has no such word: 'swift-lxcfs -l /var/lib/lxcfs' is this command.
 
             'swift-lxcfs render --help' shows the offline renderer, which prints a file as a given \
             process would read it; 'swift-lxcfs reattach --help' the step that repairs containers \
-            whose lxcfs binds died, which every start runs; 'swift-lxcfs webhook --help' the \
+            whose lxcfs binds died, which every start runs; 'swift-lxcfs supervise --help' the \
+            supervisor that keeps the mount across restarts; 'swift-lxcfs webhook --help' the \
             Kubernetes admission webhook; 'swift-lxcfs cdi-spec --help' the CDI spec.
-            """,
-        version: version
+            """
     )
-
     @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Run in the foreground (always the case; accepted for lxcfs compatibility).")
     var foreground = false
 
@@ -140,7 +165,7 @@ struct SwiftLXCFS: ParsableCommand {
 /// `swift-lxcfs render`: prints a file exactly as a process would read it through the mount.
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "swift-lxcfs render",
+        commandName: "render",
         abstract: "Print a virtual file as process PID would read it through the mount.",
         discussion: "With --root, every host file is read under DIR and \"now\" is DIR/proc/uptime."
     )
@@ -188,6 +213,9 @@ func makeLogger(debug: Bool) -> Logger {
     logger.logLevel = debug ? .debug : .info
     return logger
 }
+
+/// exit(3), for code inside a command type, where `exit` names argument-parser's.
+func exitProcess(_ status: Int32) -> Never { exit(status) }
 
 func printError(_ sentence: String) {
     let line = "swift-lxcfs: \(sentence)\n"

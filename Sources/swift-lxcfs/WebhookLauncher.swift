@@ -1,8 +1,25 @@
+import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+
+/// `swift-lxcfs webhook ARGUMENTS...`: the admission webhook, passed on whole
+/// (`--help` included) to its own program.
+struct WebhookCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhook",
+        abstract: "Run the Kubernetes admission webhook (the program swift-lxcfs-webhook beside this one).",
+        // `--help` is passed on to the webhook program, which answers it.
+        helpNames: []
+    )
+
+    @Argument(parsing: .captureForPassthrough, help: "The webhook's options ('swift-lxcfs webhook --help' lists them).")
+    var arguments: [String] = []
+
+    func run() throws { WebhookLauncher.exec(arguments) }
+}
 
 /// `swift-lxcfs webhook ...` runs the admission webhook, a program of its own
 /// (`swift-lxcfs-webhook`, so that the daemon links no HTTP or TLS code),

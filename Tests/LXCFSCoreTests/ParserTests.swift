@@ -92,22 +92,3 @@ final class GarbageInputTests: XCTestCase {
         XCTAssertEqual(f.render(.cpuOnline, pid: 42), "0-3\n")
     }
 }
-
-final class MountInfoTests: XCTestCase {
-    func testEntriesUndoEscapesAndFindTheTypeAfterTheSeparator() {
-        let text = """
-            36 25 0:31 / /var/lib/my\\040mnt rw,nosuid shared:7 master:1 - fuse.lxcfs swift-lxcfs rw,user_id=0
-            37 25 0:32 /kube /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
-            garbage line
-            38 25 0:33 / /short rw -
-
-            """
-        let e = MountInfo.entries(Array(text.utf8)[...])
-        XCTAssertEqual(e.count, 2)
-        XCTAssertEqual(e[0].mountPoint, "/var/lib/my mnt")
-        XCTAssertEqual(e[0].fstype, "fuse.lxcfs")
-        XCTAssertEqual(e[0].superOptions, "rw,user_id=0")
-        XCTAssertEqual(e[1].root, "/kube")
-        XCTAssertEqual(e[1].fstype, "cgroup")
-    }
-}

@@ -1,4 +1,5 @@
 import XCTest
+import LXCFSMountInfo
 @testable import LXCFSReattach
 
 final class MountTableTests: XCTestCase {
@@ -15,7 +16,7 @@ final class MountTableTests: XCTestCase {
         """
 
     func testParsesFieldsAndUnescapesPaths() {
-        let m = MountTable.parse(table)
+        let m = MountInfo.entries(table)
         XCTAssertEqual(m.count, 8)
         XCTAssertEqual(m[2].device, "0:41")
         XCTAssertEqual(m[2].optionalFields, ["shared:5"])
@@ -30,7 +31,7 @@ final class MountTableTests: XCTestCase {
     }
 
     func testTopmostAndCoveredAndInside() {
-        let m = MountTable.parse(table)
+        let m = MountInfo.entries(table)
         XCTAssertEqual(MountTable.topmost(at: "/proc/meminfo", in: m)?.id, 81)
         XCTAssertTrue(MountTable.isCovered(m[3], in: m))
         XCTAssertFalse(MountTable.isCovered(m[4], in: m))
@@ -63,7 +64,7 @@ final class ContainerIDTests: XCTestCase {
 final class HelperProtocolTests: XCTestCase {
     func testArgumentsAndResults() {
         let live = LiveMount(mountPoint: "/var/lib/lxcfs", device: "0:55", id: 90)
-        let item = HelperItem(MountTable.parse("80 22 0:41 /proc/meminfo /proc/meminfo ro,nosuid - fuse.lxcfs lxcfs rw")[0])
+        let item = HelperItem(MountInfo.entries("80 22 0:41 /proc/meminfo /proc/meminfo ro,nosuid - fuse.lxcfs lxcfs rw")[0])
         XCTAssertEqual(NamespaceHelper.arguments(live: live, pid: 7, inode: 4026531840, mode: .beneath, items: [item]),
                        ["__reattach-ns", "/var/lib/lxcfs", "0:55", "7", "4026531840", "beneath",
                         "80", "/proc/meminfo", "/proc/meminfo", "ro,nosuid"])
