@@ -189,7 +189,11 @@ public struct CgroupMembership: Sendable, Hashable {
 
     /// Parses `/proc/PID/cgroup`.
     public init(parsing bytes: ArraySlice<UInt8>) {
-        self.bytes = Array(bytes)
+        // A copy of exactly the text: `Array(slice)` of a whole array keeps
+        // its buffer, and the reader's is 8 KiB (`processCgroupCapacity`).
+        // Memberships key the render cache and the per-container budgets,
+        // a thousand containers' at once, so each must hold only its text.
+        self.bytes = bytes.withUnsafeBufferPointer { Array($0) }
         var unified: String?
         var entries: [Entry] = []
         // One allocation: a v1 host has some 12 hierarchies.

@@ -16,7 +16,7 @@ struct LimitFlags: ParsableArguments {
     var renderCacheMilliseconds: Int = 20
 
     @Option(name: .customLong("container-cpu-budget"),
-            help: "Daemon CPU one container's reads may use, in cores (0.1: 100 ms a second, with a 50 ms burst); past it they wait for their replies while other containers are served. 0: no budget. (default: 0.1)")
+            help: "Daemon CPU one container's reads may use, in cores (0.1: 100 ms a second, with a 50 ms burst); past it they wait for their replies while other containers are served. 0: no budget.")
     var containerCPUBudget: Double = ContainerCPUBudget.defaultCores
 
     /// The CPU budget per container.

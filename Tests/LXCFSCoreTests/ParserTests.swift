@@ -50,6 +50,20 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(CgroupMembership(parsing: Array("0::/init.scope\n".utf8)[...]).unifiedPath, "/")
     }
 
+    /// A membership is kept as a key of the render cache and of the
+    /// per-container budgets: it must hold its text, not the reader's
+    /// 8 KiB buffer it was parsed from.
+    func testMembershipHoldsOnlyItsText() {
+        let text = "4:memory:/docker/abc\n0::/system.slice\n"
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(8192)
+        buffer.append(contentsOf: text.utf8)
+        let m = CgroupMembership(parsing: buffer[...])
+        XCTAssertEqual(m.bytes, Array(text.utf8))
+        XCTAssertLessThan(m.bytes.capacity, 256)
+        XCTAssertEqual(m, CgroupMembership(parsing: Array(text.utf8)[...]))
+    }
+
     func testMemoryStatKeysForEachVersion() {
         let v1 = MemoryStat(parsingV1: Array("cache 1\ntotal_cache 4096\ntotal_rss 8192\ntotal_mapped_file 1024\n".utf8)[...])
         XCTAssertEqual(v1.cache, 4096)
