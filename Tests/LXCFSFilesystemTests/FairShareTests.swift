@@ -55,4 +55,36 @@ final class FairShareTests: XCTestCase {
         shares.drain()
         XCTAssertEqual(served.load(ordering: .relaxed), 3)
     }
+    /// Containers in debt are served in turn, one request each, whichever
+    /// shard their buckets are in; none is left out and none served twice.
+    func testQueuedContainersAreServedRoundRobinOverTheShards() {
+        let served = Mutex<[UInt64]>([])
+        let shares = FairShare(budget: ContainerCPUBudget(cores: 0.000001, burstNanoseconds: 0)) { r, _ in
+            served.withLock { $0.append(r.unique) }
+        }
+        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
+                                                                                maxReadahead: 0),
+                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let containers = (0..<200).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
+        let argument = [UInt8](repeating: 0, count: 8)
+        // Three requests of each container, queued container by container:
+        // request k of container i is 1000 * k + i.
+        for (i, c) in containers.enumerated() {
+            for k in 0..<3 {
+                argument.withUnsafeBytes { arg in
+                    shares.postpone(FUSERequest(unique: UInt64(1000 * k + i), opcode: 15, nodeID: 1, uid: 0, gid: 0,
+                                                pid: 1, argument: arg),
+                                    container: c, on: connection)
+                }
+            }
+        }
+        shares.drain()
+        let order = served.withLock { $0 }
+        XCTAssertEqual(order.count, 600)
+        XCTAssertEqual(Set(order).count, 600)
+        // Every container's first request before any container's second.
+        let firstRound = order.prefix(200).map { $0 / 1000 }
+        XCTAssertEqual(Set(firstRound), [0], "a container was served twice before another once")
+        XCTAssertEqual(Set(order.prefix(200).map { $0 % 1000 }).count, 200)
+    }
 }

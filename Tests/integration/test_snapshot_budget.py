@@ -7,7 +7,9 @@ first read, keeps a snapshot only until its end is served, and keeps the
 snapshots under its budgets: its RSS stays at most 32 MiB. Another
 container's reads stay right meanwhile, and afterwards every held handle
 reads a whole, well-formed file: the rest of a dropped snapshot comes from a
-fresh rendering on whole lines (README, "Budgets").
+fresh rendering on whole lines (README, "Budgets"). The one exception is
+the documented one: a reader in the middle of proc/stat's long intr line,
+whose beginning changed meanwhile, gets a clean end of file there.
 """
 import json
 import subprocess
@@ -84,7 +86,7 @@ for name in files:
     reference[name] = read_on(fd).decode()
     os.close(fd)
 bad = []
-checked = 0
+checked = cut = 0
 for fd, name, state, got in held:
     if state == 2:
         rest = os.read(fd, 4096)
@@ -93,7 +95,21 @@ for fd, name, state, got in held:
         if rest:
             bad.append((name, state, "no end of file after the end", rest[:80].decode()))
     else:
-        texts = [(got + read_on(fd)).decode()]
+        rest = read_on(fd)
+        head = got.decode()
+        # The one clean short end a reader can get (README, "Budgets"): in
+        # the middle of proc/stat's long intr line, whose beginning changed
+        # since its snapshot (the total's digits), once the resume allowance
+        # is half spent. Its whole lines must still be right.
+        if not rest and name.endswith("stat") and head.rsplit("\n", 1)[-1].startswith("intr "):
+            whole = head.rsplit("\n", 1)[0] + "\n"
+            if not well_formed(name, whole) or keys(name, whole) != keys(name, reference[name])[:len(keys(name, whole))]:
+                bad.append((name, state, "cut in intr", head[:300]))
+            cut += 1
+            checked += 1
+            os.close(fd)
+            continue
+        texts = [(got + rest).decode()]
     for text in texts:
         checked += 1
         if not well_formed(name, text) or keys(name, text) != keys(name, reference[name]):
@@ -104,7 +120,7 @@ for fd, name, state, got in held:
         if total[:2] != ["MemTotal:", str(300 * 1024)]:
             bad.append((name, state, "MemTotal", total))
     os.close(fd)
-print(json.dumps({"checked": checked, "bad": bad[:10], "nbad": len(bad)}), flush=True)
+print(json.dumps({"checked": checked, "bad": bad[:10], "nbad": len(bad), "cut": cut}), flush=True)
 """
 
 # Runs in the quiet container: reads meminfo in a loop until told to stop,
@@ -168,12 +184,16 @@ def test_100000_held_handles_keep_the_daemon_small_and_read_right(start_daemon, 
         for p in holders + [reader]:
             p.kill()
             p.wait()
-    print(f"daemon RSS peak: {held_peak} KiB holding, {peak[0]} KiB in all; quiet reads: {reads}")
+    cut = sum(r["cut"] for r in results)
+    print(f"daemon RSS peak: {held_peak} KiB holding, {peak[0]} KiB in all; quiet reads: {reads}; "
+          f"{cut} readers in the middle of proc/stat's intr line got a clean end there")
     assert held_peak <= 32 * 1024, f"daemon RSS {held_peak} KiB with {HANDLES} handles held"
     assert peak[0] <= 32 * 1024, f"daemon RSS {peak[0]} KiB while the held handles were read"
     for r in results:
         assert r["nbad"] == 0, r["bad"]
     assert sum(r["checked"] for r in results) >= HANDLES
+    # Only a third of the handles were read 100 bytes in, a third of those are of proc/stat.
+    assert cut <= HANDLES // 9 + HOLDERS, cut
     assert reads > 0 and wrong == 0, (reads, wrong)
 
 
