@@ -31,7 +31,7 @@ final class RenderCache: Sendable {
 
     /// How long a rendering is reused, in nanoseconds.
     let tick: UInt64
-    private let entries = Mutex<(map: [RenderKey: Entry], purgedAt: UInt64)>(([:], 0))
+    private let entries = AdaptiveMutex<(map: [RenderKey: Entry], purgedAt: UInt64)>(([:], 0))
     /// More entries than this and, at most once a tick, the ones unused
     /// for two ticks are dropped: a rendering older than a tick is never
     /// served again, so only the keys of the last moments are kept.
@@ -80,7 +80,7 @@ final class RenderCache: Sendable {
         var namespace: String??
         var at: UInt64
     }
-    private let readers = Mutex<(map: [Int32: Reader], purgedAt: UInt64)>(([:], 0))
+    private let readers = AdaptiveMutex<(map: [Int32: Reader], purgedAt: UInt64)>(([:], 0))
 
     /// The reader's container cgroups and (with `needNamespace`) pid
     /// namespace, from the last tick or from `membership` and `namespace`.

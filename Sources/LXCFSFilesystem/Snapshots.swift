@@ -386,7 +386,7 @@ final class HandleStore: @unchecked Sendable {
     }
 
     let budget: SnapshotBudget
-    private let state: Mutex<State>
+    private let state: AdaptiveMutex<State>
     /// Bookkeeping bytes counted for each kept snapshot (its object, its
     /// array's header, its budget entry and queue slots, malloc's headers).
     static let overhead = 192
@@ -399,7 +399,7 @@ final class HandleStore: @unchecked Sendable {
     /// - Parameter generation: the handle table's generation (bits 48-63 of its handles).
     init(budget: SnapshotBudget, generation: UInt64 = 1) {
         self.budget = budget
-        self.state = Mutex(State(handles: HandleSlots(generation: generation)))
+        self.state = AdaptiveMutex(State(handles: HandleSlots(generation: generation)))
     }
 
     // MARK: Handles
