@@ -86,6 +86,8 @@ final class FairShare: @unchecked Sendable {
     /// the daemon's samples waiting for it (docs/performance.md).
     private final class Shard: @unchecked Sendable {
         let buckets = Mutex<[CgroupMembership?: Bucket]>([:])
+        /// When the shard was last purged of full buckets (CLOCK_MONOTONIC ns).
+        let purgedAt = Atomic<UInt64>(0)
     }
 
     /// The containers with queued requests, in round-robin order (the
@@ -114,6 +116,8 @@ final class FairShare: @unchecked Sendable {
     /// nothing queued are forgotten (a full bucket is what a new one is):
     /// 4,096 containers over all shards.
     static let bucketsPerShard = 4096 / shardCount
+    /// The least time between two purges of one shard, in nanoseconds.
+    static let purgeInterval: UInt64 = 1_000_000_000
 
     /// Nanoseconds of CPU a container earns per nanosecond of wall time.
     private var rate: Double { budget.cores }
@@ -150,11 +154,22 @@ final class FairShare: @unchecked Sendable {
 
     /// Charges `container` for `nanoseconds` of daemon CPU.
     func charge(_ container: CgroupMembership?, _ nanoseconds: UInt64) {
-        shard(container).buckets.withLock { buckets in
-            buckets[container]?.tokens -= Double(nanoseconds)
-            // Buckets of containers gone quiet and full are forgotten.
-            if buckets.count > Self.bucketsPerShard {
-                buckets = buckets.filter { $0.value.queued > 0 || $0.value.tokens < Double(budget.burstNanoseconds) }
+        let now = MonotonicClock.nanoseconds()
+        let shard = shard(container)
+        // At most once a second, and only past `bucketsPerShard`: buckets
+        // that would be full by now (refilled lazily, so judged by what they
+        // hold plus what they earned since) with nothing queued are
+        // forgotten; a new bucket starts full, so nothing is lost.
+        let purge = now &- shard.purgedAt.load(ordering: .relaxed) >= Self.purgeInterval
+        shard.buckets.withLock { buckets in
+            buckets[container, default: Bucket(tokens: Double(budget.burstNanoseconds), refilledAt: now)].tokens
+                -= Double(nanoseconds)
+            if purge, buckets.count > Self.bucketsPerShard {
+                let burst = Double(budget.burstNanoseconds)
+                buckets = buckets.filter { key, b in
+                    key == container || b.queued > 0 || b.tokens + Double(now &- b.refilledAt) * rate < burst
+                }
+                shard.purgedAt.store(now, ordering: .relaxed)
             }
         }
     }
@@ -165,7 +180,8 @@ final class FairShare: @unchecked Sendable {
                             gid: request.gid, pid: request.pid, argument: Array(request.argument), connection: connection)
         let now = MonotonicClock.nanoseconds()
         let first = shard(container).buckets.withLock { buckets -> Bool in
-            var b = buckets[container] ?? Bucket(tokens: 0, refilledAt: now)
+            // Taken out and put back, so that the queue is not copied.
+            var b = buckets.removeValue(forKey: container) ?? Bucket(tokens: 0, refilledAt: now)
             let first = b.queued == 0
             b.queue.append(kept)
             buckets[container] = b
@@ -201,9 +217,10 @@ final class FairShare: @unchecked Sendable {
             }) else { return nil }
             // (taken, and whether the container stays in the round)
             let (taken, stays) = shard(key).buckets.withLock { buckets -> (Deferred?, Bool) in
-                guard var b = buckets[key], b.queued > 0 else { return (nil, false) }
-                refill(&b, now: now)
+                guard var b = buckets.removeValue(forKey: key) else { return (nil, false) }
                 defer { buckets[key] = b }
+                guard b.queued > 0 else { return (nil, false) }
+                refill(&b, now: now)
                 guard b.tokens > 0 || ignoringBudget else { return (nil, true) }
                 let d = b.queue[b.head]
                 b.head += 1

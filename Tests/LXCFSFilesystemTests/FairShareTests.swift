@@ -87,4 +87,37 @@ final class FairShareTests: XCTestCase {
         XCTAssertEqual(Set(firstRound), [0], "a container was served twice before another once")
         XCTAssertEqual(Set(order.prefix(200).map { $0 % 1000 }).count, 200)
     }
+    /// Worker threads queue requests of a few containers while the
+    /// dispatcher serves them: every request is served exactly once.
+    func testRequestsQueuedWhileTheDispatcherServesAreEachServedOnce() {
+        let served = Mutex<[UInt64]>([])
+        // Buckets refill at once (1 core, a 1 ms burst): the dispatcher serves as they are queued.
+        let shares = FairShare(budget: ContainerCPUBudget(cores: 1, burstNanoseconds: 1_000_000)) { r, _ in
+            served.withLock { $0.append(r.unique) }
+        }
+        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
+                                                                                maxReadahead: 0),
+                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let containers = (0..<5).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
+        let threads = 8, each = 2_000
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let argument = [UInt8](repeating: 0, count: 8)
+            for i in 0..<each {
+                argument.withUnsafeBytes { arg in
+                    shares.postpone(FUSERequest(unique: UInt64(t * each + i), opcode: 15, nodeID: 1, uid: 0, gid: 0,
+                                                pid: 1, argument: arg),
+                                    container: containers[(t + i) % containers.count], on: connection)
+                }
+            }
+        }
+        let servedByTheDispatcher = served.withLock { $0.count }
+        shares.drain()
+        XCTAssertGreaterThan(servedByTheDispatcher, 0)
+        let deadline = Date().addingTimeInterval(10)
+        while served.withLock({ $0.count }) < threads * each, Date() < deadline { usleep(10_000) }
+        usleep(50_000)
+        let order = served.withLock { $0 }
+        XCTAssertEqual(order.count, threads * each)
+        XCTAssertEqual(Set(order).count, threads * each)
+    }
 }

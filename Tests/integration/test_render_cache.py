@@ -22,6 +22,8 @@ CONTAINERS = 50
 LOOP = r"""
 import sys, time
 path, expected, seconds = sys.argv[1], sys.argv[2].encode(), float(sys.argv[3])
+# A file made after the first read, when a fifth argument names it.
+started = sys.argv[4] if len(sys.argv) > 4 else None
 reads = wrong = back = 0
 right = False
 seen = set()
@@ -30,6 +32,8 @@ while time.monotonic() < end:
     with open(path, "rb") as f:
         first = f.read().split(b"\n")[0]
     reads += 1
+    if started and reads == 1:
+        open(started, "w").close()
     if b" ".join(first.split()) != expected:
         wrong += 1
         back += right
@@ -59,7 +63,7 @@ def test_fifty_containers_in_loops_each_see_only_their_own_limit(start_daemon, c
     print(f"{total} reads by {CONTAINERS} containers, none wrong")
 
 
-def test_a_changed_limit_shows_after_the_tick(start_daemon, cgroups):
+def test_a_changed_limit_shows_after_the_tick(start_daemon, cgroups, tmp_path):
     d = start_daemon()
     cg = cgroups("swl-cache-limit", memory=300 * MIB)
 
@@ -73,9 +77,11 @@ def test_a_changed_limit_shows_after_the_tick(start_daemon, cgroups):
     time.sleep(0.25)
     assert first_line() == memtotal_line(200)
     # The same through a loop that keeps the cache warm all along.
-    loop = subprocess.Popen([sys.executable, "-c", LOOP, d.path("proc/meminfo"), memtotal_line(150), "3"],
+    started = tmp_path / "started"
+    loop = subprocess.Popen([sys.executable, "-c", LOOP, d.path("proc/meminfo"), memtotal_line(150), "3", str(started)],
                             stdout=subprocess.PIPE, text=True, preexec_fn=cg.preexec())
-    time.sleep(0.5)
+    # A read of 200 MiB before the write, however slowly Python starts.
+    wait_for(started.exists, timeout=30, what="the loop's first read")
     cg.write("memory", "memory.limit_in_bytes", 150 * MIB)
     out = loop.communicate(timeout=60)[0]
     reads, wrong, back, last_right = map(int, out.split(" ", 4)[:4])
