@@ -10,14 +10,27 @@ final class FairShareTests: XCTestCase {
         func handle(_ request: FUSERequest, on connection: FUSEConnection) {}
     }
 
+    /// A connection on no device: replies to it go nowhere.
+    static func connection() -> FUSEConnection {
+        FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096, maxReadahead: 0),
+                       handler: NoHandler(), logger: Logger(label: "test"))
+    }
+
+    /// Queues a READ-like request numbered `unique` for `container`.
+    static func postpone(_ shares: FairShare, _ unique: UInt64, _ container: CgroupMembership?, on connection: FUSEConnection) {
+        let argument = [UInt8](repeating: 0, count: 8)
+        argument.withUnsafeBytes { arg in
+            shares.postpone(FUSERequest(unique: unique, opcode: 15, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
+                            container: container, on: connection)
+        }
+    }
+
     func testPastItsBudgetAContainerIsServedLaterAndAnotherAtOnce() {
         let served = Mutex<[UInt64]>([])
         let shares = FairShare(budget: ContainerCPUBudget(cores: 0.01, burstNanoseconds: 1_000_000)) { r, _ in
             served.withLock { $0.append(r.unique) }
         }
-        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
-                                                                                maxReadahead: 0),
-                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let connection = Self.connection()
         let noisy = CgroupMembership(parsing: Array("4:memory:/noisy\n".utf8)[...])
         let quiet = CgroupMembership(parsing: Array("4:memory:/quiet\n".utf8)[...])
         XCTAssertTrue(shares.admits(noisy))
@@ -42,16 +55,8 @@ final class FairShareTests: XCTestCase {
         let shares = FairShare(budget: ContainerCPUBudget(cores: 0.000001, burstNanoseconds: 0)) { _, _ in
             served.add(1, ordering: .relaxed)
         }
-        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
-                                                                                maxReadahead: 0),
-                                        handler: NoHandler(), logger: Logger(label: "test"))
-        let argument = [UInt8](repeating: 0, count: 8)
-        for i in 0..<3 {
-            argument.withUnsafeBytes { arg in
-                shares.postpone(FUSERequest(unique: UInt64(i), opcode: 15, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
-                                container: nil, on: connection)
-            }
-        }
+        let connection = Self.connection()
+        for i in 0..<3 { Self.postpone(shares, UInt64(i), nil, on: connection) }
         shares.drain()
         XCTAssertEqual(served.load(ordering: .relaxed), 3)
     }
@@ -62,21 +67,12 @@ final class FairShareTests: XCTestCase {
         let shares = FairShare(budget: ContainerCPUBudget(cores: 0.000001, burstNanoseconds: 0)) { r, _ in
             served.withLock { $0.append(r.unique) }
         }
-        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
-                                                                                maxReadahead: 0),
-                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let connection = Self.connection()
         let containers = (0..<200).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
-        let argument = [UInt8](repeating: 0, count: 8)
         // Three requests of each container, queued container by container:
         // request k of container i is 1000 * k + i.
         for (i, c) in containers.enumerated() {
-            for k in 0..<3 {
-                argument.withUnsafeBytes { arg in
-                    shares.postpone(FUSERequest(unique: UInt64(1000 * k + i), opcode: 15, nodeID: 1, uid: 0, gid: 0,
-                                                pid: 1, argument: arg),
-                                    container: c, on: connection)
-                }
-            }
+            for k in 0..<3 { Self.postpone(shares, UInt64(1000 * k + i), c, on: connection) }
         }
         shares.drain()
         let order = served.withLock { $0 }
@@ -95,19 +91,12 @@ final class FairShareTests: XCTestCase {
         let shares = FairShare(budget: ContainerCPUBudget(cores: 1, burstNanoseconds: 1_000_000)) { r, _ in
             served.withLock { $0.append(r.unique) }
         }
-        let connection = FUSEConnection(fd: -1, parameters: FUSEInitParameters(major: 7, minor: 40, flags: 0, maxWrite: 4096,
-                                                                                maxReadahead: 0),
-                                        handler: NoHandler(), logger: Logger(label: "test"))
+        let connection = Self.connection()
         let containers = (0..<5).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
         let threads = 8, each = 2_000
         DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let argument = [UInt8](repeating: 0, count: 8)
             for i in 0..<each {
-                argument.withUnsafeBytes { arg in
-                    shares.postpone(FUSERequest(unique: UInt64(t * each + i), opcode: 15, nodeID: 1, uid: 0, gid: 0,
-                                                pid: 1, argument: arg),
-                                    container: containers[(t + i) % containers.count], on: connection)
-                }
+                Self.postpone(shares, UInt64(t * each + i), containers[(t + i) % containers.count], on: connection)
             }
         }
         let servedByTheDispatcher = served.withLock { $0.count }
