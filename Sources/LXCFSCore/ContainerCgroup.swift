@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LXCFSMountInfo
 
 /// The container's cgroup of a reader, per hierarchy: the cgroup every view
 /// (limits, headroom, swap, cpuset, CFS quota, CPU time, load, I/O,
@@ -22,9 +23,9 @@ import Musl
 ///   is the pause container in a sibling cgroup) its own cgroup. Here
 ///   swift-lxcfs departs from lxcfs, which takes the init's cgroup for every
 ///   reader in the namespace.
-public enum ContainerCgroup {
+package enum ContainerCgroup {
     /// Why a hierarchy's container cgroup was chosen.
-    public enum Reason: Sendable, Equatable {
+    package enum Reason: Sendable, Equatable {
         /// The reader is in the host's pid namespace (or its namespace or
         /// init cannot be read): its own cgroup.
         case noInit
@@ -41,28 +42,28 @@ public enum ContainerCgroup {
     }
 
     /// The choice made for one hierarchy.
-    public struct Choice: Sendable, Equatable {
+    package struct Choice: Sendable, Equatable {
         /// The hierarchy as `/proc/PID/cgroup` names it: `ID:CONTROLLERS`,
         /// such as `5:memory` or `0:` for the unified one.
-        public let hierarchy: String
+        package let hierarchy: String
         /// The reader's own path, as printed.
-        public let readerPath: String
+        package let readerPath: String
         /// The path the views use.
-        public let path: String
+        package let path: String
         /// Why that path.
-        public let reason: Reason
+        package let reason: Reason
     }
 
     /// The outcome for one reader.
-    public struct Resolution: Sendable {
+    package struct Resolution: Sendable {
         /// The reader's membership with each path replaced by its container
         /// cgroup: what every getter of `CgroupReader` is given.
-        public let membership: CgroupMembership
+        package let membership: CgroupMembership
         /// The init's host pid, when one was found.
-        public let initPid: Int32?
+        package let initPid: Int32?
         /// One entry per line of the reader's `/proc/PID/cgroup`; empty
         /// unless asked for (`explain`).
-        public let choices: [Choice]
+        package let choices: [Choice]
     }
 
     /// Applies the rule, line by line.
@@ -74,7 +75,7 @@ public enum ContainerCgroup {
     ///   - explain: fills `choices` (for `render --debug`); off on the hot path.
     /// - Returns: the container's membership; `reader` itself (no copy) when
     ///   no path changes.
-    public static func resolve(reader: CgroupMembership, initPid: Int32?, initCgroup: [UInt8]?,
+    package static func resolve(reader: CgroupMembership, initPid: Int32?, initCgroup: [UInt8]?,
                                explain: Bool = false) -> Resolution {
         guard let initPid, let initCgroup else {
             let reason: Reason = initPid == nil ? .noInit : .initCgroupUnreadable
@@ -98,36 +99,7 @@ public enum ContainerCgroup {
         return Resolution(membership: membership, initPid: initPid, choices: choices)
     }
 
-    /// One `ID:CONTROLLERS:PATH` line as offsets into its buffer: the ID is
-    /// `start..<c1`, the controllers `c1 + 1..<c2`, the path `c2 + 1..<end`.
-    struct Line {
-        var start: Int, c1: Int, c2: Int, end: Int
-        /// `ID:CONTROLLERS:`, the part that names the hierarchy.
-        var nameCount: Int { c2 + 1 - start }
-    }
-
     static let initScope: [UInt8] = Array("/init.scope".utf8)
-
-    /// The lines of a `/proc/PID/cgroup` buffer; lines without two colons are skipped.
-    static func lines(_ b: UnsafeBufferPointer<UInt8>) -> [Line] {
-        var out: [Line] = []
-        out.reserveCapacity(16)
-        guard let base = b.baseAddress else { return out }
-        var start = 0
-        while start < b.count {
-            let nl = memchr(base + start, Int32(ByteParser.newline), b.count - start)
-            let end = nl.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base } ?? b.count
-            if let p1 = memchr(base + start, Int32(ByteParser.colon), end - start) {
-                let c1 = UnsafePointer(p1.assumingMemoryBound(to: UInt8.self)) - base
-                if let p2 = memchr(base + c1 + 1, Int32(ByteParser.colon), end - c1 - 1) {
-                    let c2 = UnsafePointer(p2.assumingMemoryBound(to: UInt8.self)) - base
-                    out.append(Line(start: start, c1: c1, c2: c2, end: end))
-                }
-            }
-            start = end + 1
-        }
-        return out
-    }
 
     /// True when `needle` occurs in `b`.
     static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
@@ -147,21 +119,21 @@ public enum ContainerCgroup {
     /// - Returns: the new file's bytes; `nil` when no path changes.
     static func choose(_ r: UnsafeBufferPointer<UInt8>, _ i: UnsafeBufferPointer<UInt8>,
                        _ record: ((Choice) -> Void)?) -> [UInt8]? {
-        let readerLines = lines(r), initLines = lines(i)
+        let readerLines = ProcessCgroup.lines(r), initLines = ProcessCgroup.lines(i)
         guard let rb = r.baseAddress else { return nil }
         var out: [UInt8]?
         for (k, line) in readerLines.enumerated() {
             // The kernel prints every process's hierarchies in the same
             // order: line k of the init is tried first.
-            func sameName(_ l: Line) -> Bool {
+            func sameName(_ l: ProcessCgroup.Line) -> Bool {
                 l.nameCount == line.nameCount && memcmp(i.baseAddress! + l.start, rb + line.start, line.nameCount) == 0
             }
             let match = k < initLines.count && sameName(initLines[k]) ? initLines[k] : initLines.first(where: sameName)
-            let path = (line.c2 + 1)..<line.end
+            let path = line.path
             var chosen: (buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) = (r, path)
             var reason = Reason.initNotInHierarchy
             if let m = match {
-                var top = (m.c2 + 1)..<m.end
+                var top = m.path
                 let raw = top
                 if top.count >= initScope.count,
                    initScope.withUnsafeBufferPointer({ memcmp(i.baseAddress! + top.upperBound - $0.count, $0.baseAddress!, $0.count) }) == 0 {
@@ -184,12 +156,12 @@ public enum ContainerCgroup {
                 out = prefix
             }
             if out != nil {
-                out!.append(contentsOf: UnsafeBufferPointer(rebasing: r[line.start...line.c2]))
+                out!.append(contentsOf: UnsafeBufferPointer(rebasing: r[line.start...line.secondColon]))
                 out!.append(contentsOf: UnsafeBufferPointer(rebasing: chosen.buffer[chosen.range]))
                 out!.append(ByteParser.newline)
             }
             if let record {
-                record(Choice(hierarchy: text(r, line.start..<line.c2), readerPath: text(r, path),
+                record(Choice(hierarchy: text(r, line.start..<line.secondColon), readerPath: text(r, path),
                               path: text(chosen.buffer, chosen.range), reason: reason))
             }
         }
@@ -202,9 +174,9 @@ public enum ContainerCgroup {
 
     static func ownChoices(_ reader: CgroupMembership, _ reason: Reason) -> [Choice] {
         reader.bytes.withUnsafeBufferPointer { r in
-            lines(r).map { line in
-                let p = text(r, (line.c2 + 1)..<line.end)
-                return Choice(hierarchy: text(r, line.start..<line.c2), readerPath: p, path: p, reason: reason)
+            ProcessCgroup.lines(r).map { line in
+                let p = text(r, line.path)
+                return Choice(hierarchy: text(r, line.start..<line.secondColon), readerPath: p, path: p, reason: reason)
             }
         }
     }
@@ -219,7 +191,7 @@ public enum ContainerCgroup {
 }
 
 extension ContainerCgroup.Reason: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .noInit: return "no init of another pid namespace (the reader is in the host's pid namespace, or its namespace cannot be read): the reader's own cgroup"
         case .initCgroupUnreadable: return "the init's /proc/PID/cgroup cannot be read: the reader's own cgroup"
@@ -241,7 +213,7 @@ extension ContainerView {
     /// - Parameters:
     ///   - own: the reader's own membership.
     ///   - explain: fills the result's `choices` (`render --debug`).
-    public func containerCgroup(of pid: Int32, own: CgroupMembership, explain: Bool = false) -> ContainerCgroup.Resolution {
+    package func containerCgroup(of pid: Int32, own: CgroupMembership, explain: Bool = false) -> ContainerCgroup.Resolution {
         containerCgroup(ofReader: HostPID(pid), own: own, explain: explain)
     }
 
@@ -256,7 +228,7 @@ extension ContainerView {
     /// One line per hierarchy naming the container cgroup chosen for `pid`
     /// and why, for `render --debug`.
     /// - Returns: the lines, or one line saying the process has no cgroup.
-    public func explainContainerCgroup(of pid: Int32) -> [String] {
+    package func explainContainerCgroup(of pid: Int32) -> [String] {
         guard let bytes = files.readProcessCgroup(HostPID(pid)) else { return ["pid \(pid): no /proc/\(pid)/cgroup, host values"] }
         let r = containerCgroup(of: pid, own: CgroupMembership(parsing: bytes[...]), explain: true)
         let head = r.initPid.map { "pid \(pid): init of its pid namespace is host pid \($0)" }

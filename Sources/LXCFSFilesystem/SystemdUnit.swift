@@ -1,4 +1,5 @@
 import CLinux
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -21,16 +22,15 @@ public enum SystemdUnit {
         guard let id = getenv("INVOCATION_ID"), id.pointee != 0 else { return nil }
         guard let file = fopen("/proc/self/cgroup", "re") else { return nil }
         defer { fclose(file) }
-        var found: String?
+        var text = ""
         var line: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(line) }
-        while getline(&line, &capacity, file) > 0, let raw = line {
-            var text = String(cString: raw)
-            while text.hasSuffix("\n") { text.removeLast() }
-            let fields = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, fields[1] == "name=systemd" || (fields[0] == "0" && fields[1].isEmpty) else { continue }
-            if let unit = fields[2].split(separator: "/").last(where: { $0.hasSuffix(".service") }) {
+        while getline(&line, &capacity, file) > 0, let raw = line { text += String(cString: raw) }
+        var found: String?
+        for (id, controllers, path) in ProcessCgroup.entries(text)
+        where controllers == "name=systemd" || (id == "0" && controllers.isEmpty) {
+            if let unit = path.split(separator: "/").last(where: { $0.hasSuffix(".service") }) {
                 found = String(unit)
             }
         }

@@ -1,3 +1,4 @@
+import LXCFSMountInfo
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -68,8 +69,7 @@ public enum ContainerID {
     /// `libpod-ID.scope`. The deepest such component wins.
     public static func find(inCgroupText text: String) -> String? {
         var found: String?
-        for line in text.split(separator: "\n") {
-            guard let path = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).last else { continue }
+        for (_, _, path) in ProcessCgroup.entries(text) {
             var deepest: String?
             for component in path.split(separator: "/") {
                 if let id = id(ofComponent: String(component)) { deepest = id }
