@@ -7,12 +7,12 @@ import Musl
 
 /// One visible CPU's line in the `/proc/stat` view, in clock ticks (USER_HZ,
 /// 100 per second). nice, iowait, irq, softirq, steal and guest are always 0.
-public struct CPUTimeRow: Sendable, Equatable {
-    public var user: UInt64
-    public var system: UInt64
-    public var idle: UInt64
+package struct CPUTimeRow: Sendable, Equatable {
+    package var user: UInt64
+    package var system: UInt64
+    package var idle: UInt64
 
-    public init(user: UInt64, system: UInt64, idle: UInt64) {
+    package init(user: UInt64, system: UInt64, idle: UInt64) {
         self.user = user
         self.system = system
         self.idle = idle
@@ -20,26 +20,26 @@ public struct CPUTimeRow: Sendable, Equatable {
 }
 
 /// What one read of `/proc/stat` gives the tracker.
-public struct CPUTimeSample: Sendable {
+package struct CPUTimeSample: Sendable {
     /// The host CPU numbers shown as `cpu0`, `cpu1`, ..., ascending.
-    public var visible: [Int]
+    package var visible: [Int]
     /// The cgroup's CPU time counters as read now.
-    public var usage: CPUUsage
+    package var usage: CPUUsage
     /// The rows a first, stateless read shows (the fixture rules: the
     /// cgroup's own user/system of each visible CPU, idle the rest of that
     /// host CPU's time), one per visible CPU, in clock ticks.
-    public var firstRead: [CPUTimeRow]
+    package var firstRead: [CPUTimeRow]
     /// How many CPUs of real capacity the visible rows stand for: the CFS
     /// quota in CPUs when `--enable-cfs` cuts the view (never more than
     /// `visible.count`), otherwise `visible.count`. Usage is scaled by
     /// `visible.count / capacity` so that a container using all of its
     /// quota looks fully busy.
-    public var capacity: Double
+    package var capacity: Double
     /// A monotonic clock (CLOCK_BOOTTIME on a host, the fixture root's
     /// uptime otherwise), in nanoseconds.
-    public var now: UInt64
+    package var now: UInt64
 
-    public init(visible: [Int], usage: CPUUsage, firstRead: [CPUTimeRow], capacity: Double, now: UInt64) {
+    package init(visible: [Int], usage: CPUUsage, firstRead: [CPUTimeRow], capacity: Double, now: UInt64) {
         self.visible = visible
         self.usage = usage
         self.firstRead = firstRead
@@ -69,14 +69,11 @@ public struct CPUTimeSample: Sendable {
 /// so a one-shot render (`swift-lxcfs render --root`) follows the fixture
 /// rules exactly. Entries whose cgroup directory is gone and that were not
 /// read for `idleLifetime` are dropped; at most `capacityLimit` entries are
-/// kept (the least recently read go first).
+/// held (the least recently read go first).
 ///
 /// Safe to use from many threads: its entries sit in 64 shards, each
 /// behind its own mutex, so readers in different cgroups seldom wait.
-public final class CPUTimeTracker: Sendable {
-    /// Nanoseconds per clock tick (USER_HZ 100).
-    static let nanosecondsPerTick: UInt64 = 10_000_000
-
+package final class CPUTimeTracker: Sendable {
     /// A shown counter: whole clock ticks and the nanoseconds not yet a tick.
     struct Counter {
         var ticks: UInt64 = 0
@@ -85,13 +82,13 @@ public final class CPUTimeTracker: Sendable {
         init(ticks: UInt64 = 0) { self.ticks = ticks }
 
         mutating func add(_ ns: UInt64) {
-            let all = CPUTimeTracker.sum(nanoseconds, ns)
-            ticks = CPUTimeTracker.sum(ticks, all / CPUTimeTracker.nanosecondsPerTick)
-            nanoseconds = all % CPUTimeTracker.nanosecondsPerTick
+            let all = CPUTime.sum(nanoseconds, ns)
+            ticks = CPUTime.sum(ticks, all / CPUTime.nanosecondsPerTick)
+            nanoseconds = all % CPUTime.nanosecondsPerTick
         }
 
         mutating func add(_ other: Counter) {
-            ticks = CPUTimeTracker.sum(ticks, other.ticks)
+            ticks = CPUTime.sum(ticks, other.ticks)
             add(other.nanoseconds)
         }
     }
@@ -132,9 +129,9 @@ public final class CPUTimeTracker: Sendable {
     }
 
     let root: HostRoot
-    /// How long an entry of a removed cgroup is kept after its last read, ns.
+    /// How long an entry of a removed cgroup is held after its last read, ns.
     let idleLifetime: UInt64
-    /// The most entries kept.
+    /// The most entries held.
     let capacityLimit: Int
     /// The entries, spread over shards by the key's hash.
     private let shards: [Shard]
@@ -148,9 +145,9 @@ public final class CPUTimeTracker: Sendable {
 
     /// - Parameters:
     ///   - root: where cgroup directories are looked up when sweeping.
-    ///   - idleLifetime: nanoseconds an entry of a removed cgroup is kept after its last read.
+    ///   - idleLifetime: nanoseconds an entry of a removed cgroup is held after its last read.
     ///   - capacityLimit: the most cgroups tracked at once.
-    public init(root: HostRoot, idleLifetime: UInt64 = 60_000_000_000, capacityLimit: Int = 4096) {
+    package init(root: HostRoot, idleLifetime: UInt64 = 60_000_000_000, capacityLimit: Int = 4096) {
         self.root = root
         self.idleLifetime = idleLifetime
         self.capacityLimit = max(1, capacityLimit)
@@ -158,7 +155,7 @@ public final class CPUTimeTracker: Sendable {
     }
 
     /// How many cgroups are tracked now.
-    public var count: Int { shards.reduce(0) { sum, shard in sum + shard.state.withLock { $0.entries.count } } }
+    package var count: Int { shards.reduce(0) { sum, shard in sum + shard.state.withLock { $0.entries.count } } }
 
     func shard(_ key: String) -> Shard {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
@@ -170,7 +167,7 @@ public final class CPUTimeTracker: Sendable {
     ///   - directory: the cgroup directory (host path) whose removal lets the entry go.
     ///   - sample: this read's counters.
     /// - Returns: one row per visible CPU, in clock ticks.
-    public func rows(key: String, directory: String, sample: CPUTimeSample) -> [CPUTimeRow] {
+    package func rows(key: String, directory: String, sample: CPUTimeSample) -> [CPUTimeRow] {
         let now = sample.now
         let result: [CPUTimeRow] = shard(key).state.withLock { st in
             guard st.entries[key] != nil else {
@@ -184,7 +181,7 @@ public final class CPUTimeTracker: Sendable {
             // next read that advances counts the whole interval, so nothing
             // is lost, and many readers of one cgroup hold the lock briefly.
             if sample.visible.count == st.entries[key]!.rows.count,
-               sample.now < st.entries[key]!.lastNow &+ Self.nanosecondsPerTick {
+               sample.now < st.entries[key]!.lastNow &+ CPUTime.nanosecondsPerTick {
                 if sample.now > st.entries[key]!.lastRead { st.entries[key]!.lastRead = sample.now }
                 return st.entries[key]!.shown
             }
@@ -222,33 +219,6 @@ public final class CPUTimeTracker: Sendable {
         }
     }
 
-    /// `a + b`, or `UInt64.max` where that overflows (garbage counters never trap).
-    @inline(__always)
-    static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (r, o) = a.addingReportingOverflow(b)
-        return o ? .max : r
-    }
-
-    /// `a * b`, or `UInt64.max` where that overflows.
-    @inline(__always)
-    static func product(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (r, o) = a.multipliedReportingOverflow(by: b)
-        return o ? .max : r
-    }
-
-    /// A counter's growth since the last read; a counter that went
-    /// backwards was reset and counts from zero.
-    @inline(__always)
-    static func growth(_ now: UInt64, since last: UInt64) -> UInt64 {
-        now >= last ? now - last : now
-    }
-
-    static func scaled(_ ns: UInt64, _ factor: Double) -> UInt64 {
-        guard factor != 1 else { return ns }
-        let v = Double(ns) * factor
-        return v >= 1.8e19 ? UInt64.max / 4 : UInt64(v)
-    }
-
     /// Adds one interval to `e`'s rows.
     static func advance(_ e: inout Entry, _ sample: CPUTimeSample) {
         let n = sample.visible.count
@@ -268,7 +238,7 @@ public final class CPUTimeTracker: Sendable {
 
         let elapsed = sample.now > e.lastNow ? sample.now - e.lastNow : 0
         if sample.now > e.lastNow { e.lastNow = sample.now }
-        let factor = sample.capacity > 0 ? max(1, Double(n) / sample.capacity) : 1
+        let factor = CPUTime.quotaScale(visible: n, capacity: sample.capacity)
 
         // Busy time each row would get, in shown (scaled) nanoseconds.
         var wantUser = [UInt64](repeating: 0, count: n)
@@ -280,25 +250,24 @@ public final class CPUTimeTracker: Sendable {
             if e.lastTotal == nil {
                 for (cpu, v) in now {
                     guard let last = e.lastPerCPU[cpu] else { continue }
-                    let du = scaled(growth(v.user, since: last.user), factor)
-                    let ds = scaled(growth(v.system, since: last.system), factor)
+                    let du = CPUTime.scaled(CPUTime.growth(v.user, since: last.user), factor)
+                    let ds = CPUTime.scaled(CPUTime.growth(v.system, since: last.system), factor)
                     if let k = sample.visible.firstIndex(of: cpu) {
-                        wantUser[k] = sum(wantUser[k], du)
-                        wantSystem[k] = sum(wantSystem[k], ds)
+                        wantUser[k] = CPUTime.sum(wantUser[k], du)
+                        wantSystem[k] = CPUTime.sum(wantSystem[k], ds)
                     } else {
-                        surplusUser = sum(surplusUser, du)
-                        surplusSystem = sum(surplusSystem, ds)
+                        surplusUser = CPUTime.sum(surplusUser, du)
+                        surplusSystem = CPUTime.sum(surplusSystem, ds)
                     }
                 }
             }
         case .total(let u, let s):
             if let last = e.lastTotal {
-                let du = scaled(growth(u, since: last.user), factor)
-                let ds = scaled(growth(s, since: last.system), factor)
-                let count = UInt64(n)
+                let du = CPUTime.scaled(CPUTime.growth(u, since: last.user), factor)
+                let ds = CPUTime.scaled(CPUTime.growth(s, since: last.system), factor)
                 for k in 0..<n {
-                    wantUser[k] = du / count + (UInt64(k) < du % count ? 1 : 0)
-                    wantSystem[k] = ds / count + (UInt64(k) < ds % count ? 1 : 0)
+                    wantUser[k] = CPUTime.share(du, among: n, row: k)
+                    wantSystem[k] = CPUTime.share(ds, among: n, row: k)
                 }
             }
         }
@@ -313,11 +282,11 @@ public final class CPUTimeTracker: Sendable {
             let u = min(wantUser[k], room[k])
             room[k] -= u
             addUser[k] = u
-            surplusUser = sum(surplusUser, wantUser[k] - u)
+            surplusUser = CPUTime.sum(surplusUser, wantUser[k] - u)
             let s = min(wantSystem[k], room[k])
             room[k] -= s
             addSystem[k] = s
-            surplusSystem = sum(surplusSystem, wantSystem[k] - s)
+            surplusSystem = CPUTime.sum(surplusSystem, wantSystem[k] - s)
         }
         spread(&surplusUser, into: &addUser, room: &room)
         spread(&surplusSystem, into: &addSystem, room: &room)

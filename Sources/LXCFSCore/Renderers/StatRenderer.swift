@@ -2,25 +2,22 @@
 /// with user and system time from the cgroup, and a first `cpu` line that
 /// is the sum of the `cpuN` lines shown. All other lines are the host's.
 /// Times are in clock ticks (USER_HZ, 100 per second).
-public enum StatRenderer {
-    /// Clock ticks per second in /proc/stat (USER_HZ).
-    public static let ticksPerSecond: UInt64 = 100
-
+package enum StatRenderer {
     /// The ten time fields of a `cpu` line, in clock ticks.
     struct Times: Sendable {
         var fields: [UInt64] = Array(repeating: 0, count: 10)
         /// user + nice + system + idle + iowait + irq + softirq + steal
         /// (guest time is already counted in user and nice).
-        var total: UInt64 { fields[0..<8].reduce(0, CPUTimeTracker.sum) }
+        var total: UInt64 { fields[0..<8].reduce(0, CPUTime.sum) }
     }
 
     /// The host's `/proc/stat`, split into lines once, with its `cpuN` times.
-    public struct HostStat: Sendable {
+    package struct HostStat: Sendable {
         let lines: [ArraySlice<UInt8>]
         /// Each host CPU's ten time fields, by CPU number.
         let cpus: [Int: Times]
 
-        public init(parsing host: ArraySlice<UInt8>) {
+        package init(parsing host: ArraySlice<UInt8>) {
             lines = ByteParser.lines(host)
             var cpus: [Int: Times] = [:]
             for line in lines where ByteParser.hasPrefix(line, "cpu") {
@@ -44,7 +41,7 @@ public enum StatRenderer {
         let shown = visible.filter { host.cpus[$0] != nil }
         var rows: [Times] = []
         rows.reserveCapacity(shown.count)
-        let perTick = CPUTimeTracker.nanosecondsPerTick
+        let perTick = CPUTime.nanosecondsPerTick
         switch usage {
         case .perCPU(let perCPU)?:
             for cpu in shown {
@@ -52,12 +49,10 @@ public enum StatRenderer {
                 rows.append(cgroupRow(user: u.user / perTick, system: u.system / perTick, host: host.cpus[cpu]!))
             }
         case .total(let userNanoseconds, let systemNanoseconds)?:
-            let n = UInt64(max(shown.count, 1))
             let user = userNanoseconds / perTick, system = systemNanoseconds / perTick
             for (k, cpu) in shown.enumerated() {
-                let u = user / n + (UInt64(k) < user % n ? 1 : 0)
-                let s = system / n + (UInt64(k) < system % n ? 1 : 0)
-                rows.append(cgroupRow(user: u, system: s, host: host.cpus[cpu]!))
+                rows.append(cgroupRow(user: CPUTime.share(user, among: shown.count, row: k),
+                                      system: CPUTime.share(system, among: shown.count, row: k), host: host.cpus[cpu]!))
             }
         case nil:
             rows = shown.map { host.cpus[$0]! }
@@ -70,7 +65,7 @@ public enum StatRenderer {
     /// CPU lines; every other line the host's. A pure function of its inputs.
     static func render(_ host: HostStat, rows: [Times]) -> [UInt8] {
         var sum = Times()
-        for r in rows { for k in 0..<10 { sum.fields[k] = CPUTimeTracker.sum(sum.fields[k], r.fields[k]) } }
+        for r in rows { for k in 0..<10 { sum.fields[k] = CPUTime.sum(sum.fields[k], r.fields[k]) } }
         var out = TextBuffer(capacity: 256 + 64 * rows.count + host.lines.reduce(0) { $0 + $1.count + 1 })
         var wroteCPU = false
         for line in host.lines {
@@ -98,7 +93,7 @@ public enum StatRenderer {
     ///   - visible: the host CPU numbers to show, ascending.
     ///   - usage: the cgroup's CPU time; `nil` shows the host's lines of the visible CPUs.
     /// - Returns: the file's bytes.
-    public static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, visible: [Int], usage: CPUUsage?) -> [UInt8] {
         let parsed = HostStat(parsing: host)
         return render(parsed, rows: firstReadRows(parsed, visible: visible, usage: usage).rows)
     }
