@@ -14,7 +14,7 @@ import Musl
 /// contended lock goes through the kernel's rt_mutex at once, and with 32
 /// readers on 2 CPUs the handle store's lock took 42 % of the daemon's
 /// samples in `Mutex._lockSlow` (docs/performance.md).
-public final class AdaptiveMutex<Value>: @unchecked Sendable {
+package final class AdaptiveMutex<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
 
@@ -22,7 +22,7 @@ public final class AdaptiveMutex<Value>: @unchecked Sendable {
     private static var adaptiveKind: Int32 { 3 }
 
     /// - Parameter value: the value the lock guards.
-    public init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
@@ -38,7 +38,7 @@ public final class AdaptiveMutex<Value>: @unchecked Sendable {
 
     /// Runs `body` with the value, holding the lock.
     @inline(__always)
-    public func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

@@ -6,7 +6,7 @@ import Musl
 
 /// Small parsers over the bytes of kernel text files. Each takes a slice and
 /// never allocates more than its result.
-public enum ByteParser {
+package enum ByteParser {
     static let newline = UInt8(ascii: "\n")
     static let space = UInt8(ascii: " ")
     static let tab = UInt8(ascii: "\t")
@@ -21,7 +21,7 @@ public enum ByteParser {
     static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
 
     /// The lines of a text, without their newlines.
-    public static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    package static func lines(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
         var out: [ArraySlice<UInt8>] = []
         out.reserveCapacity(bytes.count / 32 + 2)
         forEachLine(bytes) { out.append($0) }
@@ -29,7 +29,7 @@ public enum ByteParser {
     }
 
     /// The whitespace-separated words of a text.
-    public static func words(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+    package static func words(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
         var out: [ArraySlice<UInt8>] = []
         out.reserveCapacity(16)
         var i = bytes.startIndex
@@ -39,7 +39,7 @@ public enum ByteParser {
 
     /// A signed decimal integer that makes up the whole of `word`.
     /// - Returns: the value, or `nil` for anything else (`max`, empty, overflow).
-    public static func integer(_ word: ArraySlice<UInt8>) -> Int64? {
+    package static func integer(_ word: ArraySlice<UInt8>) -> Int64? {
         var i = word.startIndex
         var negative = false
         if i < word.endIndex, word[i] == minus { negative = true; i += 1 }
@@ -60,7 +60,7 @@ public enum ByteParser {
     /// An unsigned decimal integer that makes up the whole of `word`; values
     /// above `Int64.max` (such as the v1 "unlimited" 9223372036854771712 on
     /// some page sizes) are clamped to `UInt64`.
-    public static func unsigned(_ word: ArraySlice<UInt8>) -> UInt64? {
+    package static func unsigned(_ word: ArraySlice<UInt8>) -> UInt64? {
         guard !word.isEmpty else { return nil }
         return word.withUnsafeBufferPointer { buf -> UInt64? in
             var value: UInt64 = 0
@@ -76,7 +76,7 @@ public enum ByteParser {
     }
 
     /// The first whitespace-separated word of a text as an integer.
-    public static func firstInteger(_ bytes: ArraySlice<UInt8>) -> Int64? {
+    package static func firstInteger(_ bytes: ArraySlice<UInt8>) -> Int64? {
         guard let w = firstWord(bytes) else { return nil }
         return integer(w)
     }
@@ -84,7 +84,7 @@ public enum ByteParser {
     /// The first whitespace-separated word of a text, without allocating.
     /// - Returns: the word, or `nil` when the text is only whitespace.
     @inline(__always)
-    public static func firstWord(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+    package static func firstWord(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         var i = bytes.startIndex
         return nextWord(bytes, from: &i)
     }
@@ -93,7 +93,7 @@ public enum ByteParser {
     /// allocating; moves `index` past it.
     /// - Returns: the word, or `nil` when only whitespace is left.
     @inline(__always)
-    public static func nextWord(_ bytes: ArraySlice<UInt8>, from index: inout Int) -> ArraySlice<UInt8>? {
+    package static func nextWord(_ bytes: ArraySlice<UInt8>, from index: inout Int) -> ArraySlice<UInt8>? {
         let base = bytes.startIndex
         let end = bytes.endIndex
         guard index < end else { index = end; return nil }
@@ -111,7 +111,7 @@ public enum ByteParser {
 
     /// The index of the first `byte` in `bytes` (`memchr(3)`).
     @inline(__always)
-    public static func firstIndex(of byte: UInt8, in bytes: ArraySlice<UInt8>) -> Int? {
+    package static func firstIndex(of byte: UInt8, in bytes: ArraySlice<UInt8>) -> Int? {
         guard !bytes.isEmpty else { return nil }
         return bytes.withUnsafeBufferPointer { buf -> Int? in
             guard let hit = memchr(buf.baseAddress!, Int32(byte), buf.count) else { return nil }
@@ -122,7 +122,7 @@ public enum ByteParser {
     /// Calls `body` with each line of a text, without its newline and
     /// without allocating; a final newline does not start an empty line.
     @inline(__always)
-    public static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
+    package static func forEachLine(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
         forEachLine(while: bytes) { line in
             body(line)
             return true
@@ -132,7 +132,7 @@ public enum ByteParser {
     /// Calls `body` with each line of a text (without its newline) as a
     /// buffer: no slice, so no reference counting per line.
     @inline(__always)
-    public static func forEachLineBuffer(_ bytes: ArraySlice<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    package static func forEachLineBuffer(_ bytes: ArraySlice<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         let n = bytes.count
         guard n > 0 else { return }
         bytes.withUnsafeBufferPointer { buf in
@@ -151,7 +151,7 @@ public enum ByteParser {
 
     /// Calls `body` with each line of a text until it returns false.
     @inline(__always)
-    public static func forEachLine(while bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) {
+    package static func forEachLine(while bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Bool) {
         let n = bytes.count
         guard n > 0 else { return }
         let base = bytes.startIndex
@@ -169,7 +169,7 @@ public enum ByteParser {
 
     /// Parses `key value` lines (cgroup `memory.stat`, `cpu.stat`) and calls
     /// `body` for each line whose value is an unsigned integer.
-    public static func forEachKeyValue(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
+    package static func forEachKeyValue(_ bytes: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>, UInt64) -> Void) {
         forEachLine(bytes) { line in
             var i = line.startIndex
             guard let key = nextWord(line, from: &i), let word = nextWord(line, from: &i),
@@ -180,7 +180,7 @@ public enum ByteParser {
 
     /// Compares a byte slice with ASCII text.
     @inline(__always)
-    public static func equals(_ bytes: ArraySlice<UInt8>, _ text: StaticString) -> Bool {
+    package static func equals(_ bytes: ArraySlice<UInt8>, _ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
         guard bytes.count == n else { return false }
         return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, text.utf8Start, n) == 0 }
@@ -188,14 +188,14 @@ public enum ByteParser {
 
     /// True when the bytes at `bytes` are exactly the ASCII text `text`.
     @inline(__always)
-    public static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
+    package static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
         let n = text.utf8CodeUnitCount
         return bytes.count == n && (n == 0 || memcmp(bytes.baseAddress!, text.utf8Start, n) == 0)
     }
 
     /// True when `bytes` starts with the ASCII text `prefix`.
     @inline(__always)
-    public static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+    package static func hasPrefix(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
         let n = prefix.utf8CodeUnitCount
         guard bytes.count >= n else { return false }
         return n == 0 || bytes.withUnsafeBufferPointer { memcmp($0.baseAddress!, prefix.utf8Start, n) == 0 }
@@ -204,30 +204,30 @@ public enum ByteParser {
 
 /// Appends text and numbers to a byte buffer without going through `String`
 /// formatting.
-public struct TextBuffer: Sendable {
+package struct TextBuffer: Sendable {
     /// The bytes written so far.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
 
     /// - Parameter capacity: bytes to reserve up front.
-    public init(capacity: Int = 4096) {
+    package init(capacity: Int = 4096) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     @inline(__always)
-    public mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+    package mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
     @inline(__always)
-    public mutating func append(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
+    package mutating func append(_ slice: ArraySlice<UInt8>) { bytes.append(contentsOf: slice) }
 
     @inline(__always)
-    public mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
+    package mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 
     @inline(__always)
-    public mutating func append(byte: UInt8) { bytes.append(byte) }
+    package mutating func append(byte: UInt8) { bytes.append(byte) }
 
     /// Appends an unsigned decimal number.
-    public mutating func append(_ value: UInt64) {
+    package mutating func append(_ value: UInt64) {
         if value == 0 { bytes.append(48); return }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
@@ -248,7 +248,7 @@ public struct TextBuffer: Sendable {
     }
 
     /// Appends `value` right-aligned in a field of `width` characters.
-    public mutating func append(_ value: UInt64, width: Int) {
+    package mutating func append(_ value: UInt64, width: Int) {
         var digits = 1
         var v = value
         while v >= 10 { v /= 10; digits += 1 }
@@ -258,7 +258,7 @@ public struct TextBuffer: Sendable {
     }
 
     /// Appends a non-negative number of hundredths as `N.NN`.
-    public mutating func appendHundredths(_ hundredths: UInt64) {
+    package mutating func appendHundredths(_ hundredths: UInt64) {
         append(hundredths / 100)
         bytes.append(UInt8(ascii: "."))
         let frac = hundredths % 100

@@ -2,18 +2,18 @@
 /// `cpuset.effective_cpus`, `cpuset.cpus.effective` and
 /// `/sys/devices/system/cpu/online`: comma-separated numbers and ranges,
 /// such as `0-3,8,10-11`.
-public struct CPUList: Sendable, Hashable, CustomStringConvertible {
+package struct CPUList: Sendable, Hashable, CustomStringConvertible {
     /// The CPU numbers, ascending, without duplicates.
-    public let cpus: [Int]
+    package let cpus: [Int]
 
     /// - Parameter cpus: CPU numbers in any order; duplicates are dropped.
-    public init(_ cpus: [Int]) {
+    package init(_ cpus: [Int]) {
         self.cpus = Array(Set(cpus)).sorted()
     }
 
     /// Parses the kernel's list format.
     /// - Returns: the list, or `nil` when the text is empty or malformed.
-    public init?(parsing bytes: ArraySlice<UInt8>) {
+    package init?(parsing bytes: ArraySlice<UInt8>) {
         guard let text = ByteParser.firstWord(bytes) else { return nil }
         var result: [Int] = []
         var ascending = true
@@ -38,15 +38,15 @@ public struct CPUList: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses the kernel's list format from a string.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         self.init(parsing: Array(text.utf8)[...])
     }
 
     /// The number of CPUs in the list.
-    public var count: Int { cpus.count }
+    package var count: Int { cpus.count }
 
     /// The kernel's compact format, such as `0-3,8`.
-    public var description: String {
+    package var description: String {
         var parts: [String] = []
         var i = 0
         while i < cpus.count {

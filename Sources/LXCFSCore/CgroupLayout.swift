@@ -6,17 +6,17 @@ import Musl
 #endif
 
 /// One mounted cgroup hierarchy, as found in `/proc/self/mountinfo`.
-public struct CgroupHierarchy: Sendable, Hashable {
+package struct CgroupHierarchy: Sendable, Hashable {
     /// The controllers this hierarchy holds (`["cpu", "cpuacct"]`), plus a
     /// `name=...` entry for named v1 hierarchies; empty for the unified one.
-    public let controllers: [String]
+    package let controllers: [String]
     /// Where the hierarchy is mounted, as a host path (octal escapes undone).
-    public let mountPoint: String
+    package let mountPoint: String
     /// The cgroup that is the root of this mount (mountinfo field 4), `/` on
     /// a host; a deeper path inside a container's cgroup namespace.
-    public let mountRoot: String
+    package let mountRoot: String
     /// True for the cgroup2 (unified) hierarchy.
-    public let isUnified: Bool
+    package let isUnified: Bool
 
     /// The folder of a cgroup in this hierarchy.
     ///
@@ -31,7 +31,7 @@ public struct CgroupHierarchy: Sendable, Hashable {
     /// - Parameter cgroupPath: the path as `/proc/PID/cgroup` prints it.
     /// - Returns: a host path such as `/sys/fs/cgroup/memory/docker/abc`,
     ///   always at or below `mountPoint`.
-    public func directory(of cgroupPath: String) -> String {
+    package func directory(of cgroupPath: String) -> String {
         // The common case, on every render: a hierarchy mounted at its root
         // and a plain absolute path. The same result as the general way
         // below, without splitting into components.
@@ -81,16 +81,16 @@ public struct CgroupHierarchy: Sendable, Hashable {
 /// (cgroup2) hierarchy serves a controller only when no v1 hierarchy holds
 /// it. A host with only cgroup2 is pure v2; v1 controllers beside an empty
 /// cgroup2 mount (hybrid) are read from v1.
-public struct CgroupLayout: Sendable, Hashable {
+package struct CgroupLayout: Sendable, Hashable {
     /// All cgroup hierarchies, in mountinfo order. Where several mounts
     /// share a mount point the last one wins: it hides the earlier ones (a
     /// container's own cgroup mounts under the host's, bound over them).
-    public let hierarchies: [CgroupHierarchy]
+    package let hierarchies: [CgroupHierarchy]
     private let byController: [String: Int]
     private let unifiedIndex: Int?
 
     /// Builds the layout from the hierarchies found.
-    public init(hierarchies: [CgroupHierarchy]) {
+    package init(hierarchies: [CgroupHierarchy]) {
         self.hierarchies = hierarchies
         var map: [String: Int] = [:]
         var unified: Int?
@@ -106,7 +106,7 @@ public struct CgroupLayout: Sendable, Hashable {
     }
 
     /// Parses mountinfo text (see `MountInfo.entries`).
-    public init(mountinfo bytes: ArraySlice<UInt8>) {
+    package init(mountinfo bytes: ArraySlice<UInt8>) {
         var found: [CgroupHierarchy] = []
         var indexByPoint: [String: Int] = [:]
         for mount in MountInfo.entries(bytes) {
@@ -134,7 +134,7 @@ public struct CgroupLayout: Sendable, Hashable {
 
     /// Reads `/proc/self/mountinfo` through `files`.
     /// - Returns: the layout; an empty one when mountinfo cannot be read.
-    public static func discover(_ files: any KernelFileReader) -> CgroupLayout {
+    package static func discover(_ files: any KernelFileReader) -> CgroupLayout {
         guard let bytes = files.read("/proc/self/mountinfo", sizeHint: 16384) else {
             return CgroupLayout(hierarchies: [])
         }
@@ -148,22 +148,14 @@ public struct CgroupLayout: Sendable, Hashable {
     /// The hierarchy that serves a controller: its v1 hierarchy, else the
     /// unified one, else `nil`.
     /// - Parameter controller: a controller name such as `memory` or `cpuset`.
-    public func hierarchy(for controller: String) -> CgroupHierarchy? {
+    package func hierarchy(for controller: String) -> CgroupHierarchy? {
         if let i = byController[controller] { return hierarchies[i] }
         if let u = unifiedIndex { return hierarchies[u] }
         return nil
     }
 
-    /// The v1 hierarchy that holds a controller, ignoring the unified one.
-    public func v1Hierarchy(for controller: String) -> CgroupHierarchy? {
-        byController[controller].map { hierarchies[$0] }
-    }
-
     /// The unified (cgroup2) hierarchy, if mounted.
-    public var unified: CgroupHierarchy? { unifiedIndex.map { hierarchies[$0] } }
-
-    /// True when no v1 hierarchy is mounted and a cgroup2 one is.
-    public var isPureV2: Bool { byController.isEmpty && unifiedIndex != nil }
+    package var unified: CgroupHierarchy? { unifiedIndex.map { hierarchies[$0] } }
 }
 
 /// A process's cgroup membership, from `/proc/PID/cgroup`: one path per v1
@@ -173,7 +165,7 @@ public struct CgroupLayout: Sendable, Hashable {
 /// Keeps the file's bytes and, from one pass at parsing, where each v1
 /// line's controllers and path are, so that a render builds only the one or
 /// two paths it needs and finds each without scanning the text again.
-public struct CgroupMembership: Sendable, Hashable {
+package struct CgroupMembership: Sendable, Hashable {
     /// One v1 line: the byte ranges of its controller list and its path.
     struct Entry: Sendable, Hashable {
         let controllers: Range<Int>
@@ -185,10 +177,10 @@ public struct CgroupMembership: Sendable, Hashable {
     /// The v1 lines, in file order.
     let entries: [Entry]
     /// The unified hierarchy path, with a trailing `init.scope` leaf removed.
-    public let unifiedPath: String?
+    package let unifiedPath: String?
 
     /// Parses `/proc/PID/cgroup`.
-    public init(parsing bytes: ArraySlice<UInt8>) {
+    package init(parsing bytes: ArraySlice<UInt8>) {
         // A copy of exactly the text: `Array(slice)` of a whole array keeps
         // its buffer, and the reader's is 8 KiB (`processCgroupCapacity`).
         // Memberships key the render cache and the per-container budgets,
@@ -198,15 +190,17 @@ public struct CgroupMembership: Sendable, Hashable {
         var entries: [Entry] = []
         // One allocation: a v1 host has some 12 hierarchies.
         entries.reserveCapacity(16)
-        let base = self.bytes.startIndex
-        Self.forEachEntry(self.bytes[...]) { id, controllers, path in
-            if controllers.isEmpty {
-                if ByteParser.equals(id, "0") { unified = Self.dropInitScope(String(decoding: path, as: UTF8.self)) }
-            } else {
-                entries.append(Entry(controllers: (controllers.startIndex - base)..<(controllers.endIndex - base),
-                                     path: (path.startIndex - base)..<(path.endIndex - base)))
+        self.bytes.withUnsafeBufferPointer { text in
+            ProcessCgroup.forEachLine(text) { line in
+                if line.controllers.isEmpty {
+                    if line.hierarchyID.count == 1, text[line.start] == UInt8(ascii: "0") {
+                        unified = Self.dropInitScope(String(decoding: UnsafeBufferPointer(rebasing: text[line.path]), as: UTF8.self))
+                    }
+                } else {
+                    entries.append(Entry(controllers: line.controllers, path: line.path))
+                }
+                return true
             }
-            return true
         }
         self.entries = entries
         unifiedPath = unified
@@ -221,16 +215,16 @@ public struct CgroupMembership: Sendable, Hashable {
     private let digest: Int
 
     // Everything else is parsed from `bytes`.
-    public static func == (a: CgroupMembership, b: CgroupMembership) -> Bool {
+    package static func == (a: CgroupMembership, b: CgroupMembership) -> Bool {
         a.digest == b.digest && a.bytes == b.bytes
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(digest)
     }
 
     /// Path per v1 controller (and per `name=...`), as the kernel prints it.
-    public var v1Paths: [String: String] {
+    package var v1Paths: [String: String] {
         var v1: [String: String] = [:]
         for e in entries {
             let p = String(decoding: bytes[e.path], as: UTF8.self)
@@ -239,18 +233,6 @@ public struct CgroupMembership: Sendable, Hashable {
             }
         }
         return v1
-    }
-
-    /// Calls `body` with the three fields of each `ID:CONTROLLERS:PATH` line
-    /// until it returns false; lines without two colons are skipped.
-    static func forEachEntry(_ bytes: ArraySlice<UInt8>,
-                             _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, ArraySlice<UInt8>) -> Bool) {
-        var more = true
-        ByteParser.forEachLine(bytes) { line in
-            guard more, let c1 = ByteParser.firstIndex(of: ByteParser.colon, in: line),
-                  let c2 = ByteParser.firstIndex(of: ByteParser.colon, in: line[(c1 + 1)...]) else { return }
-            more = body(line[..<c1], line[(c1 + 1)..<c2], line[(c2 + 1)...])
-        }
     }
 
     /// A v2 leaf named `init.scope` counts as its parent.
@@ -262,12 +244,8 @@ public struct CgroupMembership: Sendable, Hashable {
 
     /// The path of this process in `hierarchy`.
     /// - Returns: `nil` when `/proc/PID/cgroup` has no line for it.
-    public func path(in hierarchy: CgroupHierarchy) -> String? {
-        if hierarchy.isUnified { return unifiedPath }
-        for c in hierarchy.controllers {
-            if let p = v1Path(c) { return p }
-        }
-        return nil
+    package func path(in hierarchy: CgroupHierarchy) -> String? {
+        cgroupBackend(of: hierarchy).path(of: self, in: hierarchy)
     }
 
     /// The path of the v1 hierarchy line whose controller list holds `controller`;

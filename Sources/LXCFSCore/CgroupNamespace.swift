@@ -14,9 +14,9 @@ import Musl
 /// hierarchy when the daemon knows where its namespace root is. So at start
 /// the daemon joins the host's namespace, where every path is absolute,
 /// whenever it can see host pids and may call setns(2).
-public enum CgroupNamespace {
+package enum CgroupNamespace {
     /// What `enterHostNamespace` did.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         /// No visible process is in another namespace: the daemon already
         /// shares the host's (or cannot see outside its own).
         case shared
@@ -35,12 +35,12 @@ public enum CgroupNamespace {
     /// as `unshare --cgroup` or a container runtime's shim, is visible).
     /// - Parameter procRoot: where `proc` is mounted.
     static func candidates(procRoot: String) -> [Int32] {
-        let root = HostRoot()
+        let files = DirectFileReader(root: HostRoot())
         var chain: [Int32] = []
         var pid = getppid()
         while pid > 1, chain.count < 64 {
             chain.append(pid)
-            guard let bytes = root.read("\(procRoot)/\(pid)/stat", sizeHint: 512),
+            guard let bytes = files.read("\(procRoot)/\(pid)/stat", sizeHint: 512),
                   let stat = ProcessStat(parsing: bytes[...]) else { break }
             pid = stat.parentPid.rawValue
         }
@@ -57,7 +57,7 @@ public enum CgroupNamespace {
     /// - Parameter procRoot: where `proc` is mounted, `/proc` on a host.
     /// - Returns: what happened; never throws, since a daemon that stays in
     ///   its own namespace still serves readers inside that namespace.
-    public static func enterHostNamespace(procRoot: String = "/proc") -> Outcome {
+    package static func enterHostNamespace(procRoot: String = "/proc") -> Outcome {
         let root = HostRoot()
         guard let own = root.readLink(procRoot + "/self/ns/cgroup") else {
             return .failed("\(procRoot)/self/ns/cgroup cannot be read (no cgroup namespace support)")
@@ -79,11 +79,11 @@ public enum CgroupNamespace {
     }
 
     /// Splits a cgroup path into components, resolving `.` and `..` where a
-    /// parent is known; `..` that climb above the start are kept in front.
+    /// parent is known; `..` that climb above the start stay in front.
     /// - Parameter path: a path as `/proc/PID/cgroup` or mountinfo print it,
     ///   such as `/../../kubepods/pod1`.
     /// - Returns: the components, such as `["..", "..", "kubepods", "pod1"]`.
-    public static func components(_ path: String) -> [Substring] {
+    package static func components(_ path: String) -> [Substring] {
         var out: [Substring] = []
         for part in path.split(separator: "/") {
             if part == "." { continue }

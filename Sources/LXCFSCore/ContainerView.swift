@@ -15,23 +15,25 @@ import Synchronization
 /// absent v1 file names) sits behind mutexes.
 public final class ContainerView: Sendable {
     /// Where host files are read.
-    public let root: HostRoot
+    package let root: HostRoot
     /// How kernel files are read: descriptors cached per worker thread on
     /// the real host, direct reads under a fixture root.
-    public let files: any KernelFileReader
+    package let files: any KernelFileReader
     /// The view switches.
-    public let options: ViewOptions
+    package let options: ViewOptions
     let logger: Logger
     let namespaces: PidNamespaceResolver
     /// The /proc/stat lines last shown per cgroup, so that later reads only add to them.
-    public let cpuTimes: CPUTimeTracker
+    package let cpuTimes: CPUTimeTracker
     /// v1 blkio file names found absent, for diskstats.
-    public let absentNames: AbsentCgroupFileNames
+    package let absentNames: AbsentCgroupFileNames
     private let layoutCache: Mutex<(layout: CgroupLayout, readAt: UInt64)>
     /// Per-cgroup load averages; present only with `enableLoadavg`.
-    public let loadavgSampler: LoadavgSampler?
+    package let loadavgSampler: LoadavgSampler?
     /// Renderings reused within a tick (`rendering(_:for:reuse:)`); `nil` when off.
     let renderCache: RenderCache?
+    /// The clocks of cached values' ages and of the CPU time tracker.
+    let clocks: ViewClocks
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -46,10 +48,14 @@ public final class ContainerView: Sendable {
     ///   - logger: receives a debug line for each value that falls back to the host's.
     ///   - renderCacheTick: how long, in nanoseconds, a rendering is reused
     ///     for the same container and file (`--render-cache-ms`); 0: never.
-    public init(root: HostRoot = HostRoot(), files: (any KernelFileReader)? = nil, options: ViewOptions = ViewOptions(),
-                logger: Logger = Logger(label: "swift-lxcfs"), renderCacheTick: UInt64 = 0) {
+    ///   - clocks: by default the host's clocks on the real host, and under a
+    ///     fixture root that root's `/proc/uptime` for the CPU time tracker.
+    package init(root: HostRoot = HostRoot(), files: (any KernelFileReader)? = nil, options: ViewOptions = ViewOptions(),
+                logger: Logger = Logger(label: "swift-lxcfs"), renderCacheTick: UInt64 = 0, clocks: ViewClocks? = nil) {
         self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick) : nil
         let files = files ?? (root.isHost ? CachedDescriptorReader(root: root) : DirectFileReader(root: root))
+        let clocks = clocks ?? (files.root.isHost ? .host : .fixture(files))
+        self.clocks = clocks
         self.root = files.root
         self.files = files
         self.options = options
@@ -57,14 +63,14 @@ public final class ContainerView: Sendable {
         self.namespaces = PidNamespaceResolver(root: files.root)
         self.cpuTimes = CPUTimeTracker(root: files.root)
         self.absentNames = AbsentCgroupFileNames()
-        self.loadavgSampler = options.enableLoadavg ? LoadavgSampler(root: files.root) : nil
-        self.layoutCache = Mutex((CgroupLayout.discover(files), MonotonicClock.nanoseconds()))
+        self.loadavgSampler = options.enableLoadavg ? LoadavgSampler(clock: clocks.monotonic) : nil
+        self.layoutCache = Mutex((CgroupLayout.discover(files), clocks.monotonic()))
     }
 
     /// The cgroup hierarchies, re-read from mountinfo every few seconds so
     /// that hierarchies mounted after start are found.
-    public var layout: CgroupLayout {
-        let now = MonotonicClock.nanoseconds()
+    package var layout: CgroupLayout {
+        let now = clocks.monotonic()
         if let fresh = layoutCache.withLock({ now &- $0.readAt < Self.layoutLifetime ? $0.layout : nil }) {
             return fresh
         }
@@ -74,7 +80,7 @@ public final class ContainerView: Sendable {
     }
 
     /// A reader of cgroup values over the current layout.
-    public func cgroupReader() -> CgroupReader {
+    package func cgroupReader() -> CgroupReader {
         CgroupReader(files: files, layout: layout, absentNames: absentNames)
     }
 
@@ -84,7 +90,7 @@ public final class ContainerView: Sendable {
     /// or below it, else its own).
     /// - Parameter pid: the reader's host pid.
     /// - Returns: `nil` when the process has exited (its `/proc/PID/cgroup` is gone).
-    public func membership(of pid: Int32) -> CgroupMembership? {
+    package func membership(of pid: Int32) -> CgroupMembership? {
         membership(ofReader: HostPID(pid))
     }
 
@@ -99,27 +105,27 @@ public final class ContainerView: Sendable {
     ///   - pid: the reader's host pid (from the FUSE request).
     /// - Returns: the file's bytes. Never fails: whatever cannot be read
     ///   falls back to the host's values; a missing host file renders empty.
-    public func render(_ file: VirtualFile, for pid: Int32) -> [UInt8] {
+    package func render(_ file: VirtualFile, for pid: Int32) -> [UInt8] {
         renderIfPresent(file, for: pid) ?? []
     }
 
     /// Renders `file` for `pid`, or says it does not exist for this reader.
     /// - Returns: `nil` where neither the cgroup nor the host has the file
     ///   (a `/proc/pressure` file on a host without PSI): the mount answers ENOENT.
-    public func renderIfPresent(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
+    package func renderIfPresent(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
         var request = RenderRequest(view: self, pid: HostPID(pid))
         return file.generator.generate(&request)
     }
 
     /// One rendering and the container it was made for.
-    public struct Rendering: Sendable {
+    package struct Rendering: Sendable {
         /// The file's bytes; `nil` where it does not exist for this reader (`renderIfPresent`).
-        public var bytes: [UInt8]?
+        package var bytes: [UInt8]?
         /// The reader's container cgroups (`membership(of:)`) where the
         /// rendering looked them up; `nil` where it did not or the reader has exited.
-        public var container: CgroupMembership?
+        package var container: CgroupMembership?
 
-        public init(bytes: [UInt8]?, container: CgroupMembership?) {
+        package init(bytes: [UInt8]?, container: CgroupMembership?) {
             self.bytes = bytes
             self.container = container
         }
@@ -136,7 +142,7 @@ public final class ContainerView: Sendable {
     ///   rendering had: a cached rendering of that length is served however
     ///   old (it is the open's, or as old), so that the length the handle
     ///   carries for a successor is that of the bytes the reader got.
-    public func rendering(_ file: VirtualFile, for pid: Int32, reuse: Bool = true, length: Int? = nil) -> Rendering {
+    package func rendering(_ file: VirtualFile, for pid: Int32, reuse: Bool = true, length: Int? = nil) -> Rendering {
         var request = RenderRequest(view: self, pid: HostPID(pid))
         guard let cache = renderCache, file.generator.isWorthCaching(by: self) else {
             // Uncached: the container is left to the caller (`membership(of:)`
@@ -159,34 +165,29 @@ public final class ContainerView: Sendable {
     /// The container cgroups of reader `pid` (`membership(of:)`), as the
     /// render cache last saw them within its tick: what requests are
     /// classified by for each container's share of the daemon.
-    public func container(of pid: Int32) -> CgroupMembership? {
+    package func container(of pid: Int32) -> CgroupMembership? {
         guard let cache = renderCache else { return membership(of: pid) }
         return cache.reader(pid, needNamespace: false, membership: { membership(ofReader: HostPID(pid)) },
                             namespace: { nil }).container
     }
 
-    /// A `/proc/pressure` file for `pid` (`renderIfPresent`, kept for the filesystem's callers).
-    public func renderPressure(_ file: VirtualFile, for pid: Int32) -> [UInt8]? {
-        renderIfPresent(file, for: pid)
-    }
-
     /// True when the mount should list `file`: the pressure files only where
     /// the host has `/proc/pressure` (PSI enabled); every other file always.
-    public func serves(_ file: VirtualFile) -> Bool {
+    package func serves(_ file: VirtualFile) -> Bool {
         file.generator.isServed(by: self)
     }
 
     /// The host CPU numbers a process sees, ascending: its cpuset (within the
     /// host's online CPUs), cut to the CFS quota rounded up when
     /// `enableCFS` is set. Every CPU view (cpuinfo, stat, online) uses this list.
-    public func visibleCPUs(for pid: Int32) -> [Int] {
+    package func visibleCPUs(for pid: Int32) -> [Int] {
         var request = RenderRequest(view: self, pid: HostPID(pid))
         return request.cpuView.cpus
     }
 
     /// Starts the loadavg sampling thread (with `enableLoadavg` only); the
     /// daemon calls this once after mounting.
-    public func startLoadavgSampler() {
+    package func startLoadavgSampler() {
         guard let sampler = loadavgSampler else { return }
         sampler.start { [self] in cgroupReader() }
     }
@@ -230,14 +231,10 @@ public final class ContainerView: Sendable {
         return CPUView(cpus: cpus, capacity: capacity)
     }
 
-    /// The "now" of the CPU time tracker, in nanoseconds: CLOCK_BOOTTIME on
-    /// the real host (the clock of /proc/uptime); under a fixture root, that
-    /// root's `/proc/uptime` (its "now").
-    func trackerNow() -> UInt64 {
-        if root.isHost { return BootClock.nanoseconds() }
-        let bytes = files.read("/proc/uptime", sizeHint: 64) ?? []
-        return (UptimeRenderer.hostUptimeHundredths(bytes[...]) ?? 0) &* 10_000_000
-    }
+    /// The "now" of the CPU time tracker, in nanoseconds (`clocks.boot`):
+    /// CLOCK_BOOTTIME on the real host (the clock of /proc/uptime); under a
+    /// fixture root, that root's `/proc/uptime` (its "now").
+    func trackerNow() -> UInt64 { clocks.boot() }
 }
 
 /// The CPUs a reader sees.

@@ -14,9 +14,9 @@
 /// stall of at least 1 us and at most the window. The rest is the kernel's
 /// to judge when the trigger is registered on a cgroup's pressure file:
 /// `full` for cpu (Linux 5.13 and later), PSI turned off (`psi=0`).
-public struct PressureTrigger: Sendable, Equatable {
+package struct PressureTrigger: Sendable, Equatable {
     /// Which line of the pressure file the trigger watches.
-    public enum Stall: String, Sendable {
+    package enum Stall: String, Sendable {
         /// Some task stalled (`some`).
         case some
         /// All non-idle tasks stalled at once (`full`).
@@ -24,20 +24,20 @@ public struct PressureTrigger: Sendable, Equatable {
     }
 
     /// The line watched.
-    public let stall: Stall
+    package let stall: Stall
     /// Stall time within one window that fires the trigger, microseconds.
-    public let thresholdMicroseconds: UInt32
+    package let thresholdMicroseconds: UInt32
     /// The tracking window, microseconds.
-    public let windowMicroseconds: UInt32
+    package let windowMicroseconds: UInt32
 
     /// The smallest window every kernel accepts: 500 ms, in microseconds.
-    public static let minimumWindowMicroseconds: UInt32 = 500_000
+    package static let minimumWindowMicroseconds: UInt32 = 500_000
     /// The largest window: 10 s, in microseconds (`WINDOW_MAX_US`).
-    public static let maximumWindowMicroseconds: UInt32 = 10_000_000
+    package static let maximumWindowMicroseconds: UInt32 = 10_000_000
     /// The bytes of a write the kernel looks at (`char buf[32]` in `psi_write`).
-    public static let maximumWriteBytes = 32
+    package static let maximumWriteBytes = 32
 
-    public init(stall: Stall, thresholdMicroseconds: UInt32, windowMicroseconds: UInt32) {
+    package init(stall: Stall, thresholdMicroseconds: UInt32, windowMicroseconds: UInt32) {
         self.stall = stall
         self.thresholdMicroseconds = thresholdMicroseconds
         self.windowMicroseconds = windowMicroseconds
@@ -45,10 +45,10 @@ public struct PressureTrigger: Sendable, Equatable {
 
     /// The trigger as written to a cgroup's `*.pressure` file, which takes
     /// the whole write (kernfs adds the NUL): `some 150000 1000000`.
-    public var text: String { "\(stall.rawValue) \(thresholdMicroseconds) \(windowMicroseconds)" }
+    package var text: String { "\(stall.rawValue) \(thresholdMicroseconds) \(windowMicroseconds)" }
 
     /// Why a write is not a trigger (the reply is EINVAL either way).
-    public enum Invalid: Error, Equatable, Sendable {
+    package enum Invalid: Error, Equatable, Sendable {
         /// Not `some|full <u32> <u32>`.
         case syntax
         /// The window is outside 500 ms to 10 s.
@@ -60,7 +60,7 @@ public struct PressureTrigger: Sendable, Equatable {
     /// Parses what a process wrote to a `/proc/pressure` file.
     /// - Parameter written: the bytes of one write(2), as many as it wrote.
     /// - Returns: the trigger, or why it is invalid.
-    public static func parse<C: Collection>(written: C) -> Result<PressureTrigger, Invalid> where C.Element == UInt8 {
+    package static func parse<C: Collection>(written: C) -> Result<PressureTrigger, Invalid> where C.Element == UInt8 {
         // psi_write: buf_size = min(nbytes, 32); buf[buf_size - 1] = '\0'.
         var text = Array(written.prefix(maximumWriteBytes))
         guard !text.isEmpty else { return .failure(.syntax) }
@@ -71,7 +71,7 @@ public struct PressureTrigger: Sendable, Equatable {
 
     /// Parses a trigger's text without the kernel's dropped last byte (as a
     /// cgroup `*.pressure` file takes it).
-    public static func parse(text: [UInt8]) -> Result<PressureTrigger, Invalid> {
+    package static func parse(text: [UInt8]) -> Result<PressureTrigger, Invalid> {
         let stall: Stall
         if text.starts(with: "some".utf8) { stall = .some }
         else if text.starts(with: "full".utf8) { stall = .full }
@@ -98,7 +98,7 @@ public struct PressureTrigger: Sendable, Equatable {
     /// The window rule for a writer without CAP_SYS_RESOURCE (Linux 6.5 and
     /// later): only whole multiples of 2 s, which the kernel serves from its
     /// averaging work instead of a real-time polling thread.
-    public var allowedUnprivileged: Bool { windowMicroseconds % 2_000_000 == 0 }
+    package var allowedUnprivileged: Bool { windowMicroseconds % 2_000_000 == 0 }
 
     private static func isSpace(_ b: UInt8) -> Bool {
         b == 0x20 || (b >= 0x09 && b <= 0x0d)
@@ -107,8 +107,16 @@ public struct PressureTrigger: Sendable, Equatable {
     /// Whether a process has CAP_SYS_RESOURCE in its effective set
     /// (`CapEff:` of `/proc/PID/status`, bit 24), the kernel's test for a
     /// privileged trigger. A process whose status cannot be read counts as unprivileged.
-    public static func isPrivileged(pid: Int32, root: HostRoot) -> Bool {
-        guard let status = root.read("/proc/\(pid)/status", sizeHint: 2048) else { return false }
+    /// - Parameters:
+    ///   - pid: the writer's host pid.
+    ///   - root: where `/proc` is read (opened, read and closed once).
+    package static func isPrivileged(pid: Int32, root: HostRoot) -> Bool {
+        isPrivileged(pid: pid, files: DirectFileReader(root: root))
+    }
+
+    /// `isPrivileged(pid:root:)`, reading `/proc/PID/status` through `files`.
+    package static func isPrivileged(pid: Int32, files: any KernelFileReader) -> Bool {
+        guard let status = files.read("/proc/\(pid)/status", sizeHint: 2048) else { return false }
         let key = Array("CapEff:".utf8)
         var lineStart = 0
         while lineStart < status.count {
@@ -132,19 +140,9 @@ extension ContainerView {
     ///   `/sys/fs/cgroup/lxc/c1/cpu.pressure`; `nil` where the resource's
     ///   controller is on a v1 hierarchy, the process has exited, or the
     ///   file does not exist (PSI off, a kernel before 4.20).
-    public func pressureTriggerFile(_ resource: PressureResource, for pid: Int32) -> String? {
-        let layout = self.layout
-        let controller: String
-        switch resource {
-        case .cpu: controller = "cpu"
-        case .memory: controller = "memory"
-        case .io:
-            if layout.v1Hierarchy(for: "blkio") != nil { return nil }
-            controller = "io"
-        }
-        guard let h = layout.hierarchy(for: controller), h.isUnified,
-              let membership = membership(of: pid), let path = membership.path(in: h) else { return nil }
-        let file = h.directory(of: path) + "/" + resource.cgroupFile
+    package func pressureTriggerFile(_ resource: PressureResource, for pid: Int32) -> String? {
+        guard let membership = membership(of: pid),
+              let file = cgroupReader().pressureFile(resource, membership) else { return nil }
         guard root.exists(file) else { return nil }
         return root.resolve(file)
     }

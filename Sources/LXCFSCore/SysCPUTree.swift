@@ -14,12 +14,12 @@
 /// CPU folder. What depends on the reader (which `cpuK` are listed, what
 /// opening one gives) is decided on readdir, opendir and open, which the
 /// kernel never caches.
-public enum SysCPUTree {
+package enum SysCPUTree {
     /// The folder's path, on the host and under the mount point.
-    public static let prefix = "/sys/devices/system/cpu"
+    package static let prefix = "/sys/devices/system/cpu"
 
     /// The CPU number of a folder name `cpuN` (not `cpufreq`, `cpuidle`).
-    public static func cpuNumber(ofName name: Substring) -> Int? {
+    package static func cpuNumber(ofName name: Substring) -> Int? {
         guard name.hasPrefix("cpu"), name.count > 3 else { return nil }
         let digits = name.dropFirst(3)
         guard digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), digits.count < 6 else { return nil }
@@ -28,7 +28,7 @@ public enum SysCPUTree {
 
     /// Splits `prefix/cpuK[/rest]` into K and `/rest` (empty for the folder itself).
     /// - Returns: `nil` for paths outside a `cpuK` folder.
-    public static func cpuComponent(_ path: String) -> (cpu: Int, rest: Substring)? {
+    package static func cpuComponent(_ path: String) -> (cpu: Int, rest: Substring)? {
         guard path.hasPrefix(prefix + "/") else { return nil }
         let tail = path.dropFirst(prefix.count + 1)
         let name = tail.prefix { $0 != "/" }
@@ -37,7 +37,7 @@ public enum SysCPUTree {
     }
 
     /// True for paths strictly under the folder.
-    public static func isInside(_ path: String) -> Bool {
+    package static func isInside(_ path: String) -> Bool {
         path.hasPrefix(prefix + "/")
     }
 
@@ -46,7 +46,7 @@ public enum SysCPUTree {
     ///   - path: a path under `prefix`, as seen under the mount point.
     ///   - visible: the reader's visible host CPUs, ascending.
     /// - Returns: the host path; `nil` for `cpuK` with K not below the visible count.
-    public static func hostPath(_ path: String, visible: [Int]) -> String? {
+    package static func hostPath(_ path: String, visible: [Int]) -> String? {
         guard let (k, rest) = cpuComponent(path) else { return path }
         guard k < visible.count else { return nil }
         return prefix + "/cpu\(visible[k])" + rest
@@ -59,7 +59,7 @@ public enum SysCPUTree {
     ///   - visibleCount: how many CPUs the reader sees.
     /// - Returns: the names, virtual files first, then `cpu0...cpu(N-1)`,
     ///   then the host's other entries.
-    public static func listing(host: [HostDirectoryEntry], virtualNames: [String], visibleCount: Int) -> [String] {
+    package static func listing(host: [HostDirectoryEntry], virtualNames: [String], visibleCount: Int) -> [String] {
         var names = virtualNames
         names.append(contentsOf: (0..<visibleCount).map { "cpu\($0)" })
         let skip = Set(virtualNames)
@@ -75,7 +75,7 @@ public enum SysCPUTree {
     /// CPU folders (so that an entry only some CPUs have, such as `online`,
     /// which cpu0 lacks on x86, exists for every `cpuK`).
     /// - Parameter hostCPUs: the host's CPU folder numbers.
-    public static func attributeCandidates(_ path: String, hostCPUs: [Int]) -> [String] {
+    package static func attributeCandidates(_ path: String, hostCPUs: [Int]) -> [String] {
         guard let (k, rest) = cpuComponent(path), !rest.isEmpty else { return [path] }
         return [path] + hostCPUs.filter { $0 != k }.map { prefix + "/cpu\($0)" + rest }
     }

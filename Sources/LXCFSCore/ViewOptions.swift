@@ -1,13 +1,13 @@
 /// The view switches, named as lxcfs names its flags.
-public struct ViewOptions: Sendable, Hashable {
+package struct ViewOptions: Sendable, Hashable {
     /// `--enable-cfs`: cut the visible CPUs to the CFS quota, rounded up.
-    public var enableCFS: Bool
+    package var enableCFS: Bool
     /// `-u/--disable-swap`: show SwapTotal and SwapFree as 0 kB.
-    public var disableSwap: Bool
+    package var disableSwap: Bool
     /// `-l/--enable-loadavg`: per-container load averages.
-    public var enableLoadavg: Bool
+    package var enableLoadavg: Bool
 
-    public init(enableCFS: Bool = false, disableSwap: Bool = false, enableLoadavg: Bool = false) {
+    package init(enableCFS: Bool = false, disableSwap: Bool = false, enableLoadavg: Bool = false) {
         self.enableCFS = enableCFS
         self.disableSwap = disableSwap
         self.enableLoadavg = enableLoadavg
@@ -33,27 +33,27 @@ public enum VirtualFile: String, Sendable, CaseIterable {
     case cpuOffline = "/sys/devices/system/cpu/offline"
 
     /// The host file this one is a view of (same path on the host).
-    public var hostPath: String { rawValue }
+    package var hostPath: String { rawValue }
 
     /// Looks a file up by its path under the mount point, or by the host
     /// path it stands for (`/proc/meminfo`).
-    public init?(path: String) {
+    package init?(path: String) {
         self.init(rawValue: path)
     }
 
     /// The permission bits the mount shows: 0400 for `/proc/slabinfo` (as
     /// on the host, where only root may read it), 0444 for the rest.
-    public var mode: UInt32 { self == .slabinfo ? 0o400 : 0o444 }
+    package var mode: UInt32 { self == .slabinfo ? 0o400 : 0o444 }
 
     /// True for files only a caller with host uid 0 may open (`/proc/slabinfo`).
-    public var rootOnly: Bool { self == .slabinfo }
+    package var rootOnly: Bool { self == .slabinfo }
 
     /// Whether the file depends on the reader's pid namespace beyond its
     /// container cgroups: `/proc/uptime` counts from its init's start.
-    public var dependsOnPidNamespace: Bool { self == .uptime }
+    package var dependsOnPidNamespace: Bool { self == .uptime }
 
     /// The pressure resource of a `/proc/pressure/*` file.
-    public var pressureResource: PressureResource? {
+    package var pressureResource: PressureResource? {
         switch self {
         case .cpuPressure: return .cpu
         case .ioPressure: return .io

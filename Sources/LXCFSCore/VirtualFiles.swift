@@ -161,16 +161,9 @@ enum UptimeFile: VirtualFileGenerator {
     static func cpuTime(_ r: inout RenderRequest) -> UptimeRenderer.CPUTime? {
         guard let m = r.membership, let usage = r.reader.cpuUsage(m) else { return nil }
         let view = r.cpuView
-        var busyNanoseconds: UInt64 = 0
-        switch usage {
-        case .perCPU(let rows):
-            for (_, v) in rows { busyNanoseconds = CPUTimeTracker.sum(busyNanoseconds, CPUTimeTracker.sum(v.user, v.system)) }
-        case .total(let u, let s):
-            busyNanoseconds = CPUTimeTracker.sum(u, s)
-        }
-        let factor = view.capacity > 0 ? max(1, Double(view.cpus.count) / view.capacity) : 1
+        let factor = CPUTime.quotaScale(visible: view.cpus.count, capacity: view.capacity)
         return UptimeRenderer.CPUTime(cpus: view.cpus.count,
-                                      busyHundredths: CPUTimeTracker.scaled(busyNanoseconds, factor) / 10_000_000)
+                                      busyHundredths: CPUTime.scaled(usage.busyNanoseconds, factor) / CPUTime.nanosecondsPerHundredth)
     }
 }
 
@@ -190,7 +183,7 @@ enum LoadavgFile: VirtualFileGenerator {
         }
         let reader = r.reader
         guard let group = reader.loadavgCgroup(m),
-              let load = sampler.load(of: group, reader: reader, now: MonotonicClock.nanoseconds()) else {
+              let load = sampler.load(of: group, reader: reader, now: r.view.clocks.monotonic()) else {
             r.fallback(.loadavg, "cpu cgroup tasks unreadable")
             return Snapshot(host: host, load: nil)
         }

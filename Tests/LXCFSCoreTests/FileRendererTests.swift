@@ -87,19 +87,19 @@ final class FileRendererTests: XCTestCase {
     // MARK: pressure
 
     func testPressureV1IsTheHostsFileOrNothing() {
-        XCTAssertEqual(v1.renderPressure(.cpuPressure, for: 4242)?.text,
+        XCTAssertEqual(v1.renderIfPresent(.cpuPressure, for: 4242)?.text,
                        "some avg10=1.00 avg60=2.00 avg300=3.00 total=12345\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
-        XCTAssertNil(v1.renderPressure(.memoryPressure, for: 4242))
+        XCTAssertNil(v1.renderIfPresent(.memoryPressure, for: 4242))
         XCTAssertFalse(v1.serves(.memoryPressure))
         XCTAssertTrue(v1.serves(.cpuPressure))
     }
 
     func testPressureV2IsTheCgroupsFile() {
-        XCTAssertEqual(v2.renderPressure(.cpuPressure, for: 4242)?.text,
+        XCTAssertEqual(v2.renderIfPresent(.cpuPressure, for: 4242)?.text,
                        "some avg10=11.11 avg60=22.22 avg300=33.33 total=999\nfull avg10=0.50 avg60=0.25 avg300=0.10 total=55\n")
-        XCTAssertEqual(v2.renderPressure(.ioPressure, for: 4242)?.text.hasPrefix("some avg10=9.00"), true)
+        XCTAssertEqual(v2.renderIfPresent(.ioPressure, for: 4242)?.text.hasPrefix("some avg10=9.00"), true)
         // The host has no memory pressure file, the cgroup has one.
-        XCTAssertEqual(v2.renderPressure(.memoryPressure, for: 4242)?.text.hasPrefix("some avg10=0.00"), true)
+        XCTAssertEqual(v2.renderIfPresent(.memoryPressure, for: 4242)?.text.hasPrefix("some avg10=0.00"), true)
     }
 
     // MARK: slabinfo
@@ -179,7 +179,7 @@ final class FileGarbageTests: XCTestCase {
         try FileFixtures.write(dir, "/proc/12/status", "NSpid:\tgarbage\n")
         let root = HostRoot(dir.path)
         let reader = CgroupReader(files: DirectFileReader(root: root), layout: CgroupLayout(hierarchies: []))
-        let count = LoadavgSampler(root: root).sample(LoadavgCgroup(directory: "/g", threadsFile: "/tasks"), reader: reader)
+        let count = LoadavgSampler().sample(LoadavgCgroup(directory: "/g", threadsFile: "/tasks"), reader: reader)
         XCTAssertEqual(count?.total, 1)
         XCTAssertEqual(count?.running, 1)
         XCTAssertEqual(count?.lastPid, 12, "unreadable NSpid: the host id")

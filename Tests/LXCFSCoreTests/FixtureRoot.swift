@@ -6,7 +6,7 @@ import XCTest
 /// at the same relative paths as on a real host.
 ///
 /// `render` renders through both readers: a `DirectFileReader` (a new view
-/// each time) and one `CachedDescriptorReader` kept for the fixture's life,
+/// each time) and one `CachedDescriptorReader` held for the fixture's life,
 /// whose descriptors stay open between renders as in the daemon, and
 /// checks that they agree. Files are rewritten in place, so a cached
 /// descriptor's `pread` at offset 0 sees the new text, as it sees a cgroup

@@ -45,7 +45,7 @@ final class LoadavgTests: XCTestCase {
     func testSamplerRegistersOnReadTicksAndDropsIdleAndVanishedCgroups() {
         let root = FileFixtures.named("v1")
         let reader = CgroupReader(files: DirectFileReader(root: root), layout: CgroupLayout.discover(DirectFileReader(root: root)))
-        let sampler = LoadavgSampler(root: root, idleLimit: 1_000)
+        let sampler = LoadavgSampler(idleLimit: 1_000)
         let group = LoadavgCgroup(directory: "/sys/fs/cgroup/cpu,cpuacct/ctr", threadsFile: "/tasks")
         let first = sampler.load(of: group, reader: reader, now: 0)
         XCTAssertEqual(first?.total, 6)

@@ -25,15 +25,13 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(layout.hierarchy(for: "cpu")?.mountPoint, "/sys/fs/cgroup/cpu,cpuacct")
         XCTAssertEqual(layout.hierarchy(for: "cpuacct")?.mountPoint, "/sys/fs/cgroup/cpu,cpuacct")
         XCTAssertEqual(layout.hierarchy(for: "memory")?.isUnified, false)
-        XCTAssertEqual(layout.v1Hierarchy(for: "name=systemd")?.mountPoint, "/sys/fs/cgroup/systemd")
-        XCTAssertFalse(layout.isPureV2)
+        XCTAssertEqual(layout.hierarchy(for: "name=systemd")?.mountPoint, "/sys/fs/cgroup/systemd")
         // A controller no v1 hierarchy holds falls to the unified mount (hybrid).
         XCTAssertEqual(layout.hierarchy(for: "io")?.mountPoint, "/sys/fs/cgroup/unified")
     }
 
     func testV2LayoutAndOctalEscapes() {
         let layout = CgroupLayout(mountinfo: Array(FixtureRoot.v2Mountinfo.utf8)[...])
-        XCTAssertTrue(layout.isPureV2)
         XCTAssertEqual(layout.hierarchy(for: "memory")?.mountPoint, "/sys/fs/cgroup")
         let escaped = CgroupLayout(mountinfo: Array("30 23 0:26 /kube /my\\040cg rw - cgroup2 cgroup2 rw\n".utf8)[...])
         XCTAssertEqual(escaped.unified?.mountPoint, "/my cg")
@@ -50,7 +48,7 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(CgroupMembership(parsing: Array("0::/init.scope\n".utf8)[...]).unifiedPath, "/")
     }
 
-    /// A membership is kept as a key of the render cache and of the
+    /// A membership is held as a key of the render cache and of the
     /// per-container budgets: it must hold its text, not the reader's
     /// 8 KiB buffer it was parsed from.
     func testMembershipHoldsOnlyItsText() {

@@ -7,25 +7,25 @@ import Musl
 
 /// A block device number, as cgroup files (`MAJ:MIN`) and the first two
 /// columns of `/proc/diskstats` print it.
-public struct DeviceNumber: Hashable, Sendable, Comparable {
-    public let major: UInt32
-    public let minor: UInt32
+package struct DeviceNumber: Hashable, Sendable, Comparable {
+    package let major: UInt32
+    package let minor: UInt32
 
-    public init(major: UInt32, minor: UInt32) {
+    package init(major: UInt32, minor: UInt32) {
         self.major = major
         self.minor = minor
     }
 
     /// Parses `MAJ:MIN`.
     /// - Returns: `nil` for anything else (such as the final `Total` line).
-    public init?(parsing word: ArraySlice<UInt8>) {
+    package init?(parsing word: ArraySlice<UInt8>) {
         guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: word),
               let ma = ByteParser.unsigned(word[..<colon]), let mi = ByteParser.unsigned(word[(colon + 1)...]),
               ma <= UInt64(UInt32.max), mi <= UInt64(UInt32.max) else { return nil }
         self.init(major: UInt32(ma), minor: UInt32(mi))
     }
 
-    public static func < (a: DeviceNumber, b: DeviceNumber) -> Bool {
+    package static func < (a: DeviceNumber, b: DeviceNumber) -> Bool {
         (a.major, a.minor) < (b.major, b.minor)
     }
 }
@@ -33,40 +33,40 @@ public struct DeviceNumber: Hashable, Sendable, Comparable {
 /// The I/O a cgroup (and its descendants) has done on one block device.
 /// Counts are requests (v1: as the chosen blkio policy counts them, bios for
 /// the throttle policy); sizes are bytes; times are nanoseconds.
-public struct BlockIOStat: Sendable, Equatable {
-    public var reads: UInt64 = 0
-    public var writes: UInt64 = 0
-    public var discards: UInt64 = 0
-    public var readsMerged: UInt64 = 0
-    public var writesMerged: UInt64 = 0
-    public var discardsMerged: UInt64 = 0
-    public var readBytes: UInt64 = 0
-    public var writeBytes: UInt64 = 0
-    public var discardBytes: UInt64 = 0
+package struct BlockIOStat: Sendable, Equatable {
+    package var reads: UInt64 = 0
+    package var writes: UInt64 = 0
+    package var discards: UInt64 = 0
+    package var readsMerged: UInt64 = 0
+    package var writesMerged: UInt64 = 0
+    package var discardsMerged: UInt64 = 0
+    package var readBytes: UInt64 = 0
+    package var writeBytes: UInt64 = 0
+    package var discardBytes: UInt64 = 0
     /// Service plus queue wait time of reads (v1 CFQ/BFQ debug counters only).
-    public var readNanoseconds: UInt64 = 0
+    package var readNanoseconds: UInt64 = 0
     /// Service plus queue wait time of writes.
-    public var writeNanoseconds: UInt64 = 0
+    package var writeNanoseconds: UInt64 = 0
     /// Service plus queue wait time of discards.
-    public var discardNanoseconds: UInt64 = 0
+    package var discardNanoseconds: UInt64 = 0
     /// Service time of all requests.
-    public var busyNanoseconds: UInt64 = 0
+    package var busyNanoseconds: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
     /// True when the cgroup did no I/O on the device.
-    public var isIdle: Bool {
+    package var isIdle: Bool {
         reads == 0 && writes == 0 && discards == 0 && readsMerged == 0 && writesMerged == 0
             && readBytes == 0 && writeBytes == 0 && discardBytes == 0
     }
 }
 
 /// A `/proc/pressure/*` resource and the cgroup file that holds it.
-public enum PressureResource: String, Sendable, CaseIterable {
+package enum PressureResource: String, Sendable, CaseIterable {
     case cpu, io, memory
 
     /// The v2 cgroup file, such as `cpu.pressure`.
-    public var cgroupFile: String { rawValue + ".pressure" }
+    package var cgroupFile: String { rawValue + ".pressure" }
 
     /// The controller whose hierarchy holds the file (`blkio` names io's
     /// hierarchy: on v1 it is blkio's, which has no pressure file).
@@ -81,13 +81,13 @@ public enum PressureResource: String, Sendable, CaseIterable {
 
 /// A cgroup whose tasks are counted for the load average: the reader's
 /// cgroup in the hierarchy of the cpu controller.
-public struct LoadavgCgroup: Hashable, Sendable {
+package struct LoadavgCgroup: Hashable, Sendable {
     /// The cgroup's folder, as a host path.
-    public let directory: String
+    package let directory: String
     /// The file of its thread ids, such as `/tasks` (v1) or `/cgroup.threads` (v2).
-    public let threadsFile: String
+    package let threadsFile: String
 
-    public init(directory: String, threadsFile: String) {
+    package init(directory: String, threadsFile: String) {
         self.directory = directory
         self.threadsFile = threadsFile
     }
@@ -103,21 +103,21 @@ public struct LoadavgCgroup: Hashable, Sendable {
 /// scope of its own (a v1 file may be made for children only). Not for v2,
 /// where a cgroup's files depend on the controllers its parent enables.
 /// Shared by all threads, behind one mutex.
-public final class AbsentCgroupFileNames: Sendable {
+package final class AbsentCgroupFileNames: Sendable {
     struct Name: Hashable {
         let scope: String
         let name: String
     }
 
     /// How long an absence is believed, in nanoseconds.
-    public let lifetime: UInt64
+    package let lifetime: UInt64
     private let clock: @Sendable () -> UInt64
     private let seen = Mutex<[Name: UInt64]>([:])
 
     /// - Parameters:
     ///   - lifetime: nanoseconds an absence is believed.
     ///   - clock: monotonic nanoseconds (CLOCK_MONOTONIC_COARSE by default).
-    public init(lifetime: UInt64 = 10_000_000_000, clock: @escaping @Sendable () -> UInt64 = MonotonicClock.nanoseconds) {
+    package init(lifetime: UInt64 = 10_000_000_000, clock: @escaping @Sendable () -> UInt64 = MonotonicClock.nanoseconds) {
         self.lifetime = lifetime
         self.clock = clock
     }
@@ -153,7 +153,7 @@ public final class AbsentCgroupFileNames: Sendable {
     }
 
     /// How many names are remembered now.
-    public var count: Int { seen.withLock { $0.count } }
+    package var count: Int { seen.withLock { $0.count } }
 }
 
 /// The v1 blkio counters of one cgroup: the first family of rwstat files
@@ -197,7 +197,7 @@ struct BlkioV1 {
     func read(_ dir: String, hierarchy: String) -> [DeviceNumber: BlockIOStat]? {
         var result: [DeviceNumber: BlockIOStat] = [:]
         var anyFile = false
-        // The root cgroup is kept apart: a v1 file may be made for children only.
+        // The root cgroup is set apart: a v1 file may be made for children only.
         let scope = dir == hierarchy ? hierarchy + "/" : hierarchy + "/*/"
         let folder = dir + "/"
         for names in Self.blkioNames {

@@ -50,6 +50,20 @@ protocol CgroupBackend: Sendable {
     ///   - absentNames: v1 file names known to be absent; `nil` remembers none.
     func blockIO(_ dir: String, hierarchy: String, _ files: any KernelFileReader,
                  absentNames: AbsentCgroupFileNames?) -> [DeviceNumber: BlockIOStat]?
+    /// The host path of the cgroup's pressure stall file, where a trigger
+    /// may be registered (v2 `DIR/cpu.pressure`...); `nil` on v1, which has none.
+    func pressureFile(_ resource: PressureResource, _ dir: String) -> String?
+    /// A process's cgroup path in `hierarchy`, as `/proc/PID/cgroup` prints
+    /// it: v1 the line whose controller list holds one of the hierarchy's
+    /// controllers, v2 the `0::` line (`init.scope` dropped).
+    /// - Returns: `nil` when the file has no line for the hierarchy.
+    func path(of membership: CgroupMembership, in hierarchy: CgroupHierarchy) -> String?
+}
+
+/// The backend of a hierarchy's cgroup version: the one place outside the
+/// two backends that tells the versions apart.
+func cgroupBackend(of hierarchy: CgroupHierarchy) -> any CgroupBackend {
+    hierarchy.isUnified ? CgroupV2Backend() : CgroupV1Backend()
 }
 
 /// Bytes from a cgroup file that holds one: `nil` for `max`, missing,
@@ -137,6 +151,15 @@ struct CgroupV1Backend: CgroupBackend {
 
     var threadsFile: String { "/tasks" }
 
+    func pressureFile(_ resource: PressureResource, _ dir: String) -> String? { nil }
+
+    func path(of membership: CgroupMembership, in hierarchy: CgroupHierarchy) -> String? {
+        for c in hierarchy.controllers {
+            if let p = membership.v1Path(c) { return p }
+        }
+        return nil
+    }
+
     func pressure(_ resource: PressureResource, _ dir: String, _ files: any KernelFileReader) -> [UInt8]? { nil }
 
     func kmemSlabinfo(_ dir: String, _ files: any KernelFileReader) -> [UInt8]? {
@@ -197,16 +220,20 @@ struct CgroupV2Backend: CgroupBackend {
             else if ByteParser.equals(key, "system_usec") { system = value }
         }
         guard let user, let system else { return nil }
-        return .total(userNanoseconds: CPUTimeTracker.product(user, 1000),
-                      systemNanoseconds: CPUTimeTracker.product(system, 1000))
+        return .total(userNanoseconds: CPUTime.product(user, CPUTime.nanosecondsPerMicrosecond),
+                      systemNanoseconds: CPUTime.product(system, CPUTime.nanosecondsPerMicrosecond))
     }
 
     var threadsFile: String { "/cgroup.threads" }
+
+    func pressureFile(_ resource: PressureResource, _ dir: String) -> String? { dir + "/" + resource.cgroupFile }
 
     func pressure(_ resource: PressureResource, _ dir: String, _ files: any KernelFileReader) -> [UInt8]? {
         guard let bytes = files.read(dir + "/" + resource.cgroupFile, sizeHint: 256), !bytes.isEmpty else { return nil }
         return bytes
     }
+
+    func path(of membership: CgroupMembership, in hierarchy: CgroupHierarchy) -> String? { membership.unifiedPath }
 
     func kmemSlabinfo(_ dir: String, _ files: any KernelFileReader) -> [UInt8]? { nil }
 

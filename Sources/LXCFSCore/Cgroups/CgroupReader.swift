@@ -1,46 +1,46 @@
 /// Memory figures of one process's cgroup, combined over its ancestors.
 /// All values are bytes.
-public struct MemoryUsage: Sendable, Equatable {
+package struct MemoryUsage: Sendable, Equatable {
     /// The smallest memory limit over the cgroup and its ancestors
     /// (v1 `memory.limit_in_bytes`, v2 `memory.max`); `nil` when no level has one.
-    public var limit: UInt64?
+    package var limit: UInt64?
     /// The smallest `limit - usage` over the levels that have a limit, never
     /// below 0; `nil` when no level has a limit.
-    public var headroom: UInt64?
+    package var headroom: UInt64?
     /// The cgroup's own usage (v1 `memory.usage_in_bytes`, v2 `memory.current`).
-    public var usage: UInt64?
+    package var usage: UInt64?
     /// The cgroup's own `memory.stat`, with v1 and v2 keys mapped to one set.
-    public var stat: MemoryStat
+    package var stat: MemoryStat
     /// How much swap the cgroup may use: v1 smallest memsw limit minus the
     /// smallest memory limit (0 if negative), v2 smallest `memory.swap.max`;
     /// `nil` when unlimited.
-    public var swapLimit: UInt64?
+    package var swapLimit: UInt64?
     /// Swap in use: v1 memsw usage minus memory usage, v2 `memory.swap.current`.
-    public var swapUsage: UInt64?
+    package var swapUsage: UInt64?
 }
 
 /// The lines of a cgroup's `memory.stat` that /proc/meminfo shows, in bytes.
 /// v1 reads the hierarchical `total_*` keys; v2 the plain ones.
-public struct MemoryStat: Sendable, Equatable {
-    public var cache: UInt64 = 0            // total_cache / file
-    public var shmem: UInt64 = 0            // total_shmem / shmem
-    public var activeAnon: UInt64 = 0       // total_active_anon / active_anon
-    public var inactiveAnon: UInt64 = 0     // total_inactive_anon / inactive_anon
-    public var activeFile: UInt64 = 0       // total_active_file / active_file
-    public var inactiveFile: UInt64 = 0     // total_inactive_file / inactive_file
-    public var unevictable: UInt64 = 0      // total_unevictable / unevictable
-    public var mapped: UInt64 = 0           // total_mapped_file / file_mapped
-    public var anon: UInt64 = 0             // total_rss / anon
-    public var dirty: UInt64 = 0            // total_dirty / file_dirty
-    public var writeback: UInt64 = 0        // total_writeback / file_writeback
-    public var slab: UInt64 = 0             // v2 slab (0 on v1)
-    public var slabReclaimable: UInt64 = 0  // v2 slab_reclaimable (0 on v1)
-    public var slabUnreclaimable: UInt64 = 0 // v2 slab_unreclaimable (0 on v1)
+package struct MemoryStat: Sendable, Equatable {
+    package var cache: UInt64 = 0            // total_cache / file
+    package var shmem: UInt64 = 0            // total_shmem / shmem
+    package var activeAnon: UInt64 = 0       // total_active_anon / active_anon
+    package var inactiveAnon: UInt64 = 0     // total_inactive_anon / inactive_anon
+    package var activeFile: UInt64 = 0       // total_active_file / active_file
+    package var inactiveFile: UInt64 = 0     // total_inactive_file / inactive_file
+    package var unevictable: UInt64 = 0      // total_unevictable / unevictable
+    package var mapped: UInt64 = 0           // total_mapped_file / file_mapped
+    package var anon: UInt64 = 0             // total_rss / anon
+    package var dirty: UInt64 = 0            // total_dirty / file_dirty
+    package var writeback: UInt64 = 0        // total_writeback / file_writeback
+    package var slab: UInt64 = 0             // v2 slab (0 on v1)
+    package var slabReclaimable: UInt64 = 0  // v2 slab_reclaimable (0 on v1)
+    package var slabUnreclaimable: UInt64 = 0 // v2 slab_unreclaimable (0 on v1)
 
-    public init() {}
+    package init() {}
 
     /// Parses a v2 `memory.stat` (`file`, `anon`, `slab_reclaimable`...).
-    public init(parsingV2 bytes: ArraySlice<UInt8>) {
+    package init(parsingV2 bytes: ArraySlice<UInt8>) {
         var s = MemoryStat()
         // Keys are compared as bytes: no String per line on the hot path.
         ByteParser.forEachKeyValue(bytes) { key, value in
@@ -64,7 +64,7 @@ public struct MemoryStat: Sendable, Equatable {
 
     /// Parses a v1 `memory.stat`: the hierarchical `total_*` keys only
     /// (the plain ones count the cgroup without its descendants).
-    public init(parsingV1 bytes: ArraySlice<UInt8>) {
+    package init(parsingV1 bytes: ArraySlice<UInt8>) {
         var s = MemoryStat()
         ByteParser.forEachKeyValue(bytes) { key, value in
             guard ByteParser.hasPrefix(key, "total_") else { return }
@@ -92,13 +92,13 @@ public struct MemoryStat: Sendable, Equatable {
 }
 
 /// CPU time a cgroup has used, in nanoseconds whatever the version.
-public enum CPUUsage: Sendable, Equatable {
+package enum CPUUsage: Sendable, Equatable {
     /// Per host CPU number (v1 `cpuacct.usage_all`): user and system nanoseconds.
     case perCPU([Int: (user: UInt64, system: UInt64)])
     /// Over all CPUs (v2 `cpu.stat`, whose microseconds are converted): user and system nanoseconds.
     case total(userNanoseconds: UInt64, systemNanoseconds: UInt64)
 
-    public static func == (a: CPUUsage, b: CPUUsage) -> Bool {
+    package static func == (a: CPUUsage, b: CPUUsage) -> Bool {
         switch (a, b) {
         case let (.total(u1, s1), .total(u2, s2)): return u1 == u2 && s1 == s2
         case let (.perCPU(x), .perCPU(y)):
@@ -115,13 +115,13 @@ public enum CPUUsage: Sendable, Equatable {
 /// never ask which version serves a value. A missing or unparsable file
 /// counts as "no value at that level"; a getter returns `nil` where nothing
 /// at all could be read, and the renderers then use the host's values.
-public struct CgroupReader: Sendable {
+package struct CgroupReader: Sendable {
     /// How host files are read.
-    public let files: any KernelFileReader
+    package let files: any KernelFileReader
     /// The mounted hierarchies.
-    public let layout: CgroupLayout
+    package let layout: CgroupLayout
     /// v1 blkio file names known to be absent; `nil` remembers none.
-    public let absentNames: AbsentCgroupFileNames?
+    package let absentNames: AbsentCgroupFileNames?
 
     /// v1 prints "unlimited" as a page-rounded `Int64.max`; anything from
     /// 2^62 bytes up counts as no limit.
@@ -131,19 +131,17 @@ public struct CgroupReader: Sendable {
     ///   - files: how host files are read.
     ///   - layout: the mounted hierarchies.
     ///   - absentNames: where v1 blkio file names found absent are remembered.
-    public init(files: any KernelFileReader, layout: CgroupLayout, absentNames: AbsentCgroupFileNames? = nil) {
+    package init(files: any KernelFileReader, layout: CgroupLayout, absentNames: AbsentCgroupFileNames? = nil) {
         self.files = files
         self.layout = layout
         self.absentNames = absentNames
     }
 
     /// Where host files are read.
-    public var root: HostRoot { files.root }
+    package var root: HostRoot { files.root }
 
     /// The backend of a hierarchy's cgroup version.
-    static func backend(_ hierarchy: CgroupHierarchy) -> any CgroupBackend {
-        hierarchy.isUnified ? CgroupV2Backend() : CgroupV1Backend()
-    }
+    static func backend(_ hierarchy: CgroupHierarchy) -> any CgroupBackend { cgroupBackend(of: hierarchy) }
 
     /// The hierarchy serving `controller`, its backend and the process's folder in it.
     func place(_ controller: String, _ membership: CgroupMembership) -> (CgroupHierarchy, any CgroupBackend, String)? {
@@ -170,7 +168,7 @@ public struct CgroupReader: Sendable {
     /// the hierarchy's root cgroup, whose memory and CFS limits cannot be set
     /// (v1 refuses the write, v2 has no `memory.max` or `cpu.max` there).
     /// Where the mount's root is a deeper cgroup (a cgroup namespace), every
-    /// level is kept.
+    /// level counts.
     func limitLevels(_ dirs: [String], _ hierarchy: CgroupHierarchy) -> ArraySlice<String> {
         if hierarchy.mountRoot == "/", dirs.last == hierarchy.mountPoint { return dirs.dropLast() }
         return dirs[...]
@@ -180,7 +178,7 @@ public struct CgroupReader: Sendable {
     /// - Parameter swap: false leaves out the swap files and `swapLimit`/`swapUsage`
     ///   nil, for a host without swap.
     /// - Returns: `nil` when the process has no memory cgroup that can be read.
-    public func memory(_ membership: CgroupMembership, swap: Bool = true) -> MemoryUsage? {
+    package func memory(_ membership: CgroupMembership, swap: Bool = true) -> MemoryUsage? {
         guard let h = layout.hierarchy(for: "memory"), let dirs = ancestry(membership, h) else { return nil }
         let backend = Self.backend(h)
         guard let stat = backend.memoryStat(dirs[0], files) else { return nil }
@@ -204,7 +202,7 @@ public struct CgroupReader: Sendable {
     /// The CPUs a process may run on: its cpuset cgroup's effective list,
     /// else `cpuset.cpus`, else the nearest ancestor that has either.
     /// - Returns: `nil` when there is no cpuset to read (callers use the host's online CPUs).
-    public func cpuset(_ membership: CgroupMembership) -> CPUList? {
+    package func cpuset(_ membership: CgroupMembership) -> CPUList? {
         guard let h = layout.hierarchy(for: "cpuset"), let dirs = ancestry(membership, h) else { return nil }
         let backend = Self.backend(h)
         for dir in dirs {
@@ -216,7 +214,7 @@ public struct CgroupReader: Sendable {
     /// The CFS bandwidth limit of a process, in CPUs: the smallest
     /// quota/period over the cpu cgroup and its ancestors.
     /// - Returns: `nil` when no level sets a quota.
-    public func cfsQuota(_ membership: CgroupMembership) -> Double? {
+    package func cfsQuota(_ membership: CgroupMembership) -> Double? {
         guard let h = layout.hierarchy(for: "cpu"), let dirs = ancestry(membership, h) else { return nil }
         let backend = Self.backend(h)
         var best: Double?
@@ -230,14 +228,14 @@ public struct CgroupReader: Sendable {
 
     /// The CPU time a process's cgroup has used, in nanoseconds.
     /// - Returns: `nil` when nothing can be read.
-    public func cpuUsage(_ membership: CgroupMembership) -> CPUUsage? {
+    package func cpuUsage(_ membership: CgroupMembership) -> CPUUsage? {
         guard let (_, backend, dir) = place("cpuacct", membership) else { return nil }
         return backend.cpuTime(dir, files)
     }
 
     /// Per-device I/O of a process's cgroup, including its descendants.
     /// - Returns: `nil` when no blkio or io file can be read.
-    public func blockIO(_ membership: CgroupMembership) -> [DeviceNumber: BlockIOStat]? {
+    package func blockIO(_ membership: CgroupMembership) -> [DeviceNumber: BlockIOStat]? {
         guard let (h, backend, dir) = place("blkio", membership) else { return nil }
         return backend.blockIO(dir, hierarchy: h.mountPoint, files, absentNames: absentNames)
     }
@@ -246,14 +244,23 @@ public struct CgroupReader: Sendable {
     /// controller (cpu, blkio/io, memory) is on the unified hierarchy.
     /// - Returns: the file's bytes; `nil` where the controller is on v1 or
     ///   the file cannot be read (callers use the host's `/proc/pressure` file).
-    public func pressure(_ resource: PressureResource, _ membership: CgroupMembership) -> [UInt8]? {
+    package func pressure(_ resource: PressureResource, _ membership: CgroupMembership) -> [UInt8]? {
         guard let (_, backend, dir) = place(resource.controller, membership) else { return nil }
         return backend.pressure(resource, dir, files)
     }
 
+    /// The host path (under the root) of the pressure stall file of a
+    /// process's cgroup, where the resource's controller is on the unified
+    /// hierarchy; whether it exists is not checked.
+    /// - Returns: `nil` where the controller is on v1 or the process has no cgroup in its hierarchy.
+    package func pressureFile(_ resource: PressureResource, _ membership: CgroupMembership) -> String? {
+        guard let (_, backend, dir) = place(resource.controller, membership) else { return nil }
+        return backend.pressureFile(resource, dir)
+    }
+
     /// The v1 `memory.kmem.slabinfo` of a process's memory cgroup.
     /// - Returns: the file's bytes; `nil` on v2, when missing, or when empty.
-    public func kmemSlabinfo(_ membership: CgroupMembership) -> [UInt8]? {
+    package func kmemSlabinfo(_ membership: CgroupMembership) -> [UInt8]? {
         guard let (_, backend, dir) = place("memory", membership) else { return nil }
         return backend.kmemSlabinfo(dir, files)
     }
@@ -261,7 +268,7 @@ public struct CgroupReader: Sendable {
     /// The cgroup whose tasks make a process's load average: its cgroup in
     /// the cpu controller's hierarchy.
     /// - Returns: `nil` when the process has no such cgroup.
-    public func loadavgCgroup(_ membership: CgroupMembership) -> LoadavgCgroup? {
+    package func loadavgCgroup(_ membership: CgroupMembership) -> LoadavgCgroup? {
         guard let (_, backend, dir) = place("cpu", membership) else { return nil }
         return LoadavgCgroup(directory: dir, threadsFile: backend.threadsFile)
     }
@@ -269,7 +276,7 @@ public struct CgroupReader: Sendable {
     /// The host thread ids in a cgroup and its descendants (v1 `tasks`, v2
     /// `cgroup.threads`), walked down at most `maxDepth` levels.
     /// - Returns: `nil` when the cgroup's own file cannot be read (the cgroup is gone).
-    public func threads(of group: LoadavgCgroup, maxDepth: Int = 16) -> [HostPID]? {
+    package func threads(of group: LoadavgCgroup, maxDepth: Int = 16) -> [HostPID]? {
         guard let own = files.read(group.directory + group.threadsFile, sizeHint: 1024) else { return nil }
         var tids: [HostPID] = []
         func collect(_ bytes: [UInt8]) {

@@ -22,8 +22,9 @@ package struct FNV1a: Hashable, Sendable {
     /// The 64-bit FNV prime, 2^40 + 2^8 + 0xb3.
     package static let prime: UInt64 = 0x0000_0100_0000_01b3
 
-    /// The hash of the bytes combined so far.
-    package private(set) var value: UInt64
+    /// The hash of the bytes combined so far (settable so that `@inlinable`
+    /// code in other modules may update it; set it only to a hash taken earlier).
+    package var value: UInt64
 
     /// A hasher of no bytes yet (`value` is `offsetBasis`).
     @inlinable

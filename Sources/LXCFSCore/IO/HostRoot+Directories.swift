@@ -5,11 +5,11 @@ import Musl
 #endif
 
 /// One entry of a host directory.
-public struct HostDirectoryEntry: Sendable, Hashable {
+package struct HostDirectoryEntry: Sendable, Hashable {
     /// The entry's name (never `.` or `..`).
-    public let name: String
+    package let name: String
     /// True for a directory (as `d_type` says; `DT_UNKNOWN` is looked up with `lstat`).
-    public let isDirectory: Bool
+    package let isDirectory: Bool
 }
 
 extension HostRoot {
@@ -17,7 +17,7 @@ extension HostRoot {
     /// the kernel returns them.
     /// - Parameter path: an absolute host path, resolved under this root.
     /// - Returns: `nil` when the directory cannot be opened.
-    public func entries(of path: String) -> [HostDirectoryEntry]? {
+    package func entries(of path: String) -> [HostDirectoryEntry]? {
         let full = resolve(path)
         guard let dir = opendir(full) else { return nil }
         defer { closedir(dir) }
@@ -39,13 +39,13 @@ extension HostRoot {
 
     /// The names of the subdirectories of a host directory (child cgroups).
     /// - Returns: an empty list when the directory cannot be read.
-    public func subdirectories(of path: String) -> [String] {
+    package func subdirectories(of path: String) -> [String] {
         (entries(of: path) ?? []).filter(\.isDirectory).map(\.name)
     }
 
     /// `lstat(2)` of a host path.
     /// - Returns: the status, or the errno value on failure.
-    public func status(_ path: String) -> Result<stat, HostErrno> {
+    package func status(_ path: String) -> Result<stat, HostErrno> {
         var st = stat()
         if lstat(resolve(path), &st) == 0 { return .success(st) }
         return .failure(HostErrno(code: errno))
@@ -53,7 +53,7 @@ extension HostRoot {
 
     /// The target of a host symbolic link, unchanged.
     /// - Returns: the target, or the errno value on failure (`EINVAL` for a non-link).
-    public func linkTarget(_ path: String) -> Result<String, HostErrno> {
+    package func linkTarget(_ path: String) -> Result<String, HostErrno> {
         var buf = [CChar](repeating: 0, count: 4096)
         let n = readlink(resolve(path), &buf, buf.count - 1)
         guard n >= 0 else { return .failure(HostErrno(code: errno)) }
@@ -64,7 +64,7 @@ extension HostRoot {
     /// `/proc/PID/ns/pid`. Where the path is a plain file (fixture roots keep
     /// link targets as file contents), its first line.
     /// - Returns: the text, or `nil` when the path does not exist.
-    public func readLink(_ path: String) -> String? {
+    package func readLink(_ path: String) -> String? {
         var buf = [CChar](repeating: 0, count: 256)
         let n = readlink(resolve(path), &buf, buf.count - 1)
         if n > 0 {
@@ -76,13 +76,13 @@ extension HostRoot {
     }
 
     /// True when a host path exists.
-    public func exists(_ path: String) -> Bool {
+    package func exists(_ path: String) -> Bool {
         access(resolve(path), F_OK) == 0
     }
 }
 
 /// An errno value from a failed host file system call.
-public struct HostErrno: Error, Sendable, Hashable {
+package struct HostErrno: Error, Sendable, Hashable {
     /// The `errno` code, such as `ENOENT`.
-    public let code: Int32
+    package let code: Int32
 }

@@ -9,7 +9,7 @@ import Musl
 /// files under it are read is a `KernelFileReader`'s job.
 public struct HostRoot: Sendable, Hashable {
     /// The root folder without a trailing slash; empty for `/`.
-    public let prefix: String
+    package let prefix: String
 
     /// - Parameter path: the root folder, `/` for the real host.
     public init(_ path: String = "/") {
@@ -19,11 +19,11 @@ public struct HostRoot: Sendable, Hashable {
     }
 
     /// True when this root is the real host's `/`.
-    public var isHost: Bool { prefix.isEmpty }
+    package var isHost: Bool { prefix.isEmpty }
 
     /// The path of a host path under this root.
     /// - Parameter path: an absolute host path, such as `/proc/meminfo`.
-    public func resolve(_ path: String) -> String { prefix.isEmpty ? path : prefix + path }
+    package func resolve(_ path: String) -> String { prefix.isEmpty ? path : prefix + path }
 
     /// Reads a whole file once (open, read to the end, close), for callers
     /// off the render path (start-up, the sysfs passthrough). Renders read
@@ -32,7 +32,7 @@ public struct HostRoot: Sendable, Hashable {
     ///   - path: an absolute host path, resolved under this root.
     ///   - sizeHint: the first buffer size in bytes; the buffer grows as needed.
     /// - Returns: the file's bytes, or `nil` when it cannot be opened or read.
-    public func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
+    package func read(_ path: String, sizeHint: Int = 4096) -> [UInt8]? {
         try? FileReading.readOnce(resolve(path), sizeHint: sizeHint).get()
     }
 

@@ -29,7 +29,7 @@ extension KernelFileReader {
     /// Reads a file that holds one integer, such as `cpu.cfs_quota_us`.
     /// - Returns: the first whitespace-separated word as an integer, or `nil`
     ///   when the file is missing or the word is not a decimal integer (`max`).
-    public func readInteger(_ path: String) -> Int64? {
+    package func readInteger(_ path: String) -> Int64? {
         guard let bytes = read(path, sizeHint: 64) else { return nil }
         return ByteParser.firstInteger(bytes[...])
     }
@@ -38,18 +38,18 @@ extension KernelFileReader {
 /// Opens, reads to the end and closes every file on every read. Used for
 /// fixture roots (whose files a test may replace between reads) and for
 /// one-shot renders.
-public struct DirectFileReader: KernelFileReader {
-    public let root: HostRoot
+package struct DirectFileReader: KernelFileReader {
+    package let root: HostRoot
 
-    public init(root: HostRoot) {
+    package init(root: HostRoot) {
         self.root = root
     }
 
-    public func read(_ path: String, sizeHint: Int) -> [UInt8]? {
+    package func read(_ path: String, sizeHint: Int) -> [UInt8]? {
         try? FileReading.readOnce(root.resolve(path), sizeHint: sizeHint).get()
     }
 
-    public func readProcessCgroup(_ pid: HostPID) -> [UInt8]? {
+    package func readProcessCgroup(_ pid: HostPID) -> [UInt8]? {
         read("/proc/\(pid)/cgroup", sizeHint: 1024)
     }
 }

@@ -1,13 +1,13 @@
 /// Renders `/proc/cpuinfo`: the blocks of the visible host CPUs, in
 /// ascending order, with the `processor` field renumbered from 0 and every
 /// other field unchanged.
-public enum CpuinfoRenderer {
+package enum CpuinfoRenderer {
     /// - Parameters:
     ///   - host: the host's `/proc/cpuinfo` (blocks separated by blank lines,
     ///     each starting with `processor : N`).
     ///   - visible: the host CPU numbers to show, ascending.
     /// - Returns: the file's bytes; the host's file when it has no `processor` blocks.
-    public static func render(host: ArraySlice<UInt8>, visible: [Int]) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, visible: [Int]) -> [UInt8] {
         // Which host CPU numbers to keep, as a table indexed by CPU number.
         var keep = [Bool](repeating: false, count: (visible.max() ?? -1) + 1)
         for cpu in visible where cpu >= 0 { keep[cpu] = true }

@@ -9,12 +9,12 @@
 /// discards merged, sectors discarded, ms discarding, flushes (0), ms
 /// flushing (0). Sectors are 512 bytes. As many counters are printed as the
 /// host's line for the device has (at least the first 11).
-public enum DiskstatsRenderer {
+package enum DiskstatsRenderer {
     /// - Parameters:
     ///   - host: the host's `/proc/diskstats` (device names and column count).
     ///   - io: the cgroup's I/O per device.
     /// - Returns: the file's bytes (empty when the cgroup did no I/O).
-    public static func render(host: ArraySlice<UInt8>, io: [DeviceNumber: BlockIOStat]) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, io: [DeviceNumber: BlockIOStat]) -> [UInt8] {
         var out = TextBuffer(capacity: 256)
         ByteParser.forEachLine(host) { line in
             var i = line.startIndex

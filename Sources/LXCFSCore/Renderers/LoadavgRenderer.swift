@@ -1,10 +1,10 @@
 /// Renders `/proc/loadavg` from a cgroup's load: `A.AA B.BB C.CC R/T P\n`
 /// (1, 5 and 15 minute averages rounded to hundredths as the kernel
 /// rounds them, runnable and total tasks, the last pid).
-public enum LoadavgRenderer {
+package enum LoadavgRenderer {
     /// - Parameter load: the cgroup's load state (fixed-point averages, FSHIFT 11).
     /// - Returns: the file's bytes.
-    public static func render(_ load: CgroupLoad) -> [UInt8] {
+    package static func render(_ load: CgroupLoad) -> [UInt8] {
         var out = TextBuffer(capacity: 64)
         for (i, avg) in [load.average1, load.average5, load.average15].enumerated() {
             if i > 0 { out.append(byte: ByteParser.space) }

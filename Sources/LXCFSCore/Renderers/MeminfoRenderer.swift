@@ -6,15 +6,15 @@ import Musl
 
 /// The host's own figures a meminfo view starts from (kB, as its
 /// `/proc/meminfo` prints them).
-public struct HostMeminfo: Sendable, Equatable {
+package struct HostMeminfo: Sendable, Equatable {
     /// MemTotal; `UInt64.max` when the line is missing.
-    public var memTotalKB: KiB = .max
+    package var memTotalKB: KiB = .max
     /// MemFree; `UInt64.max` when the line is missing.
-    public var memFreeKB: KiB = .max
+    package var memFreeKB: KiB = .max
     /// SwapTotal; 0 when the line is missing.
-    public var swapTotalKB: KiB = 0
+    package var swapTotalKB: KiB = 0
 
-    public init(memTotalKB: KiB = .max, memFreeKB: KiB = .max, swapTotalKB: KiB = 0) {
+    package init(memTotalKB: KiB = .max, memFreeKB: KiB = .max, swapTotalKB: KiB = 0) {
         self.memTotalKB = memTotalKB
         self.memFreeKB = memFreeKB
         self.swapTotalKB = swapTotalKB
@@ -22,7 +22,7 @@ public struct HostMeminfo: Sendable, Equatable {
 
     /// Reads the three lines from the host's `/proc/meminfo`, in one pass
     /// that stops when all three are in; keys compared as bytes.
-    public init(parsing host: ArraySlice<UInt8>) {
+    package init(parsing host: ArraySlice<UInt8>) {
         var found = (total: false, free: false, swap: false)
         ByteParser.forEachLine(while: host) { line in
             guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line) else { return true }
@@ -53,36 +53,36 @@ public struct HostMeminfo: Sendable, Equatable {
 ///   reclaimable slab, never above MemTotal.
 /// - SwapTotal and SwapFree: as `SwapFigures`.
 /// - The page-cache and anon lines from `memory.stat`; Buffers 0.
-public struct MeminfoFigures: Sendable, Equatable {
-    public var memTotal: KiB
-    public var memFree: KiB
-    public var memAvailable: KiB
-    public var swapTotal: KiB
-    public var swapFree: KiB
-    public var cached: KiB
-    public var shmem: KiB
-    public var activeAnon: KiB
-    public var inactiveAnon: KiB
-    public var activeFile: KiB
-    public var inactiveFile: KiB
-    public var unevictable: KiB
-    public var mapped: KiB
-    public var anonPages: KiB
-    public var dirty: KiB
-    public var writeback: KiB
-    public var slab: KiB
-    public var sReclaimable: KiB
-    public var sUnreclaim: KiB
+package struct MeminfoFigures: Sendable, Equatable {
+    package var memTotal: KiB
+    package var memFree: KiB
+    package var memAvailable: KiB
+    package var swapTotal: KiB
+    package var swapFree: KiB
+    package var cached: KiB
+    package var shmem: KiB
+    package var activeAnon: KiB
+    package var inactiveAnon: KiB
+    package var activeFile: KiB
+    package var inactiveFile: KiB
+    package var unevictable: KiB
+    package var mapped: KiB
+    package var anonPages: KiB
+    package var dirty: KiB
+    package var writeback: KiB
+    package var slab: KiB
+    package var sReclaimable: KiB
+    package var sUnreclaim: KiB
     /// Active(anon) + Active(file).
-    public var active: KiB { activeAnon + activeFile }
+    package var active: KiB { activeAnon + activeFile }
     /// Inactive(anon) + Inactive(file).
-    public var inactive: KiB { inactiveAnon + inactiveFile }
+    package var inactive: KiB { inactiveAnon + inactiveFile }
 
     /// - Parameters:
     ///   - host: the host's MemTotal, MemFree and SwapTotal.
     ///   - memory: the cgroup's memory figures (bytes).
     ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
-    public init(host: HostMeminfo, memory m: MemoryUsage, options: ViewOptions) {
+    package init(host: HostMeminfo, memory m: MemoryUsage, options: ViewOptions) {
         let kb = KiB.init(bytes:)
         let s = m.stat
         memTotal = min(m.limit.map(kb) ?? host.memTotalKB, host.memTotalKB)
@@ -116,12 +116,12 @@ public struct MeminfoFigures: Sendable, Equatable {
 /// replaced, every other line the host's. Values in the kernel's layout:
 /// key and colon padded to 16 characters, the value right-aligned in 8,
 /// then ` kB`.
-public enum MeminfoRenderer {
+package enum MeminfoRenderer {
     /// - Parameters:
     ///   - host: the host's `/proc/meminfo`.
     ///   - figures: the cgroup's figures (kB).
     /// - Returns: the file's bytes.
-    public static func render(host: ArraySlice<UInt8>, figures f: MeminfoFigures) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, figures f: MeminfoFigures) -> [UInt8] {
         var out = TextBuffer(capacity: host.count + 64)
         ByteParser.forEachLineBuffer(host) { line in
             if let base = line.baseAddress, let hit = memchr(base, Int32(ByteParser.colon), line.count) {
@@ -186,7 +186,7 @@ public enum MeminfoRenderer {
     }
 
     /// Renders from the host's file and the cgroup's memory figures.
-    public static func render(host: ArraySlice<UInt8>, memory: MemoryUsage, options: ViewOptions) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, memory: MemoryUsage, options: ViewOptions) -> [UInt8] {
         render(host: host, figures: MeminfoFigures(host: HostMeminfo(parsing: host), memory: memory, options: options))
     }
 }

@@ -1,16 +1,16 @@
 /// The swap a cgroup may use and has free, in kB, as both `/proc/meminfo`
 /// (SwapTotal, SwapFree) and `/proc/swaps` show it, so the two always agree.
-public struct SwapFigures: Sendable, Equatable {
+package struct SwapFigures: Sendable, Equatable {
     /// SwapTotal in kB: the cgroup's swap allowance, never more than the host's SwapTotal.
-    public let totalKB: KiB
+    package let totalKB: KiB
     /// SwapFree in kB: SwapTotal minus the cgroup's swap in use, clamped to 0...SwapTotal.
-    public let freeKB: KiB
+    package let freeKB: KiB
 
     /// - Parameters:
     ///   - hostSwapTotalKB: the host's SwapTotal (kB, from `/proc/meminfo`).
     ///   - memory: the cgroup's memory figures (bytes).
     ///   - options: `disableSwap` makes both 0.
-    public init(hostSwapTotalKB: KiB, memory m: MemoryUsage, options: ViewOptions) {
+    package init(hostSwapTotalKB: KiB, memory m: MemoryUsage, options: ViewOptions) {
         var total = min(m.swapLimit.map(KiB.init(bytes:)) ?? hostSwapTotalKB, hostSwapTotalKB)
         if options.disableSwap { total = 0 }
         totalKB = total
@@ -19,7 +19,7 @@ public struct SwapFigures: Sendable, Equatable {
     }
 
     /// The host's SwapTotal in kB from its `/proc/meminfo`; 0 when absent.
-    public static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> KiB {
+    package static func hostSwapTotalKB(meminfo: ArraySlice<UInt8>) -> KiB {
         var total: UInt64 = 0
         ByteParser.forEachLine(while: meminfo) { line in
             guard ByteParser.hasPrefix(line, "SwapTotal:") else { return true }
@@ -34,13 +34,13 @@ public struct SwapFigures: Sendable, Equatable {
 /// header, and only when the cgroup may swap (SwapTotal above 0) one line
 /// `none<36 spaces>virtual\t\tSIZE\tUSED\t0` with SIZE = SwapTotal and
 /// USED = SwapTotal - SwapFree, in kB, the figures `/proc/meminfo` shows.
-public enum SwapsRenderer {
+package enum SwapsRenderer {
     /// The header line of `/proc/swaps`, as the kernel and lxcfs print it.
-    public static let header = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
+    package static let header = "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
 
     /// - Parameter swap: the cgroup's SwapTotal and SwapFree (kB).
     /// - Returns: the file's bytes.
-    public static func render(swap: SwapFigures) -> [UInt8] {
+    package static func render(swap: SwapFigures) -> [UInt8] {
         var out = TextBuffer(capacity: 128)
         out.append(header)
         if swap.totalKB > 0 {

@@ -6,16 +6,16 @@
 /// cgroup's CPU time it is the visible CPUs' time since the container
 /// started minus the cgroup's busy time, scaled as `/proc/stat` scales it,
 /// so that it grows at the rate the `/proc/stat` view's idle grows.
-public enum UptimeRenderer {
+package enum UptimeRenderer {
     /// A cgroup's CPU time as the `/proc/stat` view counts it.
-    public struct CPUTime: Sendable, Equatable {
+    package struct CPUTime: Sendable, Equatable {
         /// Visible CPUs.
-        public var cpus: Int
+        package var cpus: Int
         /// Busy (user + system) time over the cgroup's life, scaled by
         /// visible CPUs / CFS capacity, in hundredths of a second.
-        public var busyHundredths: UInt64
+        package var busyHundredths: UInt64
 
-        public init(cpus: Int, busyHundredths: UInt64) {
+        package init(cpus: Int, busyHundredths: UInt64) {
             self.cpus = cpus
             self.busyHundredths = busyHundredths
         }
@@ -28,7 +28,7 @@ public enum UptimeRenderer {
     ///   - cpuTime: the reader cgroup's CPU time; `nil` scales the host's idle
     ///     time by the share of the host's uptime the container has seen.
     /// - Returns: the file's bytes; the host's file when it cannot be parsed.
-    public static func render(host: ArraySlice<UInt8>, initStartTicks: ClockTicks?, cpuTime: CPUTime? = nil) -> [UInt8] {
+    package static func render(host: ArraySlice<UInt8>, initStartTicks: ClockTicks?, cpuTime: CPUTime? = nil) -> [UInt8] {
         guard let start = initStartTicks else { return Array(host) }
         let w = ByteParser.words(host)
         guard w.count >= 2, let up = hundredths(w[0]), let idle = hundredths(w[1]) else { return Array(host) }
@@ -53,7 +53,7 @@ public enum UptimeRenderer {
     }
 
     /// The first uptime value of the host in hundredths of a second.
-    public static func hostUptimeHundredths(_ host: ArraySlice<UInt8>) -> UInt64? {
+    package static func hostUptimeHundredths(_ host: ArraySlice<UInt8>) -> UInt64? {
         ByteParser.words(host).first.flatMap(hundredths)
     }
 
@@ -74,9 +74,9 @@ public enum UptimeRenderer {
 
 /// Renders `/sys/devices/system/cpu/online` (and `possible`, `present`):
 /// `0-(N-1)\n`, or `0\n` for one CPU.
-public enum CPUOnlineRenderer {
+package enum CPUOnlineRenderer {
     /// - Parameter count: how many CPUs the reader sees (at least 1 is shown).
-    public static func render(count: Int) -> [UInt8] {
+    package static func render(count: Int) -> [UInt8] {
         let n = max(count, 1)
         return Array((n == 1 ? "0\n" : "0-\(n - 1)\n").utf8)
     }
