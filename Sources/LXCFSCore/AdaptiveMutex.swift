@@ -14,6 +14,9 @@ import Musl
 /// contended lock goes through the kernel's rt_mutex at once, and with 32
 /// readers on 2 CPUs the handle store's lock took 42 % of the daemon's
 /// samples in `Mutex._lockSlow` (docs/performance.md).
+///
+/// `@unchecked Sendable`: the compiler cannot see that the pthread mutex
+/// guards `value`; every access to it is inside `withLock`.
 package final class AdaptiveMutex<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
