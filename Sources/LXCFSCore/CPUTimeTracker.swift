@@ -1,9 +1,4 @@
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// One visible CPU's line in the `/proc/stat` view, in clock ticks (USER_HZ,
 /// 100 per second). nice, iowait, irq, softirq, steal and guest are always 0.
@@ -332,7 +327,7 @@ package final class CPUTimeTracker: Sendable {
                 }
             }
         }
-        for c in candidates where access(root.resolve(c.directory), F_OK) != 0 {
+        for c in candidates where !root.exists(c.directory) {
             remove(c.key, ifLastRead: c.lastRead)
         }
         guard entryCount.load(ordering: .relaxed) > capacityLimit else { return }
