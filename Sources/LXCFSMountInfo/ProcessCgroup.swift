@@ -35,13 +35,17 @@ package enum ProcessCgroup {
         }
 
         /// The hierarchy ID's bytes (`0` for the unified hierarchy).
+        @inlinable
         package var hierarchyID: Range<Int> { start..<firstColon }
         /// The controller list's bytes (`cpu,cpuacct`, `name=systemd`; empty on the unified hierarchy).
+        @inlinable
         package var controllers: Range<Int> { (firstColon + 1)..<secondColon }
         /// The cgroup path's bytes, as the kernel prints it (relative to the
         /// reading process's cgroup namespace).
+        @inlinable
         package var path: Range<Int> { (secondColon + 1)..<end }
         /// `ID:CONTROLLERS:`, the part that names the hierarchy, in bytes.
+        @inlinable
         package var nameCount: Int { secondColon + 1 - start }
     }
 
@@ -68,6 +72,7 @@ package enum ProcessCgroup {
 
     /// The lines of `text`, in file order.
     /// - Parameter text: the bytes of a `/proc/PID/cgroup`.
+    @inlinable
     package static func lines(_ text: UnsafeBufferPointer<UInt8>) -> [Line] {
         var out: [Line] = []
         // One allocation: a v1 host has some 12 hierarchies.
