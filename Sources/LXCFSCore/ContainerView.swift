@@ -31,7 +31,7 @@ public final class ContainerView: Sendable {
     /// Per-cgroup load averages; present only with `enableLoadavg`.
     public let loadavgSampler: LoadavgSampler?
     /// Renderings reused within a tick (`rendering(_:for:reuse:)`); `nil` when off.
-    let renderCache: RenderCache?
+    let renderCache: RenderCache<CoarseMonotonicClock>?
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -48,7 +48,7 @@ public final class ContainerView: Sendable {
     ///     for the same container and file (`--render-cache-ms`); 0: never.
     public init(root: HostRoot = HostRoot(), files: (any KernelFileReader)? = nil, options: ViewOptions = ViewOptions(),
                 logger: Logger = Logger(label: "swift-lxcfs"), renderCacheTick: UInt64 = 0) {
-        self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick) : nil
+        self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick, clock: CoarseMonotonicClock()) : nil
         let files = files ?? (root.isHost ? CachedDescriptorReader(root: root) : DirectFileReader(root: root))
         self.root = files.root
         self.files = files
