@@ -48,7 +48,7 @@ final class RenderCache<Clock: NanosecondClock>: Sendable {
     init(tick: UInt64, clock: Clock) {
         self.tick = tick
         self.clock = clock
-        self.readers = ExpiringStore(shards: 8, capacity: 4096, lifetime: tick, clock: clock,
+        self.readers = ExpiringStore(shards: 8, capacity: 4096, purgeAbove: Self.purgeAbove, lifetime: tick, clock: clock,
                                      shardOf: { Int($0) })
     }
 
@@ -91,7 +91,8 @@ final class RenderCache<Clock: NanosecondClock>: Sendable {
         /// `nil`: not looked up; `.some(nil)`: looked up, not readable.
         var namespace: String??
     }
-    /// Readers by host pid, for a tick; at most 4,096 (512 per shard).
+    /// Readers by host pid, for a tick: past `purgeAbove` (in a shard's
+    /// share) the expired go, at most once a tick; at most 4,096 (512 per shard).
     private let readers: ExpiringStore<Int32, Reader, Clock>
 
     /// The reader's container cgroups and (with `needNamespace`) pid

@@ -60,6 +60,18 @@ final class ExpiringStoreTests: XCTestCase {
         XCTAssertEqual(store.value(5), 5)
     }
 
+    func testPastThePurgeThresholdTheExpiredGoButNothingFreshUnderTheCapacity() {
+        let clock = ManualClock()
+        let store = ExpiringStore<Int, Int, ManualClock>(shards: 1, capacity: 10, purgeAbove: 2, lifetime: 100,
+                                                         clock: clock)
+        for k in 1...5 { store.set(k, for: k) }
+        XCTAssertEqual(store.count, 5, "nothing expired: the shard grows up to its capacity")
+        clock.advance(by: 100)
+        store.set(6, for: 6)
+        XCTAssertEqual(store.count, 1, "all five expired and dropped when the sixth came")
+        XCTAssertEqual(store.value(6), 6)
+    }
+
     func testWithoutALifetimeOnlyTheCapacityEvicts() {
         let clock = ManualClock()
         let store = ExpiringStore<Int, Int, ManualClock>(shards: 1, capacity: 2, lifetime: .max, clock: clock)

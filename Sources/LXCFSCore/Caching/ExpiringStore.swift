@@ -5,8 +5,8 @@
 ///
 /// Ages are measured by the injected clock in nanoseconds from when an
 /// entry was stored (or last touched, `value(_:orInsert:)`). A shard that
-/// is full drops its expired entries first (at most once per `lifetime`),
-/// then its oldest one. The locks are `AdaptiveMutex`es: the standard
+/// holds `purgeAbove` entries drops its expired ones when a new key comes
+/// (at most once per `lifetime`); one that is full then drops its oldest. The locks are `AdaptiveMutex`es: the standard
 /// library's `Mutex` is a priority-inheritance futex that sent contended
 /// readers through the kernel (docs/performance.md, "the read path's locks").
 package final class ExpiringStore<Key: Hashable & Sendable, Value: Sendable, Clock: NanosecondClock>: Sendable {
@@ -24,6 +24,8 @@ package final class ExpiringStore<Key: Hashable & Sendable, Value: Sendable, Clo
     package let lifetime: UInt64
     /// The most entries one shard holds.
     package let capacityPerShard: Int
+    /// From this many entries on, a shard drops its expired ones.
+    package let purgeAbovePerShard: Int
     package let clock: Clock
     private let shards: [AdaptiveMutex<Shard>]
     private let shardOf: @Sendable (Key) -> Int
@@ -31,16 +33,19 @@ package final class ExpiringStore<Key: Hashable & Sendable, Value: Sendable, Clo
     /// - Parameters:
     ///   - shards: how many shards (rounded up to a power of two, at least 1).
     ///   - capacity: the most entries in all (split evenly, at least one per shard).
+    ///   - purgeAbove: from this many entries in all (split the same way),
+    ///     expired ones are dropped; `capacity` when not given.
     ///   - lifetime: nanoseconds an entry is served after it was stored.
     ///   - clock: the clock ages are read from.
     ///   - shardOf: a number that picks a key's shard (its hash by default;
     ///     a pid will do for a pid).
-    package init(shards: Int = 8, capacity: Int, lifetime: UInt64, clock: Clock,
+    package init(shards: Int = 8, capacity: Int, purgeAbove: Int? = nil, lifetime: UInt64, clock: Clock,
                  shardOf: @escaping @Sendable (Key) -> Int = { $0.hashValue }) {
         var n = 1
         while n < shards { n <<= 1 }
         self.shards = (0..<n).map { _ in AdaptiveMutex(Shard()) }
         self.capacityPerShard = max(1, (capacity + n - 1) / n)
+        self.purgeAbovePerShard = min(capacityPerShard, max(1, ((purgeAbove ?? capacity) + n - 1) / n))
         self.lifetime = lifetime
         self.clock = clock
         self.shardOf = shardOf
@@ -103,10 +108,11 @@ package final class ExpiringStore<Key: Hashable & Sendable, Value: Sendable, Clo
     /// How many entries are held, expired ones not yet dropped included.
     package var count: Int { shards.reduce(0) { n, s in n + s.withLock { $0.map.count } } }
 
-    /// Before a new key goes into a full shard: its expired entries go
-    /// (at most once per lifetime), and if that frees nothing, its oldest.
+    /// Before a new key goes into a shard past `purgeAbovePerShard`: its
+    /// expired entries go (at most once per lifetime), and if it is still
+    /// full, its oldest.
     private func makeRoom(_ s: inout Shard, _ now: UInt64) {
-        guard s.map.count >= capacityPerShard else { return }
+        guard s.map.count >= purgeAbovePerShard else { return }
         if now &- s.purgedAt >= lifetime || s.purgedAt == 0 {
             s.map = s.map.filter { fresh($0.value, now) }
             s.purgedAt = now
