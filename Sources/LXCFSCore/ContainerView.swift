@@ -31,7 +31,7 @@ public final class ContainerView: Sendable {
     /// Per-cgroup load averages; present only with `enableLoadavg`.
     package let loadavgSampler: LoadavgSampler?
     /// Renderings reused within a tick (`rendering(_:for:reuse:)`); `nil` when off.
-    let renderCache: RenderCache?
+    let renderCache: RenderCache<CoarseMonotonicClock>?
     /// The clocks of cached values' ages and of the CPU time tracker.
     let clocks: ViewClocks
 
@@ -52,7 +52,7 @@ public final class ContainerView: Sendable {
     ///     fixture root that root's `/proc/uptime` for the CPU time tracker.
     package init(root: HostRoot = HostRoot(), files: (any KernelFileReader)? = nil, options: ViewOptions = ViewOptions(),
                 logger: Logger = Logger(label: "swift-lxcfs"), renderCacheTick: UInt64 = 0, clocks: ViewClocks? = nil) {
-        self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick) : nil
+        self.renderCache = renderCacheTick > 0 ? RenderCache(tick: renderCacheTick, clock: CoarseMonotonicClock()) : nil
         let files = files ?? (root.isHost ? CachedDescriptorReader(root: root) : DirectFileReader(root: root))
         let clocks = clocks ?? (files.root.isHost ? .host : .fixture(files))
         self.clocks = clocks

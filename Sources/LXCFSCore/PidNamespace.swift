@@ -46,7 +46,10 @@ public final class PidNamespaceResolver: Sendable {
     }
 
     let root: HostRoot
-    private let cache = Mutex<[String: Init]>([:])
+    /// The init found per pid namespace name, checked on each use; at most
+    /// 4,096 namespaces, the one found longest ago dropped first.
+    private let cache = ExpiringStore<String, Init, CoarseMonotonicClock>(
+        shards: 4, capacity: 4096, lifetime: .max, clock: CoarseMonotonicClock())
     /// The host's pid namespace, once known (it never changes while the daemon runs).
     private let hostNamespaceCache = Mutex<String?>(nil)
 
@@ -85,7 +88,7 @@ public final class PidNamespaceResolver: Sendable {
         // A cached init still holds when its pid has the same start time: a
         // process never leaves its pid namespace, so this alone tells a
         // recycled pid (no second link read on every render).
-        if let cached = cache.withLock({ $0[ns] }), stat(of: cached.pid)?.startTime == cached.startTime {
+        if let cached = cache.value(ns), stat(of: cached.pid)?.startTime == cached.startTime {
             return cached
         }
         var current = pid
@@ -105,10 +108,7 @@ public final class PidNamespaceResolver: Sendable {
         if namespacePid(of: current) != 1, let scanned = scanForInit(of: ns) {
             found = scanned
         }
-        cache.withLock { cache in
-            if cache.count > 4096 { cache.removeAll() }
-            cache[ns] = found
-        }
+        cache.set(found, for: ns)
         return found
     }
 

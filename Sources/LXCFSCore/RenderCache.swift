@@ -20,10 +20,14 @@ struct RenderKey: Hashable, Sendable {
 /// its bytes), and the entry always holds the latest: so every reader of
 /// a key sees renderings in the order they were made, and counters (the
 /// CPU time tracker's /proc/stat rows, uptime) never go back for anyone.
-final class RenderCache: Sendable {
+///
+/// Ages come from `Clock` (CLOCK_MONOTONIC_COARSE in the daemon, a
+/// `ManualClock` in tests), a type parameter so that the daemon's reads
+/// cost no dynamic call.
+final class RenderCache<Clock: NanosecondClock>: Sendable {
     final class Entry: Sendable {
         /// The bytes (`nil` inside: the file is absent for this reader), and
-        /// when they were rendered (CLOCK_MONOTONIC nanoseconds).
+        /// when they were rendered (clock nanoseconds).
         let state = Mutex<(bytes: [UInt8]?, renderedAt: UInt64, valid: Bool)>((nil, 0, false))
         /// When the entry was last used, for the purge.
         let usedAt = Atomic<UInt64>(0)
@@ -31,14 +35,21 @@ final class RenderCache: Sendable {
 
     /// How long a rendering is reused, in nanoseconds.
     let tick: UInt64
+    let clock: Clock
     private let entries = AdaptiveMutex<(map: [RenderKey: Entry], purgedAt: UInt64)>(([:], 0))
     /// More entries than this and, at most once a tick, the ones unused
     /// for two ticks are dropped: a rendering older than a tick is never
-    /// served again, so only the keys of the last moments are kept.
-    static let purgeAbove = 256
+    /// served again, so only the keys of the last moments are held.
+    static var purgeAbove: Int { 256 }
 
-    init(tick: UInt64) {
+    /// - Parameters:
+    ///   - tick: nanoseconds a rendering is reused.
+    ///   - clock: the clock ages are read from.
+    init(tick: UInt64, clock: Clock) {
         self.tick = tick
+        self.clock = clock
+        self.readers = ExpiringStore(shards: 8, capacity: 4096, purgeAbove: Self.purgeAbove, lifetime: tick, clock: clock,
+                                     shardOf: { Int($0) })
     }
 
     /// The rendering for `key`: the one made less than a tick ago when
@@ -46,7 +57,7 @@ final class RenderCache: Sendable {
     /// - Parameter length: a rendering of this many bytes is reused
     ///   whatever its age (a handle's first read: the rendering its open made).
     func rendering(_ key: RenderKey, reuse: Bool, length: Int? = nil, render: () -> [UInt8]?) -> [UInt8]? {
-        let now = MonotonicClock.nanoseconds()
+        let now = clock.now()
         let entry = entries.withLock { e -> Entry in
             if let known = e.map[key] { return known }
             if e.map.count >= Self.purgeAbove, now &- e.purgedAt >= tick {
@@ -62,12 +73,12 @@ final class RenderCache: Sendable {
         return entry.state.withLock { s -> [UInt8]? in
             // Taken after the lock: a reader that waited for another's
             // rendering reuses it.
-            let at = MonotonicClock.nanoseconds()
+            let at = clock.now()
             if reuse, s.valid, at &- s.renderedAt < tick || (length != nil && (s.bytes?.count ?? 0) == length) {
                 return s.bytes
             }
             let bytes = render()
-            s = (bytes, MonotonicClock.nanoseconds(), true)
+            s = (bytes, clock.now(), true)
             return bytes
         }
     }
@@ -75,31 +86,26 @@ final class RenderCache: Sendable {
     /// What a reader's renderings are keyed by, remembered for a tick: a
     /// FUSE open and the read after it come from the same pid within
     /// microseconds, and a tight loop's reader asks again and again.
-    private struct Reader {
+    struct Reader: Sendable {
         var container: CgroupMembership?
+        /// `nil`: not looked up; `.some(nil)`: looked up, not readable.
         var namespace: String??
-        var at: UInt64
     }
-    private let readers = AdaptiveMutex<(map: [Int32: Reader], purgedAt: UInt64)>(([:], 0))
+    /// Readers by host pid, for a tick: past `purgeAbove` (in a shard's
+    /// share) the expired go, at most once a tick; at most 4,096 (512 per shard).
+    private let readers: ExpiringStore<Int32, Reader, Clock>
 
     /// The reader's container cgroups and (with `needNamespace`) pid
     /// namespace, from the last tick or from `membership` and `namespace`.
     func reader(_ pid: Int32, needNamespace: Bool, membership: () -> CgroupMembership?,
                 namespace: () -> String?) -> (container: CgroupMembership?, namespace: String?) {
-        let now = MonotonicClock.nanoseconds()
-        if let known = readers.withLock({ $0.map[pid] }), now &- known.at < tick,
-           !needNamespace || known.namespace != nil {
+        let now = clock.now()
+        if let known = readers.value(pid, now: now), !needNamespace || known.namespace != nil {
             return (known.container, known.namespace ?? nil)
         }
         let m = membership()
         let ns: String?? = needNamespace ? .some(namespace()) : nil
-        readers.withLock { r in
-            if r.map.count >= Self.purgeAbove, now &- r.purgedAt >= tick {
-                r.map = r.map.filter { now &- $0.value.at < tick }
-                r.purgedAt = now
-            }
-            r.map[pid] = Reader(container: m, namespace: ns, at: now)
-        }
+        readers.set(Reader(container: m, namespace: ns), for: pid, now: now)
         return (m, ns ?? nil)
     }
 

@@ -33,7 +33,7 @@ import Musl
 public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable {
     public let root: HostRoot
 
-    /// The host-wide files kept open.
+    /// The host-wide files held open.
     static let hostPaths: [String] = [
         "/proc/meminfo", "/proc/stat", "/proc/cpuinfo", "/proc/uptime", "/proc/loadavg",
         "/proc/swaps", "/proc/diskstats", "/sys/devices/system/cpu/online",
@@ -69,7 +69,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// A host-wide file of one thread.
     struct HostFile {
         /// The descriptor; `nil` after a failed `pread` or when none could
-        /// be kept (the file is then read the ordinary way).
+        /// be held (the file is then read the ordinary way).
         var fd: FileDescriptor?
         /// The buffer size, in bytes, to `pread` it with.
         var capacity: Int
@@ -112,7 +112,7 @@ public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable
     /// The most descriptors all threads together keep: half the open-file
     /// limit by default, whatever number of threads libfuse starts.
     public let descriptorBudget: Int
-    /// Descriptors kept now, over all threads.
+    /// Descriptors held now, over all threads.
     let total = Atomic<Int>(0)
 
     /// - Parameters:
@@ -254,7 +254,7 @@ struct DescriptorCache<Key: Hashable> {
     private var index: [Key: Int] = [:]
     private var slots: [Slot] = []
     private var hand = 0
-    /// The most descriptors kept.
+    /// The most descriptors held.
     let limit: Int
 
     init(limit: Int) {
