@@ -101,6 +101,9 @@ final class ConnectionTests: XCTestCase {
                        .poll(handle: 3, kh: 4, flags: 1, events: 5))
         XCTAssertEqual(decode(.request(opcode: 18, unique: 1, nodeID: 1, argument: Bytes().u64(3).bytes)), .malformed(opcode: 18))
         XCTAssertEqual(decode(.request(opcode: 6, unique: 1, nodeID: 1)), .mutation(.symlink))
+        // FORGET (2) and BATCH_FORGET (42) are never answered.
+        XCTAssertEqual(decode(.request(opcode: 2, unique: 1, nodeID: 1, argument: Bytes().u64(1).bytes)), .forget)
+        XCTAssertEqual(decode(.request(opcode: 42, unique: 1, nodeID: 0, argument: Bytes().u32(0).u32(0).bytes)), .forget)
         XCTAssertEqual(decode(.request(opcode: 36, unique: 1, nodeID: 0, argument: Bytes().u64(9).bytes)), .interrupt(target: 9))
         let header = Bytes.request(opcode: 3, unique: 1 << 63 | 7, nodeID: 5, uid: 6, gid: 8, pid: 9).bytes
             .withUnsafeBytes { FUSERequest.decode($0, cpuAtRead: 11).header }
