@@ -38,11 +38,18 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The FUSE wire: requests decoded once, replies encoded in one place,
+        // the transport, INIT, the worker threads. No filesystem.
+        .target(
+            name: "FUSEProtocol",
+            dependencies: ["CFuse3", .product(name: "Logging", package: "swift-log")]
+        ),
         // The FUSE operations: path -> renderer, file handles, errors.
         .target(
             name: "LXCFSFilesystem",
             dependencies: [
                 "CFuse3",
+                "FUSEProtocol",
                 "CLinux",
                 "LXCFSCore",
                 "LXCFSMountInfo",
@@ -93,6 +100,12 @@ let package = Package(
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
         .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),
+        // The request path: request bytes in through a socket pair, reply bytes asserted (no mount).
+        .testTarget(
+            name: "FUSEProtocolTests",
+            dependencies: ["CFuse3", "FUSEProtocol", "LXCFSCore", "LXCFSFilesystem",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

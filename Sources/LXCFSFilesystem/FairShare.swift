@@ -1,4 +1,4 @@
-import CFuse3
+import FUSEProtocol
 import LXCFSCore
 import Synchronization
 #if canImport(Glibc)
@@ -36,14 +36,6 @@ public struct ContainerCPUBudget: Sendable, Equatable {
     }
 }
 
-/// The CPU time the calling thread has used, in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
-@inline(__always)
-func threadCPUNanoseconds() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
-}
-
 /// Fair shares of the daemon per container: each request (OPEN and READ,
 /// the ones that render) is classified by its reader's container (its
 /// container cgroups, as the views define them) and charged the CPU time
@@ -52,22 +44,25 @@ func threadCPUNanoseconds() -> UInt64 {
 ///
 /// A container within its budget is served at once on the worker thread
 /// that read the request. A container past it waits for its replies: its
-/// requests are copied into its queue and the worker goes back to reading
+/// requests (decoded values) go into its queue and the worker goes back to reading
 /// /dev/fuse (FUSE replies are asynchronous: a request is answered later,
 /// from another thread), so no worker thread blocks and no other container
 /// waits. One dispatcher thread serves the queues round-robin, one request
 /// per container in turn, as each container's bucket refills.
 final class FairShare: @unchecked Sendable {
-    /// A request kept to be served later: what `FUSERequest` holds, copied.
+    /// A request held to be served later, with the responder that answers it.
     struct Deferred {
-        let unique: UInt64
-        let opcode: UInt32
-        let nodeID: UInt64
-        let uid: UInt32
-        let gid: UInt32
-        let pid: Int32
-        let argument: [UInt8]
-        let connection: FUSEConnection
+        let request: FUSERequest
+        let reply: FUSEResponder
+    }
+
+    /// Whether `operation` is charged to its reader's container: OPEN and
+    /// READ, the requests that render.
+    static func isBudgeted(_ operation: FUSEOperation) -> Bool {
+        switch operation {
+        case .open, .read: return true
+        default: return false
+        }
     }
 
     private struct Bucket {
@@ -106,7 +101,7 @@ final class FairShare: @unchecked Sendable {
     /// Wakes the dispatcher when a request is queued.
     private let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     /// Serves a deferred request (the filesystem's own handler).
-    private let serve: @Sendable (FUSERequest, FUSEConnection) -> Void
+    private let serve: @Sendable (FUSERequest, FUSEResponder) -> Void
     /// Requests deferred and served so far (for logs and tests).
     let deferredCount = Atomic<Int>(0)
 
@@ -122,7 +117,7 @@ final class FairShare: @unchecked Sendable {
     /// Nanoseconds of CPU a container earns per nanosecond of wall time.
     private var rate: Double { budget.cores }
 
-    init(budget: ContainerCPUBudget, serve: @escaping @Sendable (FUSERequest, FUSEConnection) -> Void) {
+    init(budget: ContainerCPUBudget, serve: @escaping @Sendable (FUSERequest, FUSEResponder) -> Void) {
         self.budget = budget
         self.serve = serve
         shards = (0..<Self.shardCount).map { _ in Shard() }
@@ -175,15 +170,14 @@ final class FairShare: @unchecked Sendable {
     }
 
     /// Queues `request` for `container`, to be answered by the dispatcher.
-    func postpone(_ request: FUSERequest, container: CgroupMembership?, on connection: FUSEConnection) {
-        let kept = Deferred(unique: request.unique, opcode: request.opcode, nodeID: request.nodeID, uid: request.uid,
-                            gid: request.gid, pid: request.pid, argument: Array(request.argument), connection: connection)
+    func postpone(_ request: FUSERequest, container: CgroupMembership?, reply: FUSEResponder) {
+        let held = Deferred(request: request, reply: reply)
         let now = MonotonicClock.nanoseconds()
         let first = shard(container).buckets.withLock { buckets -> Bool in
             // Taken out and put back, so that the queue is not copied.
             var b = buckets.removeValue(forKey: container) ?? Bucket(tokens: 0, refilledAt: now)
             let first = b.queued == 0
-            b.queue.append(kept)
+            b.queue.append(held)
             buckets[container] = b
             return first
         }
@@ -246,11 +240,7 @@ final class FairShare: @unchecked Sendable {
 
     private func run(_ d: Deferred, _ container: CgroupMembership?) {
         let start = threadCPUNanoseconds()
-        d.argument.withUnsafeBytes { arg in
-            let request = FUSERequest(unique: d.unique, opcode: d.opcode, nodeID: d.nodeID, uid: d.uid, gid: d.gid,
-                                      pid: d.pid, argument: arg)
-            serve(request, d.connection)
-        }
+        serve(d.request, d.reply)
         charge(container, threadCPUNanoseconds() &- start)
         deferredCount.add(1, ordering: .relaxed)
     }

@@ -1,5 +1,5 @@
-import CFuse3
 import CLinux
+import FUSEProtocol
 import Logging
 import LXCFSCore
 import Synchronization
@@ -84,7 +84,7 @@ final class PressureTriggers: @unchecked Sendable {
     }
     private let state = Mutex<State>(State())
     /// The connection notifications go to (set by the first POLL).
-    private let connection = Mutex<FUSEConnection?>(nil)
+    private let connection = Mutex<FUSEPollNotifier?>(nil)
 
     init(enabled: Bool, logger: Logger) {
         self.enabled = enabled
@@ -162,7 +162,7 @@ final class PressureTriggers: @unchecked Sendable {
     /// no trigger is registered (or its cgroup is gone). With
     /// `scheduleNotify`, keeps `kh` to notify when the trigger fires.
     /// - Returns: the revents, or `nil` when `fh` holds no trigger state.
-    func poll(_ fh: UInt64, kh: UInt64, scheduleNotify: Bool, on c: FUSEConnection) -> UInt32? {
+    func poll(_ fh: UInt64, kh: UInt64, scheduleNotify: Bool, notifier c: FUSEPollNotifier) -> UInt32? {
         if scheduleNotify { connection.withLock { if $0 == nil { $0 = c } } }
         return state.withLock { s -> UInt32? in
             guard var entry = s.entries[fh] else { return nil }
@@ -233,96 +233,5 @@ final class PressureTriggers: @unchecked Sendable {
                 for kh in notify { c.notifyPoll(kh: kh) }
             }
         }
-    }
-}
-
-extension FUSEConnection {
-    /// Writes FUSE_NOTIFY_POLL for the kernel's poll handle `kh`: the
-    /// kernel wakes the processes polling that open file, and they poll again.
-    func notifyPoll(kh: UInt64) {
-        var header = fuse_out_header()
-        header.len = UInt32(MemoryLayout<fuse_out_header>.size + MemoryLayout<fuse_notify_poll_wakeup_out>.size)
-        header.error = Int32(FUSE_NOTIFY_POLL.rawValue)
-        header.unique = 0
-        var out = fuse_notify_poll_wakeup_out()
-        out.kh = kh
-        withUnsafeBytes(of: &header) { h in
-            withUnsafeBytes(of: &out) { o in
-                var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: h.baseAddress), iov_len: h.count),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: o.baseAddress), iov_len: o.count))
-                withUnsafePointer(to: &iov) {
-                    $0.withMemoryRebound(to: iovec.self, capacity: 2) { _ = writev(fd, $0, 2) }
-                }
-            }
-        }
-    }
-}
-
-extension ContainerFilesystem {
-    /// For an open of a pressure file for writing: whether it may hold a
-    /// trigger. `nil` when the open is not one (read-only, another file).
-    /// - Returns: the container cgroup's pressure file to register on, or
-    ///   EACCES without `--enable-psi-poll` (as every write), EOPNOTSUPP
-    ///   where the container cgroup's controller is not on cgroup v2 or has
-    ///   no pressure file (what the kernel answers where PSI is off).
-    func pressureTriggerOpen(_ path: String, flags: Int32, pid: Int32) -> Result<String, FSErrno>? {
-        guard flags & O_ACCMODE != O_RDONLY, case .file(let file)? = tree.node(at: path),
-              let resource = file.pressureResource else { return nil }
-        guard triggers.enabled else { return .failure(FSErrno(EACCES)) }
-        guard let target = view.pressureTriggerFile(resource, for: pid) else { return .failure(FSErrno(EOPNOTSUPP)) }
-        return .success(target)
-    }
-
-    /// FUSE_OPEN of a pressure file for writing with `--enable-psi-poll`:
-    /// the file is rendered as for reading, and its handle may take a trigger.
-    func openPressureTrigger(_ r: FUSERequest, _ c: FUSEConnection, path: String, target: String) {
-        switch open(path, flags: O_RDONLY, uid: r.uid, pid: r.pid) {
-        case .failure(let e): c.reply(r.unique, error: e.code)
-        case .success(let file):
-            var out = fuse_open_out()
-            out.fh = handles.insert(file.file, length: file.length, writer: true)
-            triggers.opened(out.fh, target: target, privileged: PressureTrigger.isPrivileged(pid: r.pid, root: view.root))
-            // Direct I/O; no flush (see FUSE_OPEN); not seekable either way.
-            out.open_flags = UInt32(FOPEN_DIRECT_IO) | UInt32(FOPEN_NOFLUSH)
-            c.reply(r.unique, value: out)
-        }
-    }
-
-    /// FUSE_WRITE: a trigger on a pressure file opened for writing, EACCES otherwise.
-    func writePressureTrigger(_ r: FUSERequest, _ c: FUSEConnection) {
-        let header = MemoryLayout<fuse_write_in>.size
-        guard let arg = r.argument(as: fuse_write_in.self), triggers.holds(arg.fh) else {
-            return c.reply(r.unique, error: EACCES)
-        }
-        let size = min(Int(arg.size), r.argument.count - header)
-        switch triggers.write(arg.fh, UnsafeRawBufferPointer(rebasing: r.argument[header..<(header + max(0, size))])) {
-        case .failure(let e): c.reply(r.unique, error: e.code)
-        case .success(let n):
-            var out = fuse_write_out()
-            out.size = UInt32(n)
-            c.reply(r.unique, value: out)
-        }
-    }
-
-    /// FUSE_POLL. A handle that may hold a trigger reports its events; any
-    /// other file is always readable (POLLIN|POLLRDNORM, as a regular file,
-    /// no notification scheduled). A handle of an earlier process that was
-    /// opened for writing reports POLLERR|POLLPRI, what the kernel reports
-    /// for a file without a trigger: its registration died with that process.
-    /// Never ENOSYS: the kernel would stop sending polls for the whole
-    /// connection (lxc/lxcfs #726).
-    func pollPressureTrigger(_ r: FUSERequest, _ c: FUSEConnection) {
-        var out = fuse_poll_out()
-        out.revents = UInt32(POLLIN | POLLRDNORM)
-        // Only handles opened for writing can hold a trigger: no lock for the others.
-        if let arg = r.argument(as: fuse_poll_in.self), HandleTable.isWriter(arg.fh) {
-            if let revents = triggers.poll(arg.fh, kh: arg.kh,
-                                           scheduleNotify: arg.flags & UInt32(FUSE_POLL_SCHEDULE_NOTIFY) != 0, on: c) {
-                out.revents = revents
-            } else if !handles.isOurs(arg.fh) {
-                out.revents = PressureTriggers.defaultMask | UInt32(POLLERR | POLLPRI)
-            }
-        }
-        c.reply(r.unique, value: out)
     }
 }

@@ -1,3 +1,4 @@
+import FUSEProtocol
 import LXCFSCore
 #if canImport(Glibc)
 import Glibc
@@ -18,23 +19,17 @@ extension ContainerFilesystem {
     }
 
     /// Attributes of a host entry under the folder, the same for every reader.
-    func passthroughAttributes(_ path: String) -> Result<stat, FSErrno> {
+    func passthroughAttributes(_ path: String) -> Result<FUSEAttributes, FSErrno> {
         let hostCPUs = hostCPUFolders()
         if let (k, _) = SysCPUTree.cpuComponent(path), !hostCPUs.contains(k) { return .failure(FSErrno(ENOENT)) }
         var lastError = ENOENT
         for candidate in SysCPUTree.attributeCandidates(path, hostCPUs: hostCPUs) {
             switch view.root.status(candidate) {
             case .success(let host):
-                var s = stat()
-                s.st_mode = host.st_mode & ~0o222  // read-only: no write bits
-                s.st_nlink = host.st_nlink
-                s.st_size = host.st_size
-                s.st_uid = 0
-                s.st_gid = 0
-                s.st_atim = host.st_atim
-                s.st_mtim = host.st_mtim
-                s.st_ctim = host.st_ctim
-                return .success(s)
+                // Read-only: no write bits; owned by root.
+                return .success(FUSEAttributes(size: UInt64(host.st_size), accessed: FUSETime(host.st_atim),
+                                               modified: FUSETime(host.st_mtim), changed: FUSETime(host.st_ctim),
+                                               mode: host.st_mode & ~0o222, links: UInt32(host.st_nlink)))
             case .failure(let e):
                 lastError = e.code
             }

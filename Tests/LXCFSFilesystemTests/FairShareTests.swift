@@ -7,7 +7,7 @@ import Synchronization
 /// A container past its CPU budget waits for its replies; others do not (issue 15).
 final class FairShareTests: XCTestCase {
     final class NoHandler: FUSERequestHandler {
-        func handle(_ request: FUSERequest, on connection: FUSEConnection) {}
+        func handle(_ request: FUSERequest, reply: FUSEResponder) {}
     }
 
     /// A connection on no device: replies to it go nowhere.
@@ -18,17 +18,15 @@ final class FairShareTests: XCTestCase {
 
     /// Queues a READ-like request numbered `unique` for `container`.
     static func postpone(_ shares: FairShare, _ unique: UInt64, _ container: CgroupMembership?, on connection: FUSEConnection) {
-        let argument = [UInt8](repeating: 0, count: 8)
-        argument.withUnsafeBytes { arg in
-            shares.postpone(FUSERequest(unique: unique, opcode: 15, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
-                            container: container, on: connection)
-        }
+        shares.postpone(FUSERequest(header: FUSERequestHeader(unique: unique, nodeID: 1, pid: 1),
+                                    operation: .read(handle: 0, offset: 0, size: 0)),
+                        container: container, reply: FUSEResponder(unique: unique, connection: connection))
     }
 
     func testPastItsBudgetAContainerIsServedLaterAndAnotherAtOnce() {
         let served = Mutex<[UInt64]>([])
         let shares = FairShare(budget: ContainerCPUBudget(cores: 0.01, burstNanoseconds: 1_000_000)) { r, _ in
-            served.withLock { $0.append(r.unique) }
+            served.withLock { $0.append(r.header.unique) }
         }
         let connection = Self.connection()
         let noisy = CgroupMembership(parsing: Array("4:memory:/noisy\n".utf8)[...])
@@ -38,11 +36,8 @@ final class FairShareTests: XCTestCase {
         shares.charge(noisy, 5_000_000)
         XCTAssertFalse(shares.admits(noisy))
         XCTAssertTrue(shares.admits(quiet))
-        var argument = [UInt8](repeating: 0, count: 8)
-        argument.withUnsafeBytes { arg in
-            shares.postpone(FUSERequest(unique: 42, opcode: 14, nodeID: 1, uid: 0, gid: 0, pid: 1, argument: arg),
-                            container: noisy, on: connection)
-        }
+        shares.postpone(FUSERequest(header: FUSERequestHeader(unique: 42, nodeID: 1, pid: 1), operation: .open(flags: 0)),
+                        container: noisy, reply: FUSEResponder(unique: 42, connection: connection))
         usleep(100_000)
         XCTAssertEqual(served.withLock { $0 }, [], "served before its budget refilled")
         let deadline = Date().addingTimeInterval(3)
@@ -65,7 +60,7 @@ final class FairShareTests: XCTestCase {
     func testQueuedContainersAreServedRoundRobinOverTheShards() {
         let served = Mutex<[UInt64]>([])
         let shares = FairShare(budget: ContainerCPUBudget(cores: 0.000001, burstNanoseconds: 0)) { r, _ in
-            served.withLock { $0.append(r.unique) }
+            served.withLock { $0.append(r.header.unique) }
         }
         let connection = Self.connection()
         let containers = (0..<200).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
@@ -89,7 +84,7 @@ final class FairShareTests: XCTestCase {
         let served = Mutex<[UInt64]>([])
         // Buckets refill at once (1 core, a 1 ms burst): the dispatcher serves as they are queued.
         let shares = FairShare(budget: ContainerCPUBudget(cores: 1, burstNanoseconds: 1_000_000)) { r, _ in
-            served.withLock { $0.append(r.unique) }
+            served.withLock { $0.append(r.header.unique) }
         }
         let connection = Self.connection()
         let containers = (0..<5).map { CgroupMembership(parsing: Array("4:memory:/c\($0)\n".utf8)[...]) }
