@@ -1,4 +1,5 @@
 import CFuse3
+import LXCFSLifecycle
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -57,9 +58,6 @@ public enum TakeoverSocket {
         return directory + "/h-" + String(NodeTable.id(of: resolved), radix: 16) + ".sock"
     }
 
-    static let request = "swift-lxcfs takeover 1"
-    static let handover = "swift-lxcfs handover 1"
-
     /// A socket address for `path`.
     static func address(_ path: String) -> (sockaddr_un, socklen_t)? {
         var address = sockaddr_un()
@@ -92,16 +90,18 @@ public enum TakeoverSocket {
         return true
     }
 
-    static func send(_ fd: Int32, _ text: String, fds: [Int32] = []) -> Bool {
-        let bytes = Array(text.utf8)
+    /// Sends one message (one packet) with `fds` as SCM_RIGHTS.
+    static func send(_ fd: Int32, _ message: TakeoverMessage, fds: [Int32] = []) -> Bool {
+        let bytes = message.bytes
         let n = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
             cfuse3_send_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count), nil, 0)
         } }
         return n == bytes.count
     }
 
-    /// One message and up to 4 descriptors; `nil` on error, timeout or end.
-    static func receive(_ fd: Int32) -> (text: String, fds: [Int32])? {
+    /// One packet and up to 4 descriptors; `nil` on error, timeout or end.
+    /// `message` is `nil` when the packet is no `TakeoverMessage`; `text` is its bytes as UTF-8.
+    static func receive(_ fd: Int32) -> (message: TakeoverMessage?, text: String, fds: [Int32])? {
         var buffer = [UInt8](repeating: 0, count: 512)
         var fds = [Int32](repeating: -1, count: 4)
         var count: Int32 = 0
@@ -113,7 +113,7 @@ public enum TakeoverSocket {
             got.forEach { close($0) }
             return nil
         }
-        return (String(decoding: buffer[..<n], as: UTF8.self), got)
+        return (TakeoverMessage(packet: buffer[..<n]), String(decoding: buffer[..<n], as: UTF8.self), got)
     }
 
     /// The peer's uid and pid.
@@ -190,7 +190,7 @@ public final class TakeoverListener: @unchecked Sendable {
                     Glibc.close(client)
                     continue
                 }
-                guard let message = TakeoverSocket.receive(client), message.text == TakeoverSocket.request else {
+                guard let message = TakeoverSocket.receive(client), message.message == .request else {
                     logger.warning("takeover refused: pid \(peer.pid) sent no valid request on \(path)")
                     Glibc.close(client)
                     continue
@@ -223,7 +223,7 @@ public final class TakeoverListener: @unchecked Sendable {
         defer { Glibc.close(client) }
         _ = cfuse3_socket_timeout(client, 15000)
         let pid = TakeoverSocket.peer(client)?.pid ?? 0
-        guard TakeoverSocket.send(client, TakeoverSocket.handover, fds: [fuseFD, stateFD]) else {
+        guard TakeoverSocket.send(client, .handover, fds: [fuseFD, stateFD]) else {
             logger.warning("takeover by pid \(pid) failed: cannot send the descriptors")
             return false
         }
@@ -232,12 +232,12 @@ public final class TakeoverListener: @unchecked Sendable {
             return false
         }
         answer.fds.forEach { Glibc.close($0) }
-        guard answer.text == "ok" else {
+        guard answer.message == .ok else {
             logger.warning("takeover by pid \(pid) failed: it answered \(answer.text); serving on")
             return false
         }
         close()
-        _ = TakeoverSocket.send(client, "bye")
+        _ = TakeoverSocket.send(client, .bye)
         logger.info("handed the connection over", metadata: ["pid": "\(pid)"])
         return true
     }
@@ -281,7 +281,7 @@ public enum TakeoverClient {
             close(fd)
             return .failed("the process listening on \(path) is not root")
         }
-        guard TakeoverSocket.send(fd, TakeoverSocket.request) else {
+        guard TakeoverSocket.send(fd, .request) else {
             close(fd)
             return .failed("the takeover socket \(path) did not take the request")
         }
@@ -289,7 +289,7 @@ public enum TakeoverClient {
             close(fd)
             return .failed("the takeover socket \(path) answered nothing")
         }
-        guard answer.text == TakeoverSocket.handover, answer.fds.count == 2 else {
+        guard answer.message == .handover, answer.fds.count == 2 else {
             answer.fds.forEach { close($0) }
             close(fd)
             return .failed("the takeover socket \(path) answered garbage")
@@ -318,8 +318,8 @@ public final class TakeoverHandle {
     /// gone without saying it (nobody else can serve then).
     public func commit() -> Bool {
         defer { close(socket) }
-        guard TakeoverSocket.send(socket, "ok") else { return kill(peerPID, 0) != 0 && errno == ESRCH }
-        if let answer = TakeoverSocket.receive(socket), answer.text == "bye" { return true }
+        guard TakeoverSocket.send(socket, .ok) else { return kill(peerPID, 0) != 0 && errno == ESRCH }
+        if let answer = TakeoverSocket.receive(socket), answer.message == .bye { return true }
         // No bye: the old process either resumed (alive) or died.
         for _ in 0..<100 {
             if kill(peerPID, 0) != 0 && errno == ESRCH { return true }
@@ -330,7 +330,7 @@ public final class TakeoverHandle {
 
     /// Says `abort`: the old process serves on.
     public func abort() {
-        _ = TakeoverSocket.send(socket, "abort")
+        _ = TakeoverSocket.send(socket, .abort)
         close(socket)
     }
 }
