@@ -32,6 +32,12 @@ let package = Package(
             name: "LXCFSLifecycle",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")]
         ),
+        // The OS edge: descriptors, descriptor passing, threads and unmounting over
+        // swift-system's FileDescriptor and Errno (EINTR retried in one place).
+        .target(
+            name: "LXCFSSystem",
+            dependencies: ["CLinux", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         // The parser of /proc/PID/mountinfo that every module uses. No dependencies.
         .target(name: "LXCFSMountInfo"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
@@ -53,12 +59,13 @@ let package = Package(
                 "LXCFSCore",
                 "LXCFSLifecycle",
                 "LXCFSMountInfo",
+                "LXCFSSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The reattach step: dead lxcfs mounts in every mount namespace
         // replaced with binds of the live mount. No FUSE, no LXCFSCore.
-        .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSLifecycle", "LXCFSMountInfo"]),
+        .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSLifecycle", "LXCFSMountInfo", "LXCFSSystem"]),
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
@@ -68,6 +75,7 @@ let package = Package(
                 "LXCFSLifecycle",
                 "LXCFSMountInfo",
                 "LXCFSReattach",
+                "LXCFSSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -100,6 +108,8 @@ let package = Package(
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSLifecycle", "LXCFSMountInfo"]),
         // The lifecycle's codecs and the supervisor's reducer (fake clock, no processes).
         .testTarget(name: "LXCFSLifecycleTests", dependencies: ["LXCFSLifecycle"]),
+        // Descriptor passing over a socketpair.
+        .testTarget(name: "LXCFSSystemTests", dependencies: ["LXCFSSystem"]),
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
         .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),

@@ -1,5 +1,7 @@
 import CFuse3
 import LXCFSLifecycle
+import LXCFSSystem
+import SystemPackage
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -93,22 +95,20 @@ public enum TakeoverSocket {
     /// Sends one message (one packet) with `fds` as SCM_RIGHTS.
     static func send(_ fd: Int32, _ message: TakeoverMessage, fds: [Int32] = []) -> Bool {
         let bytes = message.bytes
-        let n = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
-            cfuse3_send_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count), nil, 0)
-        } }
-        return n == bytes.count
+        let sent = try? DescriptorPassing.send(FileDescriptor(rawValue: fd), bytes, descriptors: fds.map(FileDescriptor.init(rawValue:)))
+        return sent == bytes.count
     }
 
     /// One packet and up to 4 descriptors; `nil` on error, timeout or end.
     /// `message` is `nil` when the packet is no `TakeoverMessage`; `text` is its bytes as UTF-8.
     static func receive(_ fd: Int32) -> (message: TakeoverMessage?, text: String, fds: [Int32])? {
         var buffer = [UInt8](repeating: 0, count: 512)
-        var fds = [Int32](repeating: -1, count: 4)
-        var count: Int32 = 0
-        let n = buffer.withUnsafeMutableBytes { b in fds.withUnsafeMutableBufferPointer { f in
-            cfuse3_recv_fds(fd, b.baseAddress, b.count, f.baseAddress, 4, &count)
-        } }
-        let got = Array(fds[..<Int(max(count, 0))])
+        let received = buffer.withUnsafeMutableBytes { b in
+            try? DescriptorPassing.receive(FileDescriptor(rawValue: fd), into: b, maxDescriptors: 4)
+        }
+        guard let received else { return nil }
+        let got = received.descriptors.map(\.rawValue)
+        let n = min(received.count, buffer.count)
         guard n > 0 else {
             got.forEach { close($0) }
             return nil
@@ -176,7 +176,7 @@ public final class TakeoverListener: @unchecked Sendable {
     /// Accepts requests on a thread of its own; a valid one is kept for
     /// `takePending()` and `notify` (which wakes the serving thread) is called.
     public func start(notify: @escaping @Sendable () -> Void) {
-        let t = startThread { [self] in
+        Threads.startDetached { [self] in
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 {
@@ -204,7 +204,6 @@ public final class TakeoverListener: @unchecked Sendable {
                 notify()
             }
         }
-        if let t { pthread_detach(t) }
     }
 
     /// The client socket of a valid request, if one is waiting.

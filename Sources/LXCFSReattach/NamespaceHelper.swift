@@ -1,5 +1,6 @@
 import LXCFSLifecycle
 import LXCFSMountInfo
+import LXCFSSystem
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -151,8 +152,10 @@ public enum NamespaceHelper {
         var placed = false
         if mode == .beneath {
             if clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH | CLINUX_MOVE_MOUNT_BENEATH) == 0 {
-                guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                    return .failed("the clone is beneath, but the stale mount does not detach: \(errnoText(errno))")
+                do {
+                    try Unmount.detach(path)
+                } catch {
+                    return .failed("the clone is beneath, but the stale mount does not detach: \(errnoText(error.rawValue))")
                 }
                 placed = true
             } else if errno == EINVAL {
@@ -162,8 +165,10 @@ public enum NamespaceHelper {
             }
         }
         if !placed {
-            guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                return .failed("cannot detach the stale mount at \(path): \(errnoText(errno))")
+            do {
+                try Unmount.detach(path)
+            } catch {
+                return .failed("cannot detach the stale mount at \(path): \(errnoText(error.rawValue))")
             }
             guard clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH) == 0 else {
                 return .failed("detached the stale mount, but cannot mount the clone at \(path): \(errnoText(errno))")

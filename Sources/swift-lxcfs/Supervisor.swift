@@ -5,6 +5,7 @@ import LXCFSCore
 import LXCFSFilesystem
 import LXCFSLifecycle
 import LXCFSMountInfo
+import LXCFSSystem
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -267,21 +268,28 @@ struct Supervisor {
 
         /// Reads every waiting datagram on the notification socket.
         mutating func receiveNotifications() {
-            var buffer = [CChar](repeating: 0, count: 4097)
-            var fds = [Int32](repeating: -1, count: 16)
+            var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                var nfds: Int32 = 0
-                var pid: pid_t = 0
-                var uid: uid_t = 0
-                let n = clinux_recv_notify(notifyFD, &buffer, buffer.count - 1, &fds, Int32(fds.count), &nfds, &pid, &uid)
-                if n < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(errno)))")
+                let received: DescriptorPassing.Received
+                do {
+                    received = try buffer.withUnsafeMutableBytes { b in Result { () throws(Errno) in
+                        try DescriptorPassing.receive(FileDescriptor(rawValue: notifyFD), into: b, maxDescriptors: 16,
+                                                      flags: Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+                    } }.get()
+                } catch {
+                    if error == .resourceTemporarilyUnavailable || error == .wouldBlock { return }
+                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(error.rawValue)))")
                     continue
                 }
-                let received = fds[..<Int(nfds)].map { FileDescriptor(rawValue: $0) }
-                let text = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                feed(.notification(NotifyMessage.parse(text), pid: pid, uid: uid, descriptors: received))
+                guard !received.truncated, received.count <= buffer.count else {
+                    received.descriptors.forEach { try? $0.close() }
+                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(EMSGSIZE)))")
+                    continue
+                }
+                let text = String(decoding: buffer[..<received.count], as: UTF8.self)
+                let sender = received.sender ?? (pid: 0, uid: UInt32.max)
+                feed(.notification(NotifyMessage.parse(text), pid: sender.pid, uid: sender.uid,
+                                   descriptors: received.descriptors))
             }
         }
 
@@ -304,8 +312,10 @@ struct Supervisor {
             var status = status
             if detachLeftMount, let type = MountInfo.top(at: config.mountPoint)?.fsType, type.hasPrefix("fuse") {
                 logger.warning("the server left its mount; detaching it", metadata: ["mountpoint": "\(config.mountPoint)"])
-                if umount2(config.mountPoint, Int32(MNT_DETACH)) != 0 {
-                    logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(errno)))")
+                do {
+                    try Unmount.detach(config.mountPoint)
+                } catch {
+                    logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(error.rawValue)))")
                     status = 1
                 }
             }

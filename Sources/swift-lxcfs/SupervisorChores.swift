@@ -2,6 +2,7 @@ import CLinux
 import Logging
 import LXCFSCore
 import LXCFSMountInfo
+import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -43,10 +44,11 @@ extension Supervisor.Loop {
             close(nsFD)
             var detached = true
             for target in targets.sorted(by: { $0.count > $1.count }) {
-                if umount2(target, Int32(MNT_DETACH)) == 0 {
+                do {
+                    try Unmount.detach(target)
                     logger.info("detached the mount in the host's mount namespace", metadata: ["mountpoint": "\(target)"])
-                } else {
-                    logger.error("cannot detach \(target) in the host's mount namespace: \(String(cString: strerror(errno)))")
+                } catch {
+                    logger.error("cannot detach \(target) in the host's mount namespace: \(String(cString: strerror(error.rawValue)))")
                     detached = false
                 }
             }
