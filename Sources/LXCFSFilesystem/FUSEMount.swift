@@ -28,7 +28,7 @@ public enum MountError: Error, CustomStringConvertible {
 }
 
 /// `path` with its parent directory resolved (realpath(3)) and its last
-/// component kept: the mount point itself is never stat'ed, since stat of
+/// component retained: the mount point itself is never stat'ed, since stat of
 /// a FUSE mount's root waits for a server, and the caller may be that
 /// server, about to resume.
 public func resolvedMountPoint(_ path: String) -> String {

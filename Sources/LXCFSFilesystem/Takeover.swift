@@ -173,7 +173,7 @@ public final class TakeoverListener: @unchecked Sendable {
         return TakeoverListener(path: path, fd: fd, logger: logger)
     }
 
-    /// Accepts requests on a thread of its own; a valid one is kept for
+    /// Accepts requests on a thread of its own; a valid one is held for
     /// `takePending()` and `notify` (which wakes the serving thread) is called.
     public func start(notify: @escaping @Sendable () -> Void) {
         Threads.startDetached { [self] in
