@@ -26,6 +26,18 @@ let package = Package(
         ),
         // Linux system calls Swift's Glibc module lacks (setns, open_tree, move_mount, epoll, eventfd).
         .target(name: "CLinux"),
+        // The daemon's lifecycle without I/O: the sd_notify, takeover and reattach-helper
+        // messages (one codec per exchange) and the supervisor's restart policy as a reducer.
+        .target(
+            name: "LXCFSLifecycle",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // The OS edge: descriptors, descriptor passing, threads and unmounting over
+        // swift-system's FileDescriptor and Errno (EINTR retried in one place).
+        .target(
+            name: "LXCFSSystem",
+            dependencies: ["CLinux", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         // The parser of /proc/PID/mountinfo that every module uses. No dependencies.
         .target(name: "LXCFSMountInfo"),
         // cgroup discovery and reading, host snapshot, one renderer per virtual file. No FUSE.
@@ -52,21 +64,25 @@ let package = Package(
                 "FUSEProtocol",
                 "CLinux",
                 "LXCFSCore",
+                "LXCFSLifecycle",
                 "LXCFSMountInfo",
+                "LXCFSSystem",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The reattach step: dead lxcfs mounts in every mount namespace
         // replaced with binds of the live mount. No FUSE, no LXCFSCore.
-        .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSMountInfo"]),
+        .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSLifecycle", "LXCFSMountInfo", "LXCFSSystem"]),
         .executableTarget(
             name: "swift-lxcfs",
             dependencies: [
                 "CLinux",
                 "LXCFSCore",
                 "LXCFSFilesystem",
+                "LXCFSLifecycle",
                 "LXCFSMountInfo",
                 "LXCFSReattach",
+                "LXCFSSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -96,7 +112,11 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "LXCFSWebhookTests", dependencies: ["LXCFSWebhook"]),
-        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSMountInfo"]),
+        .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSLifecycle", "LXCFSMountInfo"]),
+        // The lifecycle's codecs and the supervisor's reducer (fake clock, no processes).
+        .testTarget(name: "LXCFSLifecycleTests", dependencies: ["LXCFSLifecycle"]),
+        // Descriptor passing over a socketpair.
+        .testTarget(name: "LXCFSSystemTests", dependencies: ["LXCFSSystem"]),
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
         .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),

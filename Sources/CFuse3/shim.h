@@ -65,61 +65,6 @@ static inline struct fuse_session *cfuse3_mount_session(struct fuse_args *args, 
     return se;
 }
 
-/* Sends one message of `len` bytes with `nfds` (at most 8) descriptors as
-   SCM_RIGHTS on `sock`, to `addr` when it is not NULL (a datagram to
-   NOTIFY_SOCKET). Returns sendmsg's result (-1 with errno). */
-static inline ssize_t cfuse3_send_fds(int sock, const void *data, size_t len,
-                                      const int *fds, int nfds,
-                                      const struct sockaddr *addr, socklen_t addrlen) {
-    union { char buf[CMSG_SPACE(sizeof(int) * 8)]; struct cmsghdr align; } u;
-    struct iovec iov = { (void *)data, len };
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_name = (void *)addr;
-    msg.msg_namelen = addr ? addrlen : 0;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (nfds > 8) { errno = EINVAL; return -1; }
-    if (nfds > 0) {
-        memset(u.buf, 0, sizeof u.buf);
-        msg.msg_control = u.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    return sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
-/* Receives one message into `data` (`cap` bytes) and up to `maxfds`
-   descriptors (close-on-exec) into `fds`, their count in `*nfds`; any
-   beyond `maxfds` are closed. Returns recvmsg's result (-1 with errno). */
-static inline ssize_t cfuse3_recv_fds(int sock, void *data, size_t cap, int *fds, int maxfds, int *nfds) {
-    union { char buf[CMSG_SPACE(sizeof(int) * 16)]; struct cmsghdr align; } u;
-    struct iovec iov = { data, cap };
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    *nfds = 0;
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0) return n;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int *got = (int *)CMSG_DATA(c);
-        for (int i = 0; i < count; i++) {
-            if (*nfds < maxfds) fds[(*nfds)++] = got[i];
-            else close(got[i]);
-        }
-    }
-    return n;
-}
-
 /* The peer of a connected unix socket (SO_PEERCRED): 0 with its uid and pid, or -1. */
 static inline int cfuse3_peer_credentials(int sock, uid_t *uid, pid_t *pid) {
     struct { pid_t pid; uid_t uid; gid_t gid; } cred; /* struct ucred, which needs _GNU_SOURCE */

@@ -123,43 +123,6 @@ int clinux_notify_socket(const char *name, size_t length) {
     return fd;
 }
 
-ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int max_fds,
-                           int *nfds, pid_t *sender_pid, uid_t *sender_uid) {
-    char control[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 253)];
-    struct iovec iov = { .iov_base = buffer, .iov_len = capacity };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                          .msg_control = control, .msg_controllen = sizeof control };
-    *nfds = 0;
-    *sender_pid = 0;
-    *sender_uid = (uid_t)-1;
-    ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
-    if (n < 0) return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET) continue;
-        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred cred;
-            memcpy(&cred, CMSG_DATA(c), sizeof cred);
-            *sender_pid = cred.pid;
-            *sender_uid = cred.uid;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < count; i++) {
-                int got;
-                memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-                if (*nfds < max_fds) fds[(*nfds)++] = got;
-                else close(got);
-            }
-        }
-    }
-    if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > capacity) {
-        for (int i = 0; i < *nfds; i++) close(fds[i]);
-        *nfds = 0;
-        errno = EMSGSIZE;
-        return -1;
-    }
-    return n;
-}
-
 /* ---- Asking a command (systemctl) from a threaded process ----------- */
 
 #include <poll.h>
@@ -226,6 +189,5 @@ int clinux_mount_setattr(int dirfd, const char *path, unsigned int flags,
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr);
 }
 
-int clinux_umount2(const char *path, int flags) { return umount2(path, flags); }
 
 int clinux_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }

@@ -2,6 +2,7 @@ import CFuse3
 import Logging
 import LXCFSCore
 import LXCFSMountInfo
+import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -27,7 +28,7 @@ public enum MountError: Error, CustomStringConvertible {
 }
 
 /// `path` with its parent directory resolved (realpath(3)) and its last
-/// component kept: the mount point itself is never stat'ed, since stat of
+/// component retained: the mount point itself is never stat'ed, since stat of
 /// a FUSE mount's root waits for a server, and the caller may be that
 /// server, about to resume.
 public func resolvedMountPoint(_ path: String) -> String {
@@ -110,14 +111,6 @@ public struct FUSEMount: Sendable {
     /// Detaches the topmost mount at `mountPoint` (`umount2(MNT_DETACH)`,
     /// or `fusermount3 -u -z` when that is refused).
     public static func unmount(_ mountPoint: String) {
-        if umount2(mountPoint, Int32(MNT_DETACH)) == 0 { return }
-        var pid: pid_t = 0
-        let words = ["fusermount3", "-u", "-z", mountPoint]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { w -> UnsafeMutablePointer<CChar>? in strdup(w) } + [nil]
-        defer { argv.forEach { free($0) } }
-        if posix_spawnp(&pid, "fusermount3", nil, nil, argv, environ) == 0 {
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
+        Unmount.detachFUSE(mountPoint)
     }
 }

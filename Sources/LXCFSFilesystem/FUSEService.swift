@@ -104,7 +104,7 @@ public final class FUSEService: @unchecked Sendable {
     public let mountPoint: String
     /// The `/dev/fuse` descriptor.
     public let fuseFD: Int32
-    /// The sealed state memfd, kept to store or hand over.
+    /// The sealed state memfd, held to store or hand over.
     public let stateFD: Int32
     /// What the state says.
     public let state: SessionState
@@ -141,7 +141,7 @@ public final class FUSEService: @unchecked Sendable {
 
     static func resolved(_ path: String) -> String { resolvedMountPoint(path) }
 
-    /// Mounts afresh, answers INIT and writes the state memfd.
+    /// Mounts anew, answers INIT and writes the state memfd.
     /// - Throws: `MountError`.
     public static func mountFresh(_ mount: FUSEMount, filesystem: ContainerFilesystem, logger: Logger) throws -> FUSEService {
         // Before any worker thread: with an arena per worker thread the

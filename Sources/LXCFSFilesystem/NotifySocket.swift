@@ -1,4 +1,5 @@
-import CFuse3
+import LXCFSSystem
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -30,17 +31,12 @@ public enum NotifySocket {
         guard fd >= 0 else { return "cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(errno)))." }
         defer { close(fd) }
         let bytes = Array(state.utf8)
-        let sent = bytes.withUnsafeBytes { buffer in
-            fds.withUnsafeBufferPointer { f in
-                withUnsafePointer(to: &address) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                        cfuse3_send_fds(fd, buffer.baseAddress, buffer.count, f.baseAddress, Int32(f.count), sa, length)
-                    }
-                }
-            }
-        }
-        guard sent == bytes.count else {
-            return "cannot notify \(socketName): \(String(cString: strerror(errno)))."
+        do {
+            let sent = try DescriptorPassing.send(FileDescriptor(rawValue: fd), bytes,
+                                                  descriptors: fds.map(FileDescriptor.init(rawValue:)), to: (address, length))
+            guard sent == bytes.count else { return "cannot notify \(socketName): \(String(cString: strerror(EMSGSIZE)))." }
+        } catch {
+            return "cannot notify \(socketName): \(String(cString: strerror(error.rawValue)))."
         }
         return nil
     }

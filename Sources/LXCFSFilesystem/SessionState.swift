@@ -6,7 +6,7 @@ import Musl
 #endif
 
 /// What a successor needs besides the `/dev/fuse` descriptor to serve a
-/// connection: kept in a sealed memfd beside it (FDNAME `state`).
+/// connection: held in a sealed memfd beside it (FDNAME `state`).
 ///
 /// The blob is text, one `key value` per line after a first line
 /// `swift-lxcfs-state 1` (the format version):

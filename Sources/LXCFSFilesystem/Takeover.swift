@@ -1,4 +1,7 @@
 import CFuse3
+import LXCFSLifecycle
+import LXCFSSystem
+import SystemPackage
 import Logging
 import Synchronization
 #if canImport(Glibc)
@@ -57,9 +60,6 @@ public enum TakeoverSocket {
         return directory + "/h-" + String(NodeTable.id(of: resolved), radix: 16) + ".sock"
     }
 
-    static let request = "swift-lxcfs takeover 1"
-    static let handover = "swift-lxcfs handover 1"
-
     /// A socket address for `path`.
     static func address(_ path: String) -> (sockaddr_un, socklen_t)? {
         var address = sockaddr_un()
@@ -92,28 +92,28 @@ public enum TakeoverSocket {
         return true
     }
 
-    static func send(_ fd: Int32, _ text: String, fds: [Int32] = []) -> Bool {
-        let bytes = Array(text.utf8)
-        let n = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in
-            cfuse3_send_fds(fd, b.baseAddress, b.count, f.baseAddress, Int32(f.count), nil, 0)
-        } }
-        return n == bytes.count
+    /// Sends one message (one packet) with `fds` as SCM_RIGHTS.
+    static func send(_ fd: Int32, _ message: TakeoverMessage, fds: [Int32] = []) -> Bool {
+        let bytes = message.bytes
+        let sent = try? DescriptorPassing.send(FileDescriptor(rawValue: fd), bytes, descriptors: fds.map(FileDescriptor.init(rawValue:)))
+        return sent == bytes.count
     }
 
-    /// One message and up to 4 descriptors; `nil` on error, timeout or end.
-    static func receive(_ fd: Int32) -> (text: String, fds: [Int32])? {
+    /// One packet and up to 4 descriptors; `nil` on error, timeout or end.
+    /// `message` is `nil` when the packet is no `TakeoverMessage`; `text` is its bytes as UTF-8.
+    static func receive(_ fd: Int32) -> (message: TakeoverMessage?, text: String, fds: [Int32])? {
         var buffer = [UInt8](repeating: 0, count: 512)
-        var fds = [Int32](repeating: -1, count: 4)
-        var count: Int32 = 0
-        let n = buffer.withUnsafeMutableBytes { b in fds.withUnsafeMutableBufferPointer { f in
-            cfuse3_recv_fds(fd, b.baseAddress, b.count, f.baseAddress, 4, &count)
-        } }
-        let got = Array(fds[..<Int(max(count, 0))])
+        let received = buffer.withUnsafeMutableBytes { b in
+            try? DescriptorPassing.receive(FileDescriptor(rawValue: fd), into: b, maxDescriptors: 4)
+        }
+        guard let received else { return nil }
+        let got = received.descriptors.map(\.rawValue)
+        let n = min(received.count, buffer.count)
         guard n > 0 else {
             got.forEach { close($0) }
             return nil
         }
-        return (String(decoding: buffer[..<n], as: UTF8.self), got)
+        return (TakeoverMessage(packet: buffer[..<n]), String(decoding: buffer[..<n], as: UTF8.self), got)
     }
 
     /// The peer's uid and pid.
@@ -173,10 +173,10 @@ public final class TakeoverListener: @unchecked Sendable {
         return TakeoverListener(path: path, fd: fd, logger: logger)
     }
 
-    /// Accepts requests on a thread of its own; a valid one is kept for
+    /// Accepts requests on a thread of its own; a valid one is held for
     /// `takePending()` and `notify` (which wakes the serving thread) is called.
     public func start(notify: @escaping @Sendable () -> Void) {
-        let t = startThread { [self] in
+        Threads.startDetached { [self] in
             while true {
                 let client = accept(fd, nil, nil)
                 if client < 0 {
@@ -190,7 +190,7 @@ public final class TakeoverListener: @unchecked Sendable {
                     Glibc.close(client)
                     continue
                 }
-                guard let message = TakeoverSocket.receive(client), message.text == TakeoverSocket.request else {
+                guard let message = TakeoverSocket.receive(client), message.message == .request else {
                     logger.warning("takeover refused: pid \(peer.pid) sent no valid request on \(path)")
                     Glibc.close(client)
                     continue
@@ -204,7 +204,6 @@ public final class TakeoverListener: @unchecked Sendable {
                 notify()
             }
         }
-        if let t { pthread_detach(t) }
     }
 
     /// The client socket of a valid request, if one is waiting.
@@ -223,7 +222,7 @@ public final class TakeoverListener: @unchecked Sendable {
         defer { Glibc.close(client) }
         _ = cfuse3_socket_timeout(client, 15000)
         let pid = TakeoverSocket.peer(client)?.pid ?? 0
-        guard TakeoverSocket.send(client, TakeoverSocket.handover, fds: [fuseFD, stateFD]) else {
+        guard TakeoverSocket.send(client, .handover, fds: [fuseFD, stateFD]) else {
             logger.warning("takeover by pid \(pid) failed: cannot send the descriptors")
             return false
         }
@@ -232,12 +231,12 @@ public final class TakeoverListener: @unchecked Sendable {
             return false
         }
         answer.fds.forEach { Glibc.close($0) }
-        guard answer.text == "ok" else {
+        guard answer.message == .ok else {
             logger.warning("takeover by pid \(pid) failed: it answered \(answer.text); serving on")
             return false
         }
         close()
-        _ = TakeoverSocket.send(client, "bye")
+        _ = TakeoverSocket.send(client, .bye)
         logger.info("handed the connection over", metadata: ["pid": "\(pid)"])
         return true
     }
@@ -281,7 +280,7 @@ public enum TakeoverClient {
             close(fd)
             return .failed("the process listening on \(path) is not root")
         }
-        guard TakeoverSocket.send(fd, TakeoverSocket.request) else {
+        guard TakeoverSocket.send(fd, .request) else {
             close(fd)
             return .failed("the takeover socket \(path) did not take the request")
         }
@@ -289,7 +288,7 @@ public enum TakeoverClient {
             close(fd)
             return .failed("the takeover socket \(path) answered nothing")
         }
-        guard answer.text == TakeoverSocket.handover, answer.fds.count == 2 else {
+        guard answer.message == .handover, answer.fds.count == 2 else {
             answer.fds.forEach { close($0) }
             close(fd)
             return .failed("the takeover socket \(path) answered garbage")
@@ -318,8 +317,8 @@ public final class TakeoverHandle {
     /// gone without saying it (nobody else can serve then).
     public func commit() -> Bool {
         defer { close(socket) }
-        guard TakeoverSocket.send(socket, "ok") else { return kill(peerPID, 0) != 0 && errno == ESRCH }
-        if let answer = TakeoverSocket.receive(socket), answer.text == "bye" { return true }
+        guard TakeoverSocket.send(socket, .ok) else { return kill(peerPID, 0) != 0 && errno == ESRCH }
+        if let answer = TakeoverSocket.receive(socket), answer.message == .bye { return true }
         // No bye: the old process either resumed (alive) or died.
         for _ in 0..<100 {
             if kill(peerPID, 0) != 0 && errno == ESRCH { return true }
@@ -330,7 +329,7 @@ public final class TakeoverHandle {
 
     /// Says `abort`: the old process serves on.
     public func abort() {
-        _ = TakeoverSocket.send(socket, "abort")
+        _ = TakeoverSocket.send(socket, .abort)
         close(socket)
     }
 }

@@ -1,4 +1,5 @@
 import LXCFSMountInfo
+import LXCFSSystem
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -86,8 +87,10 @@ public enum DeadMountPoint {
                   let top = MountTable.topmost(at: path, in: MountInfo.entries(text)),
                   top.fsType.hasPrefix("fuse"), ConnectionProbe.probe(path) == .dead
             else { break }
-            guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                done.append("cannot detach the dead \(top.fsType) mount (\(top.device)) at \(path): \(errnoText(errno))")
+            do {
+                try Unmount.detach(path)
+            } catch {
+                done.append("cannot detach the dead \(top.fsType) mount (\(top.device)) at \(path): \(errnoText(error.rawValue))")
                 break
             }
             done.append("detached a dead \(top.fsType) mount (\(top.source), \(top.device)) at \(path)")

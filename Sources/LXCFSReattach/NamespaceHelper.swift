@@ -1,4 +1,6 @@
+import LXCFSLifecycle
 import LXCFSMountInfo
+import LXCFSSystem
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -39,20 +41,6 @@ public struct HelperItem: Sendable, Equatable {
     var arguments: [String] { [String(id), mountPoint, root, options.joined(separator: ",")] }
 }
 
-/// What became of one item, as the helper reports it on one line of its
-/// standard output: `ID<TAB>STATUS<TAB>DETAIL`.
-public enum HelperResult: Sendable, Equatable {
-    /// Replaced (detail: how).
-    case replaced(String)
-    /// The stale mount was gone and a live one was on top (a shared
-    /// parent propagated another namespace's repair here).
-    case alreadyLive
-    /// The stale mount was gone (unmounted meanwhile).
-    case gone
-    /// It could not be replaced (sentence).
-    case failed(String)
-}
-
 /// The short-lived helper that enters one mount namespace: a re-exec of
 /// this binary, single-threaded as `setns(CLONE_NEWNS)` requires, so the
 /// daemon's own threads never change namespace.
@@ -75,24 +63,11 @@ public enum NamespaceHelper {
         [subcommand, live.mountPoint, live.device, String(pid), String(inode), mode.rawValue] + items.flatMap(\.arguments)
     }
 
-    /// Parses the helper's output into a result per mount ID, and the
-    /// namespace-level failure when there is one.
-    public static func parse(_ output: String) -> (results: [Int: HelperResult], namespace: String?) {
-        var results: [Int: HelperResult] = [:]
-        var namespace: String?
-        for line in output.split(separator: "\n") {
-            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 3 else { continue }
-            if f[0] == "ns" { namespace = f[2]; continue }
-            guard let id = Int(f[0]) else { continue }
-            switch f[1] {
-            case "replaced": results[id] = .replaced(f[2])
-            case "already": results[id] = .alreadyLive
-            case "gone": results[id] = .gone
-            default: results[id] = .failed(f[2])
-            }
-        }
-        return (results, namespace)
+    /// Parses the helper's output (`HelperReport` lines) into a result per
+    /// mount ID, and the namespace-level failure's sentence when there is one.
+    package static func parse(_ output: String) -> (results: [Int: HelperResult], namespace: String?) {
+        let (results, problem) = HelperReport.parse(output)
+        return (results, problem?.sentence)
     }
 
     /// The helper's body (argv after the subcommand); returns its exit status.
@@ -100,7 +75,7 @@ public enum NamespaceHelper {
         guard args.count >= 5, (args.count - 5) % 4 == 0, let pid = Int32(args[2]), let inode = UInt64(args[3]),
               let mode = PlacementMode(rawValue: args[4])
         else {
-            say("ns", "failed", "bad helper arguments")
+            say(.namespace(.failed("bad helper arguments")))
             return 2
         }
         let liveMountPoint = args[0], liveDevice = args[1]
@@ -116,18 +91,18 @@ public enum NamespaceHelper {
         // descriptors hold the namespace and the root even if the process exits now.
         let nsFD = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
         guard nsFD >= 0 else {
-            say("ns", "gone", "process \(pid) exited (\(errnoText(errno)))")
+            say(.namespace(.gone("process \(pid) exited (\(errnoText(errno)))")))
             return namespaceGone
         }
         var st = stat()
         guard fstat(nsFD, &st) == 0, UInt64(st.st_ino) == inode else {
-            say("ns", "gone", "process \(pid) is no longer in mnt:[\(inode)]")
+            say(.namespace(.gone("process \(pid) is no longer in mnt:[\(inode)]")))
             return namespaceGone
         }
         let rootFD = open("/proc/\(pid)/root", CLINUX_O_PATH | O_DIRECTORY | O_CLOEXEC)
         let mountinfoFD = open("/proc/\(pid)/mountinfo", O_RDONLY | O_CLOEXEC)
         guard rootFD >= 0, mountinfoFD >= 0 else {
-            say("ns", "gone", "process \(pid) exited (\(errnoText(errno)))")
+            say(.namespace(.gone("process \(pid) exited (\(errnoText(errno)))")))
             return namespaceGone
         }
         var clones: [Int: Int32] = [:]
@@ -136,71 +111,74 @@ public enum NamespaceHelper {
             let fd = clinux_open_tree(AT_FDCWD, source,
                                       CLINUX_OPEN_TREE_CLONE | CLINUX_OPEN_TREE_CLOEXEC | CLINUX_AT_RECURSIVE)
             guard fd >= 0 else {
-                say(item.id, "failed", "cannot clone \(source): \(errnoText(errno))")
+                say(.item(id: item.id, .failed("cannot clone \(source): \(errnoText(errno))")))
                 continue
             }
             if let problem = setFlags(of: fd, like: item.options) {
-                say(item.id, "failed", problem)
+                say(.item(id: item.id, .failed(problem)))
                 close(fd)
                 continue
             }
             clones[item.id] = fd
         }
         guard clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
-            say("ns", "failed", "cannot enter mnt:[\(inode)]: \(errnoText(errno))")
+            say(.namespace(.failed("cannot enter mnt:[\(inode)]: \(errnoText(errno))")))
             return 4
         }
         guard fchdir(rootFD) == 0, chroot(".") == 0, chdir("/") == 0 else {
-            say("ns", "failed", "cannot enter the root of process \(pid): \(errnoText(errno))")
+            say(.namespace(.failed("cannot enter the root of process \(pid): \(errnoText(errno))")))
             return 4
         }
         for item in items {
             guard let clone = clones[item.id] else { continue }
-            let (status, detail) = place(clone, item: item, mode: mode, liveDevice: liveDevice, mountinfo: mountinfoFD)
-            say(item.id, status, detail)
+            say(.item(id: item.id, place(clone, item: item, mode: mode, liveDevice: liveDevice, mountinfo: mountinfoFD)))
         }
         return 0
     }
 
     /// Puts `clone` in place of the stale mount `item` in the current namespace.
     static func place(_ clone: Int32, item: HelperItem, mode: PlacementMode, liveDevice: String,
-                      mountinfo: Int32) -> (String, String) {
+                      mountinfo: Int32) -> HelperResult {
         let table = currentTable(mountinfo)
         guard let stale = table.first(where: { $0.id == item.id }) else {
             if MountTable.topmost(at: item.mountPoint, in: table)?.device == liveDevice {
-                return ("already", "a live bind is already there")
+                return .alreadyLive
             }
-            return ("gone", "no longer mounted")
+            return .gone
         }
-        if MountTable.isCovered(stale, in: table) { return ("failed", "another mount now covers it") }
+        if MountTable.isCovered(stale, in: table) { return .failed("another mount now covers it") }
         let path = item.mountPoint
         var how = mode.rawValue
         var placed = false
         if mode == .beneath {
             if clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH | CLINUX_MOVE_MOUNT_BENEATH) == 0 {
-                guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                    return ("failed", "the clone is beneath, but the stale mount does not detach: \(errnoText(errno))")
+                do {
+                    try Unmount.detach(path)
+                } catch {
+                    return .failed("the clone is beneath, but the stale mount does not detach: \(errnoText(error.rawValue))")
                 }
                 placed = true
             } else if errno == EINVAL {
                 how = "detach-first (beneath: \(errnoText(EINVAL)))"
             } else {
-                return ("failed", "cannot mount beneath \(path): \(errnoText(errno))")
+                return .failed("cannot mount beneath \(path): \(errnoText(errno))")
             }
         }
         if !placed {
-            guard clinux_umount2(path, CLINUX_MNT_DETACH) == 0 else {
-                return ("failed", "cannot detach the stale mount at \(path): \(errnoText(errno))")
+            do {
+                try Unmount.detach(path)
+            } catch {
+                return .failed("cannot detach the stale mount at \(path): \(errnoText(error.rawValue))")
             }
             guard clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH) == 0 else {
-                return ("failed", "detached the stale mount, but cannot mount the clone at \(path): \(errnoText(errno))")
+                return .failed("detached the stale mount, but cannot mount the clone at \(path): \(errnoText(errno))")
             }
         }
         let after = MountTable.topmost(at: path, in: currentTable(mountinfo))
         guard after?.device == liveDevice else {
-            return ("failed", "after the move the top mount at \(path) is \(after.map { "\($0.fsType) \($0.device)" } ?? "none")")
+            return .failed("after the move the top mount at \(path) is \(after.map { "\($0.fsType) \($0.device)" } ?? "none")")
         }
-        return ("replaced", how)
+        return .replaced(how)
     }
 
     /// Gives a detached clone the stale mount's `ro`, `nosuid`, `nodev`,
@@ -236,10 +214,9 @@ public enum NamespaceHelper {
         return MountInfo.entries(text)
     }
 
-    static func say(_ id: Int, _ status: String, _ detail: String) { say(String(id), status, detail) }
-
-    static func say(_ key: String, _ status: String, _ detail: String) {
-        let line = "\(key)\t\(status)\t\(detail.split(separator: "\n").joined(separator: " "))\n"
+    /// Writes one report line to standard output.
+    static func say(_ report: HelperReport) {
+        let line = report.line
         _ = line.withCString { write(1, $0, strlen($0)) }
     }
 }

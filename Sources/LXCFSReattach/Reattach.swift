@@ -1,3 +1,4 @@
+import LXCFSLifecycle
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

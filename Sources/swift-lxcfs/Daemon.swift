@@ -5,6 +5,7 @@ import SystemPackage
 import LXCFSCore
 import LXCFSMountInfo
 import LXCFSFilesystem
+import LXCFSLifecycle
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -29,6 +30,8 @@ struct Daemon {
     var renderCacheTick: UInt64 = 0
     /// `--container-cpu-budget`.
     var cpuBudget = ContainerCPUBudget(cores: 0)
+    /// Whether the reattach step runs once the mount answers (false with `--no-reattach`).
+    var reattach = true
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -44,72 +47,12 @@ struct Daemon {
         let mount = FUSEMount(mountPoint: mountPoint, extraOptions: fuseOptions)
         let notifier = SystemdNotifier.fromEnvironment()
 
-        var service: FUSEService?
         var pidfileLock: FileDescriptor?
         let lateLock = LatePidfileLock()
-        var fellBack = false
-        // Descriptors a new store of ours must hold (systemd's store is empty
-        // after a fresh mount or a takeover, and holds them after a LISTEN_FDS resume).
-        var storeThem = true
-        switch InheritedDescriptors.fromEnvironment() {
-        case .failure(let why):
-            logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
-            fellBack = true
-        case .success(let inherited?):
-            // A predecessor SIGKILLed while one of its own threads waited on
-            // its own mount keeps its pidfile lock until a server answers that
-            // request (the kernel makes it wait it out): serve first, take the
-            // lock when it is free.
-            pidfileLock = try? lockPidfile()
-            if pidfileLock == nil { lockPidfileLater(into: lateLock) }
-            switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
-            case .success(let resumed):
-                service = resumed
-                storeThem = false
-            case .failure(let why):
-                logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
-                fellBack = true
-            }
-        case .success(nil):
-            break
-        }
-        if service == nil && takeover {
-            switch TakeoverClient.request(mountPoint: mountPoint) {
-            case .nobody(let why):
-                logger.info("\(why); mounting afresh")
-            case .failed(let why):
-                logger.error("takeover failed: \(why).")
-                if let top = MountInfo.top(at: mountPoint), top.fsType.hasPrefix("fuse") {
-                    throw Failure("\(mountPoint) is still served and the takeover failed: \(why).")
-                }
-                fellBack = true
-            case .received(let handle):
-                let inherited = InheritedDescriptors(fuseFD: handle.fuseFD, stateFD: handle.stateFD)
-                switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
-                case .failure(let why):
-                    handle.abort()
-                    throw Failure("cannot take over \(mountPoint): \(why); pid \(handle.peerPID) serves on.")
-                case .success(let resumed):
-                    guard handle.commit() else {
-                        close(resumed.fuseFD)
-                        close(resumed.stateFD)
-                        throw Failure("pid \(handle.peerPID) did not let go of \(mountPoint) and serves on.")
-                    }
-                    logger.info("took the connection over", metadata: ["from": "\(handle.peerPID)"])
-                    service = resumed
-                    // The old process exits now; its pidfile lock goes with it.
-                    pidfileLock = try? lockPidfile()
-                    if pidfileLock == nil { lockPidfileLater(into: lateLock) }
-                }
-            }
-        }
-        if service == nil {
-            try prepareMountPoint(fellBack: fellBack)
-            if pidfileLock == nil { pidfileLock = try lockPidfile() }
-            service = try FUSEService.mountFresh(mount, filesystem: filesystem, logger: logger)
-        }
-        guard let service else { return }
-        if storeThem, let notifier, let error = notifier.storeDescriptors(fuseFD: service.fuseFD, stateFD: service.stateFD) {
+        guard let (service, source) = try connect(mount: mount, filesystem: filesystem,
+                                                 pidfileLock: &pidfileLock, lateLock: lateLock) else { return }
+        if StartupPlan.storesDescriptors(servedFrom: source), let notifier,
+           let error = notifier.storeDescriptors(fuseFD: service.fuseFD, stateFD: service.stateFD) {
             logger.error("systemd fd store: \(error)")
         }
         let listener = TakeoverListener.listen(mountPoint: service.mountPoint, logger: logger)
@@ -117,14 +60,14 @@ struct Daemon {
                     metadata: ["mountpoint": "\(service.mountPoint)", "options": "\(service.state.options)",
                                "protocol": "7.\(service.state.parameters.minor)"])
         // With -l, the loadavg sampler runs from the moment the mount is served.
-        let kind = service.serve(listener: listener, ready: { [logger, mountPoint] in
+        let kind = service.serve(listener: listener, ready: { [logger, mountPoint, reattach] in
             view.startLoadavgSampler()
-            ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger)
+            if reattach { ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger) }
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }
         })
-        notifier?.send("STOPPING=1")
+        notifier?.send(NotifyMessage(stopping: true))
         listener?.close()
         switch kind {
         case .final:
@@ -138,6 +81,82 @@ struct Daemon {
         }
         try? pidfileLock?.close()
         lateLock.close()
+    }
+
+    /// Gets the FUSE connection by the start-up plan (`StartupPlan`, chosen
+    /// from LISTEN_FDS and `--takeover` before anything is touched): resume
+    /// from the fd store, take over from the serving process, else mount anew.
+    /// The pidfile lock is taken as each path needs it (`pidfileLock`, or
+    /// later into `lateLock`).
+    /// - Returns: the service and where its connection came from.
+    /// - Throws: `Failure` when a takeover failed while the old process
+    ///   still serves, or the fresh mount is refused; `MountError`.
+    func connect(mount: FUSEMount, filesystem: ContainerFilesystem, pidfileLock: inout FileDescriptor?,
+                 lateLock: LatePidfileLock) throws -> (FUSEService, ConnectionSource)? {
+        let environment = InheritedDescriptors.fromEnvironment()
+        var plan: StartupPlan
+        switch environment {
+        case .failure(let why):
+            logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
+            plan = StartupPlan(inherited: .unusable("\(why)"), takeover: takeover)
+        case .success(let inherited):
+            plan = StartupPlan(inherited: inherited == nil ? .none : .present, takeover: takeover)
+        }
+        var source = plan.sources.first
+        while let current = source {
+            switch current {
+            case .fdStore:
+                guard case .success(let inherited?) = environment else { return nil }
+                // A predecessor SIGKILLed while one of its own threads waited on
+                // its own mount keeps its pidfile lock until a server answers that
+                // request (the kernel makes it wait it out): serve first, take the
+                // lock when it is free.
+                pidfileLock = try? lockPidfile()
+                if pidfileLock == nil { lockPidfileLater(into: lateLock) }
+                switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
+                case .success(let resumed):
+                    return (resumed, current)
+                case .failure(let why):
+                    logger.error("cannot resume from LISTEN_FDS: \(why); mounting afresh.")
+                    source = plan.next(after: current, .failed)
+                }
+            case .takeover:
+                switch TakeoverClient.request(mountPoint: mountPoint) {
+                case .nobody(let why):
+                    logger.info("\(why); mounting afresh")
+                    source = plan.next(after: current, .nobody)
+                case .failed(let why):
+                    logger.error("takeover failed: \(why).")
+                    if let top = MountInfo.top(at: mountPoint), top.fsType.hasPrefix("fuse") {
+                        throw Failure("\(mountPoint) is still served and the takeover failed: \(why).")
+                    }
+                    source = plan.next(after: current, .failed)
+                case .received(let handle):
+                    let inherited = InheritedDescriptors(fuseFD: handle.fuseFD, stateFD: handle.stateFD)
+                    switch FUSEService.resume(inherited, mountPoint: mountPoint, options: mount.options, filesystem: filesystem, logger: logger) {
+                    case .failure(let why):
+                        handle.abort()
+                        throw Failure("cannot take over \(mountPoint): \(why); pid \(handle.peerPID) serves on.")
+                    case .success(let resumed):
+                        guard handle.commit() else {
+                            close(resumed.fuseFD)
+                            close(resumed.stateFD)
+                            throw Failure("pid \(handle.peerPID) did not let go of \(mountPoint) and serves on.")
+                        }
+                        logger.info("took the connection over", metadata: ["from": "\(handle.peerPID)"])
+                        // The old process exits now; its pidfile lock goes with it.
+                        pidfileLock = try? lockPidfile()
+                        if pidfileLock == nil { lockPidfileLater(into: lateLock) }
+                        return (resumed, current)
+                    }
+                }
+            case .freshMount:
+                try prepareMountPoint(fellBack: plan.fallBack)
+                if StartupPlan.pidfileLockRequired(servedFrom: current), pidfileLock == nil { pidfileLock = try lockPidfile() }
+                return (try FUSEService.mountFresh(mount, filesystem: filesystem, logger: logger), current)
+            }
+        }
+        return nil
     }
 
     /// Raises the soft open-file limit to the hard one (at most 65,536), as

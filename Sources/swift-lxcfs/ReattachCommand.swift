@@ -69,15 +69,11 @@ struct NamespaceHelperCommand: ParsableCommand {
 
 /// The reattach step at daemon start.
 enum ReattachAtStart {
-    /// False with `--no-reattach`.
-    nonisolated(unsafe) static var enabled = true
-
     /// Once the mount answers, runs `swift-lxcfs reattach MOUNTPOINT` as a
     /// child process on another thread (the daemon's own threads never
     /// change namespace); its report goes to the daemon's log, and a
     /// failure is logged, never fatal.
     static func afterMountAnswers(mountPoint: String, logger: Logger) {
-        guard enabled else { return }
         DispatchQueue.global().async {
             let probe = mountPoint + "/proc/meminfo"
             var answered = false

@@ -3,7 +3,10 @@ import CLinux
 import Logging
 import LXCFSCore
 import LXCFSFilesystem
+import LXCFSLifecycle
 import LXCFSMountInfo
+import LXCFSSystem
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -56,30 +59,6 @@ struct Supervisor {
     let readyFile: String?
     let logger: Logger
 
-    /// One stored descriptor and its `FDNAME`.
-    struct Stored {
-        let name: String
-        let fd: Int32
-    }
-
-    /// Most descriptors kept at once; more are closed (systemd's
-    /// FileDescriptorStoreMax= plays this part there).
-    static let storeMax = 16
-    static let stopTimeout = 20.0
-    static let firstDelay = 0.1
-    static let longestDelay = 8.0
-    /// A child that lived at least this long restarts after `firstDelay`.
-    static let healthyRun = 1.0
-
-    enum Phase {
-        /// A child runs (or is about to be started at `restartAt`).
-        case serving
-        /// Final stop asked: the child was sent SIGTERM at this time.
-        case stopping(since: Double)
-        /// The connection went to another process: idle until SIGTERM/SIGINT.
-        case handedOver
-    }
-
     /// Runs until the final stop. Returns the process exit status.
     func run() -> Int32 {
         guard let executable = Self.ownExecutable() else {
@@ -129,27 +108,19 @@ struct Supervisor {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// The event loop's state: one child, the store, the signals.
+    /// The I/O loop around `SupervisorPolicy`: it turns signals, datagrams
+    /// and reaped children into events, and carries out the policy's actions.
     struct Loop {
         let config: Supervisor
         let executable: String
         let notifySocket: String
         let signalFD: Int32
         let notifyFD: Int32
+        let policy: SupervisorPolicy
+        var state: SupervisorPolicy.State
         var logger: Logger { config.logger }
-
-        var store: [Stored] = []
-        var phase = Phase.serving
-        var child: pid_t = 0
-        var childStarted = 0.0
-        var childReady = false
-        var restartAt: Double? = 0
-        var delay = Supervisor.firstDelay
-        var restartAsked = false
-        var firstChild = true
-        var exitStatus: Int32 = 0
-        /// Whether the last child ended with exit 0 during a final stop.
-        var stoppedCleanly = false
+        /// Set by `.finalCleanup` or `.exit`: the status to return.
+        var finished: Int32?
         /// The served superblock (`major:minor`), as the last ready server
         /// left it at the mount point.
         var servedDevice: String?
@@ -160,32 +131,19 @@ struct Supervisor {
             self.notifySocket = notifySocket
             self.signalFD = signalFD
             self.notifyFD = notifyFD
+            policy = SupervisorPolicy(mountPoint: config.mountPoint, takeover: config.takeover, ownUID: getuid())
+            state = SupervisorPolicy.State(timing: policy.timing)
         }
 
         mutating func run() -> Int32 {
             while true {
-                if case .serving = phase, child == 0, let at = restartAt, Supervisor.now() >= at {
-                    restartAt = nil
-                    start()
-                }
-                if case .stopping(let since) = phase, child != 0, Supervisor.now() - since >= Supervisor.stopTimeout {
-                    logger.error("the server did not stop within \(Int(Supervisor.stopTimeout)) s; killing it",
-                                 metadata: ["pid": "\(child)"])
-                    kill(child, SIGKILL)
-                    exitStatus = 1
-                    phase = .stopping(since: .infinity)
-                }
-                if case .stopping = phase, child == 0 {
-                    finalCleanup()
-                    return exitStatus
-                }
+                feed(.tick(now: Supervisor.now(), hungUp: hungUpStored()))
+                if let finished { return finished }
                 var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)]
                 var timeout: Int32 = -1
-                if case .serving = phase, child == 0, let at = restartAt {
-                    timeout = Int32(max(0, (at - Supervisor.now()) * 1000).rounded(.up))
-                } else if case .stopping(let since) = phase, since.isFinite {
-                    timeout = Int32(max(0, (since + Supervisor.stopTimeout - Supervisor.now()) * 1000).rounded(.up))
+                if let limit = policy.waitLimit(state, now: Supervisor.now()) {
+                    timeout = Int32((limit * 1000).rounded(.up))
                 }
                 if poll(&fds, 2, timeout) < 0 && errno != EINTR { return 1 }
                 if fds[1].revents != 0 { receiveNotifications() }
@@ -193,32 +151,88 @@ struct Supervisor {
                     while true {
                         let signal = clinux_signalfd_read(signalFD)
                         if signal < 0 { break }
-                        if let status = handle(signal: signal) { return status }
+                        switch signal {
+                        case SIGCHLD: reap()
+                        case SIGTERM, SIGINT: feed(.signal(.terminate, now: Supervisor.now()))
+                        case SIGHUP: feed(.signal(.restart, now: Supervisor.now()))
+                        default: break
+                        }
+                        if let finished { return finished }
                     }
                 }
             }
         }
 
-        /// Starts the server with the store's descriptors.
-        mutating func start() {
+        /// Runs one event through the policy and carries out its actions.
+        mutating func feed(_ event: SupervisorPolicy.Event) {
+            let actions: [SupervisorPolicy.Action]
+            (state, actions) = policy.reduce(state, event)
+            for action in actions { perform(action) }
+        }
+
+        mutating func perform(_ action: SupervisorPolicy.Action) {
+            switch action {
+            case .start(let resumes, let tryTakeover):
+                start(resumes: resumes, tryTakeover: tryTakeover)
+            case .signal(let pid, let signal):
+                switch signal {
+                case .terminate: kill(pid, SIGTERM)
+                case .handOver: kill(pid, SIGUSR2)
+                case .kill: kill(pid, SIGKILL)
+                }
+            case .close(let fds):
+                fds.forEach { try? $0.close() }
+            case .log(let line):
+                let metadata = line.metadata.mapValues { Logger.MetadataValue.string($0) }
+                switch line.level {
+                case .debug: logger.debug("\(line.message)", metadata: metadata)
+                case .info: logger.info("\(line.message)", metadata: metadata)
+                case .warning: logger.warning("\(line.message)", metadata: metadata)
+                case .error: logger.error("\(line.message)", metadata: metadata)
+                }
+            case .noteServedDevice:
+                if let top = MountInfo.top(at: config.mountPoint), top.fsType.hasPrefix("fuse") {
+                    servedDevice = top.device
+                }
+            case .writeReadyFile(let pid):
+                writeReadyFile(pid: pid)
+            case .removeReadyFile:
+                removeReadyFile()
+            case .finalCleanup(let detachLeftMount, let status):
+                finished = finalCleanup(detachLeftMount: detachLeftMount, status: status)
+            case .exit(let status):
+                finished = status
+            }
+        }
+
+        /// The stored descriptors the kernel reports hung up or in error.
+        func hungUpStored() -> Set<FileDescriptor> {
+            var dead: Set<FileDescriptor> = []
+            for entry in state.store {
+                var p = pollfd(fd: entry.fd.rawValue, events: 0, revents: 0)
+                if poll(&p, 1, 0) == 1, p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { dead.insert(entry.fd) }
+            }
+            return dead
+        }
+
+        /// Starts the server with `resumes`; with `--takeover` when asked and
+        /// a swift-lxcfs answers on the takeover socket.
+        mutating func start(resumes passed: [SupervisorPolicy.Stored], tryTakeover: Bool) {
             var arguments = config.serverArguments
-            if firstChild && config.takeover {
+            if tryTakeover {
                 // Only where a swift-lxcfs serves the mount point: without a
-                // takeover socket the first server mounts afresh.
+                // takeover socket the first server mounts anew.
                 if TakeoverSocket.hasListener(mountPoint: config.mountPoint) {
                     arguments.insert("--takeover", at: 0)
                 } else {
                     logger.info("no takeover socket answers for \(config.mountPoint); mounting afresh")
                 }
             }
-            firstChild = false
-            dropDeadDescriptors()
             var environment: [String] = []
             for (key, value) in Self.environment() where !Self.replaced.contains(key) {
                 environment.append("\(key)=\(value)")
             }
             environment.append("NOTIFY_SOCKET=\(notifySocket)")
-            let passed = store
             if !passed.isEmpty {
                 environment.append("LISTEN_FDS=\(passed.count)")
                 environment.append("LISTEN_FDNAMES=\(passed.map(\.name).joined(separator: ":"))")
@@ -237,380 +251,76 @@ struct Supervisor {
                 argv.forEach { free($0) }
                 envp.forEach { free($0) }
             }
-            let descriptors = passed.map(\.fd)
+            let descriptors = passed.map(\.fd.rawValue)
             let pid = descriptors.withUnsafeBufferPointer { fds in
                 clinux_spawn(executable, argv, envp, fds.baseAddress, Int32(fds.count), slot)
             }
             guard pid > 0 else {
                 logger.error("cannot start the server: \(String(cString: strerror(errno)))")
-                scheduleRestart(crashed: true)
+                feed(.startFailed(now: Supervisor.now()))
                 return
             }
-            child = pid
-            childStarted = Supervisor.now()
-            childReady = false
+            feed(.started(pid: pid, now: Supervisor.now()))
             logger.info("started the server", metadata: [
                 "pid": "\(pid)", "resumes": "\(passed.map(\.name).joined(separator: ","))",
                 "takeover": "\(arguments.first == "--takeover")"])
         }
 
-        /// Closes stored descriptors the kernel reports hung up or in error
-        /// (a FUSE connection that was aborted or unmounted), as systemd does.
-        mutating func dropDeadDescriptors() {
-            var kept: [Stored] = []
-            for entry in store {
-                var p = pollfd(fd: entry.fd, events: 0, revents: 0)
-                if poll(&p, 1, 0) == 1, p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
-                    logger.warning("dropping a dead stored descriptor", metadata: ["name": "\(entry.name)"])
-                    close(entry.fd)
-                } else {
-                    kept.append(entry)
-                }
-            }
-            store = kept
-        }
-
         /// Reads every waiting datagram on the notification socket.
         mutating func receiveNotifications() {
-            var buffer = [CChar](repeating: 0, count: 4097)
-            var fds = [Int32](repeating: -1, count: 16)
+            var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                var nfds: Int32 = 0
-                var pid: pid_t = 0
-                var uid: uid_t = 0
-                let n = clinux_recv_notify(notifyFD, &buffer, buffer.count - 1, &fds, Int32(fds.count), &nfds, &pid, &uid)
-                if n < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK { return }
-                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(errno)))")
+                let received: DescriptorPassing.Received
+                do {
+                    received = try buffer.withUnsafeMutableBytes { b in Result { () throws(Errno) in
+                        try DescriptorPassing.receive(FileDescriptor(rawValue: notifyFD), into: b, maxDescriptors: 16,
+                                                      flags: Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+                    } }.get()
+                } catch {
+                    if error == .resourceTemporarilyUnavailable || error == .wouldBlock { return }
+                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(error.rawValue)))")
                     continue
                 }
-                let received = Array(fds[..<Int(nfds)])
-                guard child != 0, pid == child, uid == 0 || uid == getuid() else {
-                    received.forEach { close($0) }
-                    logger.debug("ignored a notification", metadata: ["from": "\(pid)"])
+                guard !received.truncated, received.count <= buffer.count else {
+                    received.descriptors.forEach { try? $0.close() }
+                    logger.warning("a notification was cut or unreadable: \(String(cString: strerror(EMSGSIZE)))")
                     continue
                 }
-                let text = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                apply(text, descriptors: received)
+                let text = String(decoding: buffer[..<received.count], as: UTF8.self)
+                let sender = received.sender ?? (pid: 0, uid: UInt32.max)
+                feed(.notification(NotifyMessage.parse(text), pid: sender.pid, uid: sender.uid,
+                                   descriptors: received.descriptors))
             }
         }
 
-        /// Applies one datagram of `KEY=VALUE` lines.
-        mutating func apply(_ text: String, descriptors: [Int32]) {
-            var fields: [Substring: Substring] = [:]
-            for line in text.split(separator: "\n") {
-                guard let eq = line.firstIndex(of: "=") else { continue }
-                fields[line[..<eq]] = line[line.index(after: eq)...]
-            }
-            let name = fields["FDNAME"].map(String.init) ?? "stored"
-            var taken = false
-            if fields["FDSTOREREMOVE"] == "1" {
-                store.removeAll { entry in
-                    guard entry.name == name else { return false }
-                    close(entry.fd)
-                    return true
-                }
-                logger.debug("removed from the store", metadata: ["name": "\(name)"])
-            }
-            if fields["FDSTORE"] == "1", !descriptors.isEmpty,
-               name.utf8.count <= 255, !name.contains(":"), name.allSatisfy({ $0.isASCII && !$0.isWhitespace }) {
-                store.removeAll { entry in
-                    guard entry.name == name else { return false }
-                    close(entry.fd)
-                    return true
-                }
-                for fd in descriptors {
-                    if store.count < Supervisor.storeMax {
-                        store.append(Stored(name: name, fd: fd))
-                    } else {
-                        close(fd)
-                        logger.warning("the store is full; a descriptor was closed", metadata: ["name": "\(name)"])
-                    }
-                }
-                taken = true
-                logger.debug("stored", metadata: ["name": "\(name)", "count": "\(descriptors.count)"])
-            }
-            if !taken { descriptors.forEach { close($0) } }
-            if fields["READY"] == "1", !childReady {
-                childReady = true
-                if let top = MountInfo.top(at: config.mountPoint), top.fsType.hasPrefix("fuse") {
-                    servedDevice = top.device
-                }
-                logger.info("the server is ready", metadata: ["pid": "\(child)"])
-                writeReadyFile()
-            }
-        }
-
-        /// Handles one signal; returns an exit status when the supervisor is done.
-        mutating func handle(signal: Int32) -> Int32? {
-            switch signal {
-            case SIGCHLD:
-                reap()
-            case SIGTERM, SIGINT:
-                switch phase {
-                case .handedOver:
-                    logger.info("stopping; the connection was handed over, the mount is left as it is")
-                    return 0
-                case .stopping:
-                    break
-                case .serving:
-                    logger.info("final stop", metadata: ["mountpoint": "\(config.mountPoint)"])
-                    phase = .stopping(since: Supervisor.now())
-                    if child != 0 { kill(child, SIGTERM) }
-                }
-            case SIGHUP:
-                if case .serving = phase, child != 0, !restartAsked {
-                    logger.info("restarting the server (hand-over stop)", metadata: ["pid": "\(child)"])
-                    restartAsked = true
-                    kill(child, SIGUSR2)
-                }
-            default:
-                break
-            }
-            return nil
-        }
-
-        /// Collects every exited child and decides what comes next.
+        /// Collects every exited child; the policy decides what comes next.
         mutating func reap() {
             while true {
                 var status: Int32 = 0
                 let pid = waitpid(-1, &status, WNOHANG)
                 if pid <= 0 { return }
-                guard pid == child else { continue }
+                guard pid == state.child else { continue }
                 receiveNotifications()  // what it sent just before it ended
-                child = 0
-                removeReadyFile()
-                let exitedZero = status & 0x7f == 0 && (status >> 8) & 0xff == 0
-                let what = status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
-                let asked = restartAsked
-                restartAsked = false
-                switch phase {
-                case .stopping:
-                    logger.info("the server stopped", metadata: ["pid": "\(pid)", "how": "\(what)"])
-                    stoppedCleanly = exitedZero
-                    if !exitedZero { exitStatus = 1 }
-                case .handedOver:
-                    break
-                case .serving:
-                    if exitedZero && asked {
-                        logger.info("the server handed over; starting it again", metadata: ["pid": "\(pid)"])
-                        delay = Supervisor.firstDelay
-                        restartAt = 0
-                    } else if exitedZero && store.isEmpty {
-                        logger.info("the server stopped and unmounted; exiting", metadata: ["pid": "\(pid)"])
-                        stoppedCleanly = true
-                        phase = .stopping(since: .infinity)
-                    } else if exitedZero {
-                        dropDeadDescriptors()
-                        let connectionAlive = store.contains { $0.name == "fuse" }
-                        store.forEach { close($0.fd) }
-                        store.removeAll()
-                        if connectionAlive {
-                            logger.info("the server handed the connection over; releasing it and waiting for a stop signal",
-                                        metadata: ["pid": "\(pid)"])
-                            phase = .handedOver
-                        } else {
-                            // Unmounted from outside: the kernel ended the connection.
-                            logger.info("the server's connection has ended; exiting", metadata: ["pid": "\(pid)"])
-                            stoppedCleanly = true
-                            phase = .stopping(since: .infinity)
-                        }
-                    } else {
-                        logger.error("the server died; starting it again", metadata: [
-                            "pid": "\(pid)", "how": "\(what)", "stored": "\(store.map(\.name).joined(separator: ","))"])
-                        scheduleRestart(crashed: true)
-                    }
-                }
+                feed(.childExited(pid: pid, .init(waitStatus: status), now: Supervisor.now(), hungUp: hungUpStored()))
+                if finished != nil { return }
             }
         }
 
-        /// Sets when the next child starts: `firstDelay` after a child that
-        /// ran at least `healthyRun`, else twice the last delay (at most `longestDelay`).
-        mutating func scheduleRestart(crashed: Bool) {
-            let lived = Supervisor.now() - childStarted
-            if lived >= Supervisor.healthyRun {
-                delay = Supervisor.firstDelay
-            } else {
-                delay = min(delay * 2, Supervisor.longestDelay)
-            }
-            restartAt = Supervisor.now() + delay
-        }
-
-        /// After the final stop: nothing stored stays open, and no mount
-        /// without a server (which would answer ENOTCONN) is left.
-        mutating func finalCleanup() {
-            // The server unmounts on a final stop that it finishes (exit 0) and
-            // removes what it stored; anything else may leave its mount behind.
-            let held = !store.isEmpty || !stoppedCleanly
-            store.forEach { close($0.fd) }
-            store.removeAll()
-            removeReadyFile()
-            defer { detachInHostNamespace() }
-            if held, let type = MountInfo.top(at: config.mountPoint)?.fsType, type.hasPrefix("fuse") {
+        /// After the final stop: no mount without a server (which would
+        /// answer ENOTCONN) is left. Returns the exit status.
+        mutating func finalCleanup(detachLeftMount: Bool, status: Int32) -> Int32 {
+            var status = status
+            if detachLeftMount, let type = MountInfo.top(at: config.mountPoint)?.fsType, type.hasPrefix("fuse") {
                 logger.warning("the server left its mount; detaching it", metadata: ["mountpoint": "\(config.mountPoint)"])
-                if umount2(config.mountPoint, Int32(MNT_DETACH)) != 0 {
-                    logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(errno)))")
-                    exitStatus = 1
+                do {
+                    try Unmount.detach(config.mountPoint)
+                } catch {
+                    logger.error("cannot detach \(config.mountPoint): \(String(cString: strerror(error.rawValue)))")
+                    status = 1
                 }
             }
+            if !detachInHostNamespace() { status = 1 }
+            return status
         }
-
-        /// After a final stop: detaches, in the host's mount namespace,
-        /// every FUSE mount of the served superblock still there. A server
-        /// in a container unmounts in its own namespace, and that reaches the
-        /// host only through mount propagation, which fails when the
-        /// container's volume is itself a bind of the FUSE mount (a container
-        /// started with its volume on a mount that already served, as after
-        /// a takeover): the host would keep a dead mount, and a dead mount at
-        /// a hostPath keeps the next pod from starting. The host's namespace
-        /// is that of the nearest ancestor process in another mount
-        /// namespace (the container runtime's shim, with the host's pids),
-        /// else pid 1's; nothing is done where there is none.
-        mutating func detachInHostNamespace() {
-            guard let device = servedDevice else { return }
-            guard let host = Self.hostNamespaceProcess(),
-                  let bytes = HostRoot().read("/proc/\(host)/mountinfo", sizeHint: 65536) else {
-                logger.debug("no other mount namespace to clean up", metadata: ["device": "\(device)"])
-                return
-            }
-            let targets = MountInfo.entries(bytes[...])
-                .filter { $0.device == device && $0.fsType.hasPrefix("fuse") }
-                .map(\.mountPoint)
-            guard !targets.isEmpty else { return }
-            let nsFD = open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC)
-            guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
-                logger.error("cannot enter the host's mount namespace to detach \(targets.joined(separator: ", ")): \(String(cString: strerror(errno)))")
-                if nsFD >= 0 { close(nsFD) }
-                exitStatus = 1
-                return
-            }
-            close(nsFD)
-            for target in targets.sorted(by: { $0.count > $1.count }) {
-                if umount2(target, Int32(MNT_DETACH)) == 0 {
-                    logger.info("detached the mount in the host's mount namespace", metadata: ["mountpoint": "\(target)"])
-                } else {
-                    logger.error("cannot detach \(target) in the host's mount namespace: \(String(cString: strerror(errno)))")
-                    exitStatus = 1
-                }
-            }
-        }
-
-        /// The nearest ancestor whose mount namespace differs from this
-        /// process's (and can be read), else pid 1 when its differs; `nil`
-        /// when every readable one is this namespace.
-        static func hostNamespaceProcess() -> pid_t? {
-            guard let own = namespace(of: "self") else { return nil }
-            var pid = getppid()
-            var steps = 0
-            while pid > 1 && steps < 64 {
-                if let ns = namespace(of: "\(pid)"), ns != own { return pid }
-                guard let stat = HostRoot().read("/proc/\(pid)/stat"),
-                      let close = stat.lastIndex(of: UInt8(ascii: ")")) else { break }
-                let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
-                guard fields.count > 1, let parent = Int32(String(decoding: fields[1], as: UTF8.self)) else { break }
-                pid = parent
-                steps += 1
-            }
-            if let ns = namespace(of: "1"), ns != own { return 1 }
-            return nil
-        }
-
-        /// `/proc/PID/ns/mnt`'s target, such as `mnt:[4026531841]`.
-        static func namespace(of pid: String) -> String? {
-            var buffer = [CChar](repeating: 0, count: 64)
-            let n = readlink("/proc/\(pid)/ns/mnt", &buffer, 63)
-            guard n > 0 else { return nil }
-            return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        }
-
-        func writeReadyFile() {
-            guard let path = config.readyFile else { return }
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                logger.warning("cannot write the ready file \(path): \(String(cString: strerror(errno)))")
-                return
-            }
-            let line = Array("\(child)\n".utf8)
-            _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
-        }
-
-        func removeReadyFile() {
-            if let path = config.readyFile { unlink(path) }
-        }
-
-        /// Variables the supervisor sets for its child itself, or leaves out:
-        /// the child's fd-store protocol is with this supervisor only, and
-        /// INVOCATION_ID would tell the server it runs under systemd.
-        static let replaced: Set<String> = ["NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "INVOCATION_ID"]
-
-        static func environment() -> [(String, String)] {
-            var out: [(String, String)] = []
-            var pointer = environ
-            while let entry = pointer.pointee {
-                let s = String(cString: entry)
-                if let eq = s.firstIndex(of: "=") {
-                    out.append((String(s[..<eq]), String(s[s.index(after: eq)...])))
-                }
-                pointer += 1
-            }
-            return out
-        }
-    }
-}
-
-/// `swift-lxcfs supervise [--takeover] [--ready-file FILE] [OPTIONS] [MOUNTPOINT]`:
-/// runs the server (`swift-lxcfs [OPTIONS] [MOUNTPOINT]`) as a child and
-/// holds its FUSE connection across the child's crashes and restarts
-/// (see `Supervisor`). The server's options are checked here, then passed on.
-struct Supervise: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "supervise",
-        abstract: "Run the server and start it again when it dies, holding the FUSE connection meanwhile.",
-        usage: "swift-lxcfs supervise [--takeover] [--ready-file FILE] [OPTIONS] [MOUNTPOINT]",
-        discussion: """
-            Runs 'swift-lxcfs [OPTIONS] [MOUNTPOINT]' and starts it again when it dies, holding \
-            the FUSE connection's descriptors meanwhile, so the mount and the bind mounts made \
-            from it keep working. OPTIONS are the server's (see 'swift-lxcfs serve --help').
-
-            SIGTERM or SIGINT: final stop (the server unmounts). SIGHUP: restart the server \
-            without unmounting. A server that hands the connection over (--takeover from \
-            elsewhere) leaves this supervisor idle until SIGTERM; it then exits 0 and leaves \
-            the mount to its successor.
-            """
-    )
-
-    @Flag(name: .customLong("takeover"), help: "The first server takes the connection over from the swift-lxcfs that serves MOUNTPOINT now (a live upgrade).")
-    var takeover = false
-
-    @Option(name: .customLong("ready-file"), help: ArgumentHelp("Written with the serving child's pid once it is ready, removed when it stops (for a readiness probe).", valueName: "FILE"))
-    var readyFile: String?
-
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("The server's options and mount point, passed on as they are.", valueName: "OPTIONS"))
-    var serverArguments: [String] = []
-
-    /// The server's command line, checked as `serve` parses it.
-    var server: Serve {
-        get throws { try Serve.parse(serverArguments) }
-    }
-
-    func validate() throws {
-        let parsed: Serve
-        do {
-            parsed = try server
-        } catch {
-            throw ValidationError(SwiftLXCFS.sentence(for: error))
-        }
-        guard parsed.mountpoint.hasPrefix("/") else {
-            throw ValidationError("the mount point \(parsed.mountpoint) must be an absolute path")
-        }
-    }
-
-    func run() throws {
-        let parsed = try server
-        let logger = makeLogger(debug: parsed.debug)
-        let status = Supervisor(serverArguments: serverArguments, mountPoint: parsed.mountpoint, takeover: takeover,
-                                readyFile: readyFile, logger: logger).run()
-        if status != 0 { throw ExitCode(status) }
     }
 }

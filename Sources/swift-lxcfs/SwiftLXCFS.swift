@@ -145,13 +145,12 @@ struct Serve: ParsableCommand {
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
-        ReattachAtStart.enabled = !noReattach
         do {
             try Daemon(mountPoint: mountpoint, pidfile: pidfile,
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
                        enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
-                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget).run()
+                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

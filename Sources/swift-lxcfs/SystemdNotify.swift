@@ -1,5 +1,6 @@
 import Dispatch
 import LXCFSFilesystem
+import LXCFSLifecycle
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -21,25 +22,24 @@ struct SystemdNotifier: Sendable {
         return name.isEmpty ? nil : SystemdNotifier(socketName: name)
     }
 
-    /// Sends one datagram of state lines, such as `READY=1`, with `fds`
-    /// as SCM_RIGHTS.
+    /// Sends one datagram (`message.encoded`), with `fds` as SCM_RIGHTS.
     /// - Returns: an error sentence, or `nil` when the datagram was sent.
     @discardableResult
-    func send(_ state: String, fds: [Int32] = []) -> String? {
-        NotifySocket.send(to: socketName, state, fds: fds)
+    func send(_ message: NotifyMessage, fds: [Int32] = []) -> String? {
+        NotifySocket.send(to: socketName, message.encoded, fds: fds)
     }
 
     /// Keeps the connection in the fd store (`FDSTORE=1`): the `/dev/fuse`
     /// descriptor as `fuse`, the state memfd as `state`.
     /// - Returns: an error sentence, or `nil`.
     func storeDescriptors(fuseFD: Int32, stateFD: Int32) -> String? {
-        send("FDSTORE=1\nFDNAME=fuse", fds: [fuseFD]) ?? send("FDSTORE=1\nFDNAME=state", fds: [stateFD])
+        send(.store("fuse"), fds: [fuseFD]) ?? send(.store("state"), fds: [stateFD])
     }
 
     /// Empties the fd store of both (`FDSTOREREMOVE=1`), on a final stop.
     func removeDescriptors() {
-        send("FDSTOREREMOVE=1\nFDNAME=fuse")
-        send("FDSTOREREMOVE=1\nFDNAME=state")
+        send(.remove("fuse"))
+        send(.remove("state"))
     }
 
     /// Waits on another thread until the mount answers, then sends `READY=1`.
@@ -57,12 +57,12 @@ struct SystemdNotifier: Sendable {
         DispatchQueue.global().async {
             for _ in 0..<3000 {
                 if Self.answers(probe) {
-                    if let error = send("READY=1\nSTATUS=Serving \(mountPoint)\nMAINPID=\(getpid())") { onFailure(error) }
+                    if let error = send(NotifyMessage(ready: true, status: "Serving \(mountPoint)", mainPID: getpid())) { onFailure(error) }
                     return
                 }
                 usleep(10_000)
             }
-            send("STATUS=The mount at \(mountPoint) does not answer")
+            send(NotifyMessage(status: "The mount at \(mountPoint) does not answer"))
             onFailure("the mount at \(mountPoint) does not answer; READY=1 was not sent.")
         }
     }

@@ -48,14 +48,6 @@ int clinux_signalfd_read(int fd);
    -1 with errno set on failure. */
 int clinux_notify_socket(const char *name, size_t length);
 
-/* Receives one datagram of at most `capacity` bytes: its length, the
-   descriptors passed with it (SCM_RIGHTS, close-on-exec, at most `max_fds`;
-   more are closed) in `fds`/`nfds`, and the sender's pid and uid
-   (SCM_CREDENTIALS). -1 with errno set: EAGAIN when none is waiting,
-   EMSGSIZE when the datagram or its descriptors were cut (its descriptors
-   are then closed). */
-ssize_t clinux_recv_notify(int fd, char *buffer, size_t capacity, int *fds, int max_fds,
-                           int *nfds, pid_t *sender_pid, uid_t *sender_uid);
 
 /* Runs `path` with `argv` (posix_spawn(3), safe in a threaded process;
    signals unblocked and at their defaults in the child), its standard
@@ -72,9 +64,6 @@ int clinux_mount_setattr(int dirfd, const char *path, unsigned int flags,
                          unsigned long long attr_set, unsigned long long attr_clr,
                          unsigned long long propagation);
 
-/* umount2(2): detaches the topmost mount at `path`; `flags` CLINUX_MNT_DETACH
-   for a lazy detach. */
-int clinux_umount2(const char *path, int flags);
 
 /* pipe2(2), which glibc declares only with _GNU_SOURCE. */
 int clinux_pipe2(int fds[2], int flags);

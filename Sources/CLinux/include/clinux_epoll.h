@@ -24,7 +24,7 @@ int clinux_epoll_wait(int epfd, uint64_t *data, uint32_t *events, int max, int t
 /* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK). */
 int clinux_eventfd(void);
 
-/* prctl(PR_SET_NAME): names the calling thread (at most 15 bytes kept),
+/* prctl(PR_SET_NAME): names the calling thread (at most 15 bytes retained),
    as /proc/PID/task/TID/comm shows it. */
 int clinux_set_thread_name(const char *name);
 
