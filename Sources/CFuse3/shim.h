@@ -2,7 +2,7 @@
 #define SWIFT_LXCFS_CFUSE3_SHIM_H
 
 /* libfuse3 mounts (option parsing, fusermount3 when not root); swift-lxcfs
-   serves the kernel's FUSE protocol itself (LXCFSFilesystem/FUSEConnection).
+   serves the kernel's FUSE protocol itself (the FUSEProtocol target).
    API level 3.5: available from libfuse 3.10 through 3.17. */
 #define FUSE_USE_VERSION 35
 
