@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "LXCFSMountInfo",
+                "LXCFSSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -54,7 +55,7 @@ let package = Package(
         // the transport, INIT, the worker threads. No filesystem.
         .target(
             name: "FUSEProtocol",
-            dependencies: ["CFuse3", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CFuse3", "LXCFSSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // The FUSE operations: path -> renderer, file handles, errors.
         .target(

@@ -1,5 +1,6 @@
 import CFuse3
 import Logging
+import LXCFSSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -204,7 +205,7 @@ public final class FUSEConnection: @unchecked Sendable {
     private func spawnWorker() {
         live.add(1, ordering: .sequentiallyConsistent)
         idle.add(1, ordering: .sequentiallyConsistent)
-        let started = startThread { [self] in worker() }
+        let started = Threads.start { [self] in worker() }
         if let started {
             threads.withLock { $0.append(started) }
         } else {

@@ -1,3 +1,4 @@
+import LXCFSSystem
 import FUSEProtocol
 import LXCFSCore
 import Synchronization
@@ -122,7 +123,7 @@ final class FairShare: @unchecked Sendable {
         self.serve = serve
         shards = (0..<Self.shardCount).map { _ in Shard() }
         sem_init(wake, 0, 0)
-        startDetachedThread { [self] in dispatcher() }
+        Threads.startDetached { [self] in dispatcher() }
     }
 
     private func shard(_ container: CgroupMembership?) -> Shard {

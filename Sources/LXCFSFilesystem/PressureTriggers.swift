@@ -1,6 +1,7 @@
 import CLinux
 import FUSEProtocol
 import Logging
+import LXCFSSystem
 import LXCFSCore
 import Synchronization
 #if canImport(Glibc)
@@ -128,7 +129,7 @@ final class PressureTriggers: @unchecked Sendable {
                     return .failure(FSErrno(ENOMEM))
                 }
                 // The thread takes the lock only once it runs.
-                w.thread = startThread { [self] in wait(w) }
+                w.thread = Threads.start { [self] in wait(w) }
                 guard w.thread != nil else {
                     close(w.epfd)
                     close(w.wake)
