@@ -32,8 +32,8 @@ let package = Package(
             name: "LXCFSLifecycle",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")]
         ),
-        // The OS edge: descriptors, descriptor passing, threads and unmounting over
-        // swift-system's FileDescriptor and Errno (EINTR retried in one place).
+        // The OS edge: descriptors, descriptor passing, threads, processes (posix_spawn)
+        // and unmounting over swift-system's FileDescriptor and Errno (EINTR retried in one place).
         .target(
             name: "LXCFSSystem",
             dependencies: ["CLinux", .product(name: "SystemPackage", package: "swift-system")]
@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSLifecycle", "LXCFSMountInfo"]),
         // The lifecycle's codecs and the supervisor's reducer (fake clock, no processes).
         .testTarget(name: "LXCFSLifecycleTests", dependencies: ["LXCFSLifecycle"]),
-        // Descriptor passing over a socketpair.
+        // Descriptor passing over a socketpair; starting a process (Spawn).
         .testTarget(name: "LXCFSSystemTests", dependencies: ["LXCFSSystem"]),
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
