@@ -60,6 +60,7 @@ extension FUSERequestHandler {
 ///
 /// Replies can be written from any thread at any time (each is one
 /// message, which the kernel takes whole).
+// Unchecked: `onEnded` is set before the workers start and read by the last worker to end.
 public final class FUSEConnection: @unchecked Sendable {
     /// Reads requests and writes replies.
     public let transport: any FUSETransport
