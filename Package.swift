@@ -32,8 +32,8 @@ let package = Package(
             name: "LXCFSLifecycle",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")]
         ),
-        // The OS edge: descriptors, descriptor passing, threads and unmounting over
-        // swift-system's FileDescriptor and Errno (EINTR retried in one place).
+        // The OS edge: descriptors, descriptor passing, threads, processes (posix_spawn)
+        // and unmounting over swift-system's FileDescriptor and Errno (EINTR retried in one place).
         .target(
             name: "LXCFSSystem",
             dependencies: ["CLinux", .product(name: "SystemPackage", package: "swift-system")]
@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 "CLinux",
                 "LXCFSMountInfo",
+                "LXCFSSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -54,7 +55,7 @@ let package = Package(
         // the transport, INIT, the worker threads. No filesystem.
         .target(
             name: "FUSEProtocol",
-            dependencies: ["CFuse3", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CFuse3", "LXCFSSystem", .product(name: "Logging", package: "swift-log")]
         ),
         // The FUSE operations: path -> renderer, file handles, errors.
         .target(
@@ -115,7 +116,7 @@ let package = Package(
         .testTarget(name: "LXCFSReattachTests", dependencies: ["LXCFSReattach", "LXCFSLifecycle", "LXCFSMountInfo"]),
         // The lifecycle's codecs and the supervisor's reducer (fake clock, no processes).
         .testTarget(name: "LXCFSLifecycleTests", dependencies: ["LXCFSLifecycle"]),
-        // Descriptor passing over a socketpair.
+        // Descriptor passing over a socketpair; starting a process (Spawn).
         .testTarget(name: "LXCFSSystemTests", dependencies: ["LXCFSSystem"]),
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).

@@ -46,52 +46,7 @@ int clinux_move_mount(int from_dirfd, const char *from_path,
     return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
 }
 
-/* ---- The supervisor's process and socket plumbing ------------------- */
-
-
-static void clinux_format_pid(char *digits, pid_t pid) {
-    char tmp[24];
-    int n = 0;
-    unsigned long v = (unsigned long)pid;
-    do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < (int)sizeof tmp);
-    for (int i = 0; i < n; i++) digits[i] = tmp[n - 1 - i];
-    digits[n] = 0;
-}
-
-pid_t clinux_spawn(const char *path, char *const argv[], char *const envp[],
-                   const int *fds, int nfds, char *listen_pid_slot) {
-    pid_t pid = fork();
-    if (pid != 0) return pid; /* parent: the child's pid, or -1 with errno */
-    /* Child: only async-signal-safe calls from here to execve. */
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        signal(sig, SIG_DFL);
-    }
-    if (nfds > 0) {
-        int moved[64];
-        if (nfds > 64) _exit(127);
-        /* First above the target range, so that no source is overwritten. */
-        for (int i = 0; i < nfds; i++) {
-            moved[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds);
-            if (moved[i] < 0) _exit(127);
-        }
-        for (int i = 0; i < nfds; i++) {
-            if (dup2(moved[i], 3 + i) < 0) _exit(127); /* dup2 clears FD_CLOEXEC */
-            close(moved[i]);
-        }
-    }
-    /* Nothing else leaks into the server: descriptors the supervisor was
-       started with (not close-on-exec) are closed. */
-    if (syscall(SYS_close_range, 3 + nfds, ~0U, 0) != 0) {
-        for (int fd = 3 + nfds; fd < 4096; fd++) close(fd);
-    }
-    if (listen_pid_slot) clinux_format_pid(listen_pid_slot, getpid());
-    execve(path, argv, envp);
-    _exit(127);
-}
+/* ---- The supervisor's signal and socket plumbing ------------------- */
 
 int clinux_signalfd(const int *signals, int count) {
     sigset_t set;
@@ -123,65 +78,19 @@ int clinux_notify_socket(const char *name, size_t length) {
     return fd;
 }
 
-/* ---- Asking a command (systemctl) from a threaded process ----------- */
+/* ---- posix_spawn(3) file actions glibc declares only with _GNU_SOURCE */
 
-#include <poll.h>
 #include <spawn.h>
-#include <time.h>
-#include <sys/wait.h>
 
-extern char **environ;
-
-static long clinux_ms_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+int clinux_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+#else
+    (void)actions; (void)from;
+    return ENOSYS;
+#endif
 }
 
-ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
-                           int timeout_ms, int *status) {
-    int pipefd[2];
-    *status = -1;
-    if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int err = posix_spawn(&pid, path, &actions, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    close(pipefd[1]);
-    if (err != 0) { close(pipefd[0]); errno = err; return -1; }
-    size_t used = 0;
-    long deadline = clinux_ms_now() + timeout_ms;
-    int timed_out = 0;
-    for (;;) {
-        long left = deadline - clinux_ms_now();
-        if (left <= 0) { timed_out = 1; break; }
-        struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { timed_out = 1; break; }
-        ssize_t n = read(pipefd[0], out + used, used < capacity ? capacity - used : 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break; /* end of output (or no room left) */
-        used += (size_t)n;
-    }
-    close(pipefd[0]);
-    if (timed_out) kill(pid, SIGKILL);
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
-    if (timed_out) { errno = ETIMEDOUT; return -1; }
-    return (ssize_t)used;
-}
 int clinux_mount_setattr(int dirfd, const char *path, unsigned int flags,
                          unsigned long long attr_set, unsigned long long attr_clr,
                          unsigned long long propagation) {

@@ -1,5 +1,6 @@
 import CFuse3
 import Logging
+import LXCFSSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,7 @@ extension FUSERequestHandler {
 ///
 /// Replies can be written from any thread at any time (each is one
 /// message, which the kernel takes whole).
+// Unchecked: `onEnded` is set before the workers start and read by the last worker to end.
 public final class FUSEConnection: @unchecked Sendable {
     /// Reads requests and writes replies.
     public let transport: any FUSETransport
@@ -204,7 +206,7 @@ public final class FUSEConnection: @unchecked Sendable {
     private func spawnWorker() {
         live.add(1, ordering: .sequentiallyConsistent)
         idle.add(1, ordering: .sequentiallyConsistent)
-        let started = startThread { [self] in worker() }
+        let started = Threads.start { [self] in worker() }
         if let started {
             threads.withLock { $0.append(started) }
         } else {

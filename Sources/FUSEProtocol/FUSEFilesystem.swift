@@ -17,7 +17,7 @@ public protocol FUSEFilesystem: FUSERequestHandler {
     /// GETATTR of `request.nodeID`: its attributes and for how many seconds the kernel may keep them.
     func getattr(_ request: FUSERequestHeader) -> Result<(FUSEAttributes, validSeconds: UInt64), FUSEErrno>
     /// OPEN of `request.nodeID` with open(2) `flags`.
-    func open(_ request: FUSERequestHeader, flags: Int32) -> Result<FUSEOpenedFile, FUSEErrno>
+    func open(_ request: FUSERequestHeader, flags: FUSEOpenFlags) -> Result<FUSEOpenedFile, FUSEErrno>
     /// READ of at most `size` bytes at `offset` of file handle `handle`.
     func read(_ request: FUSERequestHeader, handle: UInt64, offset: UInt64, size: UInt32) -> Result<ArraySlice<UInt8>, FUSEErrno>
     /// RELEASE of file handle `handle` (always succeeds).
@@ -54,7 +54,7 @@ extension FUSEFilesystem {
             case .failure(let e): reply.error(e)
             case .success(let (attributes, valid)): reply.attributes(attributes, nodeID: h.nodeID, validSeconds: valid)
             }
-        case .open(let flags): reply.answer(open(h, flags: flags), reply.opened)
+        case .open(let flags): reply.answer(open(h, flags: FUSEOpenFlags(rawValue: flags)), reply.opened)
         case .read(let handle, let offset, let size): reply.answer(read(h, handle: handle, offset: offset, size: size), reply.data)
         case .release(let handle):
             release(h, handle: handle)

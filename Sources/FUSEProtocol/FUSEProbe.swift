@@ -1,4 +1,5 @@
 import CFuse3
+import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -38,7 +39,7 @@ extension FUSEConnection {
         let name = Self.probePrefix + String(token, radix: 16)
         probe.withLock { $0 = (name, false) }
         let path = mountPoint + "/" + name
-        startDetachedThread {
+        Threads.startDetached {
             var st = stat()
             _ = lstat(path, &st)
         }

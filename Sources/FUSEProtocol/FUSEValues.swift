@@ -16,6 +16,62 @@ public struct FUSEErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
     public var description: String { String(cString: strerror(code)) }
 }
 
+extension FUSEErrno {
+    /// ENOENT: no such file or directory.
+    public static let noSuchFileOrDirectory = FUSEErrno(ENOENT)
+    /// EACCES: permission denied (writing, truncating, a root-only file).
+    public static let permissionDenied = FUSEErrno(EACCES)
+    /// EISDIR: the node is a directory.
+    public static let isDirectory = FUSEErrno(EISDIR)
+    /// ESTALE: a node id the filesystem cannot resolve.
+    public static let staleHandle = FUSEErrno(ESTALE)
+    /// EROFS: a change to a read-only filesystem.
+    public static let readOnlyFileSystem = FUSEErrno(EROFS)
+    /// EOPNOTSUPP: the operation is not supported here (such as a PSI trigger where PSI is off).
+    public static let notSupported = FUSEErrno(EOPNOTSUPP)
+    /// EINVAL: an invalid argument.
+    public static let invalidArgument = FUSEErrno(EINVAL)
+    /// ENOSYS: the operation is not implemented.
+    public static let notImplemented = FUSEErrno(ENOSYS)
+    /// EPROTO: a protocol error.
+    public static let protocolError = FUSEErrno(EPROTO)
+}
+
+/// The open(2) flags of an OPEN (`fuse_open_in.flags`), as the filesystem asks about them.
+public struct FUSEOpenFlags: RawRepresentable, Sendable, Equatable {
+    /// The flags as open(2) has them (`O_ACCMODE` bits, `O_TRUNC`...).
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// `O_RDONLY` and nothing else.
+    public static let readOnly = FUSEOpenFlags(rawValue: O_RDONLY)
+    /// Whether the access mode (`O_ACCMODE`) is `O_RDONLY`.
+    public var isReadOnly: Bool { rawValue & O_ACCMODE == O_RDONLY }
+    /// Whether `O_TRUNC` is set.
+    public var truncates: Bool { rawValue & O_TRUNC != 0 }
+}
+
+/// The type of a node, the `S_IFMT` bits of `FUSEAttributes.mode`.
+public enum FUSEFileType: Sendable {
+    case directory
+    case regular
+
+    /// `st_mode` of a node of this type with `permissions` (such as `0o444`).
+    public func mode(permissions: UInt32) -> UInt32 {
+        switch self {
+        case .directory: return UInt32(S_IFDIR) | permissions
+        case .regular: return UInt32(S_IFREG) | permissions
+        }
+    }
+}
+
+/// The poll(2) event bits a POLL reply carries.
+public enum FUSEPollEvents {
+    /// POLLIN | POLLRDNORM: readable, what a regular file always is.
+    public static let readable = UInt32(POLLIN | POLLRDNORM)
+    /// POLLERR | POLLPRI: what the kernel reports for a pressure file without a trigger.
+    public static let errorPriority = UInt32(POLLERR | POLLPRI)
+}
+
 /// A time of a file: seconds and nanoseconds since the epoch.
 public struct FUSETime: Sendable, Equatable {
     public var seconds: UInt64
@@ -23,6 +79,12 @@ public struct FUSETime: Sendable, Equatable {
     public init(seconds: UInt64, nanoseconds: UInt32) {
         self.seconds = seconds
         self.nanoseconds = nanoseconds
+    }
+    /// Now, by CLOCK_REALTIME (as stat(2) reports file times).
+    public static func now() -> FUSETime {
+        var t = timespec()
+        clock_gettime(CLOCK_REALTIME, &t)
+        return FUSETime(t)
     }
     /// A `timespec` (CLOCK_REALTIME, as stat(2) reports it).
     public init(_ t: timespec) {

@@ -1,3 +1,4 @@
+import LXCFSSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -201,24 +202,9 @@ package final class LoadavgSampler: Sendable {
                 tick(reader: makeReader(), now: clock())
             }
         }
-        let box = Unmanaged.passRetained(ThreadBody(body))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { arg in
-            let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
-            b.body()
-            return nil
-        }, box.toOpaque())
-        if rc == 0 {
-            pthread_detach(thread)
-        } else {
-            box.release()
+        // A detached thread of Threads' 1 MiB stack (a tick needs little).
+        if !Threads.startDetached(body) {
             started.store(false, ordering: .releasing)
         }
     }
-}
-
-/// A closure handed to a new pthread.
-final class ThreadBody: Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }

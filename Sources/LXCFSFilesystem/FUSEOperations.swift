@@ -2,11 +2,6 @@ import FUSEProtocol
 import Logging
 import LXCFSCore
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A failed operation's errno value (positive, such as `ENOENT`).
 typealias FSErrno = FUSEErrno
@@ -41,6 +36,7 @@ public final class ContainerFilesystem: FUSEFilesystem {
     /// Each container's share of the daemon (`--container-cpu-budget`); `nil` when off.
     var shares: FairShare? { sharesBox.value }
     private let sharesBox: SharesBox
+    // Unchecked: `value` is set once in `init`, before the filesystem is shared, and only read afterwards.
     final class SharesBox: @unchecked Sendable { var value: FairShare? }
 
     /// Seconds the kernel holds names and attributes (directories never
@@ -62,9 +58,7 @@ public final class ContainerFilesystem: FUSEFilesystem {
         self.triggers = PressureTriggers(enabled: psiPoll, logger: logger)
         let tree = FileTree(files: VirtualFile.allCases.filter(view.serves))
         self.tree = tree
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        self.startTime = FUSETime(now)
+        self.startTime = FUSETime.now()
         self.nodes = NodeTable(fixed: tree.nodes.keys)
         if cpuBudget.cores > 0 {
             sharesBox.value = FairShare(budget: cpuBudget) { [unowned self] r, reply in self.serve(r, reply: reply) }
@@ -106,15 +100,15 @@ public final class ContainerFilesystem: FUSEFilesystem {
 
     /// The path of the request's node, or ESTALE for an id no path of the tree has.
     func path(_ h: FUSERequestHeader) -> Result<String, FSErrno> {
-        resolve(h.nodeID).map { .success($0) } ?? .failure(FSErrno(ESTALE))
+        resolve(h.nodeID).map { .success($0) } ?? .failure(FSErrno.staleHandle)
     }
 
     public func lookup(_ h: FUSERequestHeader, name: String) -> Result<FUSEEntry, FUSEErrno> {
-        guard !name.isEmpty, name != ".", name != ".." else { return .failure(FSErrno(ENOENT)) }
-        guard let parent = resolve(h.nodeID) else { return .failure(FSErrno(ESTALE)) }
+        guard !name.isEmpty, name != ".", name != ".." else { return .failure(FSErrno.noSuchFileOrDirectory) }
+        guard let parent = resolve(h.nodeID) else { return .failure(FSErrno.staleHandle) }
         let path = parent == "/" ? "/" + name : parent + "/" + name
         switch attributes(path) {
-        case .failure(let e) where e.code == ENOENT:
+        case .failure(let e) where e == .noSuchFileOrDirectory:
             // A negative entry, cached like the names.
             return .success(.negative(validSeconds: Self.cacheSeconds))
         case .failure(let e):
@@ -128,7 +122,7 @@ public final class ContainerFilesystem: FUSEFilesystem {
         path(h).flatMap(attributes).map { ($0, Self.cacheSeconds) }
     }
 
-    public func open(_ h: FUSERequestHeader, flags: Int32) -> Result<FUSEOpenedFile, FUSEErrno> {
+    public func open(_ h: FUSERequestHeader, flags: FUSEOpenFlags) -> Result<FUSEOpenedFile, FUSEErrno> {
         path(h).flatMap { path in
             switch pressureTriggerOpen(path, flags: flags, pid: h.pid) {
             case .failure(let e)?: return .failure(e)
@@ -151,13 +145,13 @@ public final class ContainerFilesystem: FUSEFilesystem {
 
     public func opendir(_ h: FUSERequestHeader) -> Result<FUSEOpenedFile, FUSEErrno> {
         path(h).flatMap { path in
-            directoryNames(path, pid: h.pid) == nil ? .failure(FSErrno(ENOENT)) : .success(FUSEOpenedFile(handle: 0))
+            directoryNames(path, pid: h.pid) == nil ? .failure(FSErrno.noSuchFileOrDirectory) : .success(FUSEOpenedFile(handle: 0))
         }
     }
 
     public func readdir(_ h: FUSERequestHeader, handle: UInt64, offset: UInt64) -> Result<[FUSEDirectoryEntry], FUSEErrno> {
         path(h).flatMap { path in
-            guard let names = directoryNames(path, pid: h.pid) else { return .failure(FSErrno(ENOENT)) }
+            guard let names = directoryNames(path, pid: h.pid) else { return .failure(FSErrno.noSuchFileOrDirectory) }
             let all = [".", ".."] + names
             var entries: [FUSEDirectoryEntry] = []
             for index in min(Int(clamping: offset), all.count)..<all.count {
@@ -184,11 +178,11 @@ public final class ContainerFilesystem: FUSEFilesystem {
 
     public func setattr(_ h: FUSERequestHeader, valid: UInt32) -> FUSEErrno {
         // Truncating is refused as opening with O_TRUNC is; any other change: a read-only filesystem.
-        FSErrno(valid & FUSESetattrValid.size != 0 ? EACCES : EROFS)
+        valid & FUSESetattrValid.size != 0 ? .permissionDenied : .readOnlyFileSystem
     }
 
     public func refuse(_ h: FUSERequestHeader, _ mutation: FUSEMutation) -> FUSEErrno {
-        FSErrno(EROFS)
+        FSErrno.readOnlyFileSystem
     }
 
     // MARK: Paths
@@ -196,17 +190,17 @@ public final class ContainerFilesystem: FUSEFilesystem {
     /// Attributes of a path of the mount.
     func attributes(_ path: String) -> Result<FUSEAttributes, FSErrno> {
         guard let node = tree.node(at: path) else {
-            return SysCPUTree.isInside(path) ? passthroughAttributes(path) : .failure(FSErrno(ENOENT))
+            return SysCPUTree.isInside(path) ? passthroughAttributes(path) : .failure(FSErrno.noSuchFileOrDirectory)
         }
         switch node {
         case .directory(let names):
             return .success(FUSEAttributes(accessed: startTime, modified: startTime, changed: startTime,
-                                           mode: S_IFDIR | 0o555, links: 2 + UInt32(names.count)))
+                                           mode: FUSEFileType.directory.mode(permissions: 0o555), links: 2 + UInt32(names.count)))
         case .file(let file):
             // Like procfs, /proc files report size 0; sysfs files report a page.
             return .success(FUSEAttributes(size: file.rawValue.hasPrefix("/sys/") ? 4096 : 0,
                                            accessed: startTime, modified: startTime, changed: startTime,
-                                           mode: S_IFREG | file.mode, links: 1))
+                                           mode: FUSEFileType.regular.mode(permissions: file.mode), links: 1))
         }
     }
 
@@ -215,18 +209,18 @@ public final class ContainerFilesystem: FUSEFilesystem {
     /// successor); the bytes are not held.
     /// - Returns: the file and the length, or EACCES (writing, O_TRUNC,
     ///   slabinfo for a uid other than 0), EISDIR, ENOENT.
-    func open(_ path: String, flags: Int32, uid: UInt32, pid: Int32) -> Result<OpenedFile, FSErrno> {
+    func open(_ path: String, flags: FUSEOpenFlags, uid: UInt32, pid: Int32) -> Result<OpenedFile, FSErrno> {
         guard let node = tree.node(at: path) else {
             return passthroughOpen(path, flags: flags, pid: pid).map { OpenedFile(file: nil, length: $0.count) }
         }
-        guard case .file(let file) = node else { return .failure(FSErrno(EISDIR)) }
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno(EACCES)) }
+        guard case .file(let file) = node else { return .failure(FSErrno.isDirectory) }
+        if !flags.isReadOnly || flags.truncates { return .failure(FSErrno.permissionDenied) }
         // Like the host's /proc/slabinfo (0400 root), only host uid 0 may read it.
-        if file.rootOnly && uid != 0 { return .failure(FSErrno(EACCES)) }
+        if file.rootOnly && uid != 0 { return .failure(FSErrno.permissionDenied) }
         let bytes = view.rendering(file, for: pid).bytes
         // A pressure file can be absent (no PSI for this reader): ENOENT;
         // any other file renders empty where it cannot be rendered.
-        if bytes == nil && file.pressureResource != nil { return .failure(FSErrno(ENOENT)) }
+        if bytes == nil && file.pressureResource != nil { return .failure(FSErrno.noSuchFileOrDirectory) }
         return .success(OpenedFile(file: file, length: bytes?.count ?? 0))
     }
 }

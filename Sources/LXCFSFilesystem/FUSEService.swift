@@ -99,6 +99,7 @@ public struct ResumeError: Error, CustomStringConvertible {
 
 /// A connection being served: mounted fresh here, or resumed from a
 /// predecessor's descriptors.
+// Unchecked: `held` is written at start-up, before the service is shared, and drained by the one thread that starts serving.
 public final class FUSEService: @unchecked Sendable {
     /// The mount point, resolved.
     public let mountPoint: String

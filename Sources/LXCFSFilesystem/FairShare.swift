@@ -1,11 +1,7 @@
 import FUSEProtocol
 import LXCFSCore
+import LXCFSSystem
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// How much daemon CPU one container's requests may use.
 public struct ContainerCPUBudget: Sendable, Equatable {
@@ -49,7 +45,7 @@ public struct ContainerCPUBudget: Sendable, Equatable {
 /// from another thread), so no worker thread blocks and no other container
 /// waits. One dispatcher thread serves the queues round-robin, one request
 /// per container in turn, as each container's bucket refills.
-final class FairShare: @unchecked Sendable {
+final class FairShare: Sendable {
     /// A request held to be served later, with the responder that answers it.
     struct Deferred {
         let request: FUSERequest
@@ -79,7 +75,7 @@ final class FairShare: @unchecked Sendable {
     /// OPEN and READ takes its shard's lock twice (`admits`, `charge`); with
     /// one lock for all, 32 readers in 32 containers on 2 CPUs spent 47 % of
     /// the daemon's samples waiting for it (docs/performance.md).
-    private final class Shard: @unchecked Sendable {
+    private final class Shard: Sendable {
         let buckets = Mutex<[CgroupMembership?: Bucket]>([:])
         /// When the shard was last purged of full buckets (CLOCK_MONOTONIC ns).
         let purgedAt = Atomic<UInt64>(0)
@@ -99,7 +95,7 @@ final class FairShare: @unchecked Sendable {
     /// Requests queued in all buckets.
     private let deferredTotal = Atomic<Int>(0)
     /// Wakes the dispatcher when a request is queued.
-    private let wake = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    private let wake = Semaphore()
     /// Serves a deferred request (the filesystem's own handler).
     private let serve: @Sendable (FUSERequest, FUSEResponder) -> Void
     /// Requests deferred and served so far (for logs and tests).
@@ -121,8 +117,7 @@ final class FairShare: @unchecked Sendable {
         self.budget = budget
         self.serve = serve
         shards = (0..<Self.shardCount).map { _ in Shard() }
-        sem_init(wake, 0, 0)
-        startDetachedThread { [self] in dispatcher() }
+        Threads.startDetached { [self] in dispatcher() }
     }
 
     private func shard(_ container: CgroupMembership?) -> Shard {
@@ -185,7 +180,7 @@ final class FairShare: @unchecked Sendable {
         // the dispatcher puts it back while anything of it is left.
         if first { ready.withLock { $0.keys.append(container) } }
         deferredTotal.add(1, ordering: .relaxed)
-        sem_post(wake)
+        wake.signal()
     }
 
     /// Serves every queued request at once, whatever the budgets (before
@@ -263,9 +258,9 @@ final class FairShare: @unchecked Sendable {
                 return max(200_000, least)
             }() : nil
             if let wait {
-                usleep(useconds_t(wait / 1000))
+                Semaphore.sleep(microseconds: UInt32(wait / 1000))
             } else {
-                sem_wait(wake)
+                wake.wait()
             }
         }
     }

@@ -1,10 +1,5 @@
 import FUSEProtocol
 import LXCFSCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 extension ContainerFilesystem {
     /// READ of `size` bytes at `offset` of handle `fh`: served from the
@@ -28,11 +23,11 @@ extension ContainerFilesystem {
             }
             // A handle from an earlier process (or one this process never
             // issued): render anew for the caller from here on.
-            guard let path = resolve(h.nodeID) else { return .failure(FSErrno(ESTALE)) }
+            guard let path = resolve(h.nodeID) else { return .failure(FSErrno.staleHandle) }
             let file: VirtualFile?
             switch tree.node(at: path) {
             case .file(let f)?: file = f
-            case .directory?: return .failure(FSErrno(EISDIR))
+            case .directory?: return .failure(FSErrno.isDirectory)
             case nil: file = nil
             }
             handles.adopt(fh, file: file)
@@ -51,7 +46,7 @@ extension ContainerFilesystem {
                 rendering = view.rendering(file, for: h.pid, reuse: reuse,
                                            length: first ? HandleTable.snapshotLength(fh) : nil)
             } else {
-                guard let path = resolve(h.nodeID) else { return .failure(FSErrno(ESTALE)) }
+                guard let path = resolve(h.nodeID) else { return .failure(FSErrno.staleHandle) }
                 switch passthroughBytes(path, pid: h.pid) {
                 case .failure(let e): return .failure(e)
                 case .success(let bytes): rendering = .init(bytes: bytes, container: nil)

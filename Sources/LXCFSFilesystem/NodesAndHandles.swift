@@ -1,11 +1,5 @@
-import CFuse3
 import LXCFSCore
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Node ids that are a fixed function of the path, the same in every
 /// process: the kernel keeps using the ids an earlier process issued (bind
@@ -23,8 +17,9 @@ public final class NodeTable: Sendable {
     private let fixed: [UInt64: String]
     /// Passthrough paths, entered as they are looked up.
     private let paths = Mutex<[UInt64: String]>([:])
-    /// When the table was last rebuilt from the host tree (CLOCK_MONOTONIC seconds).
-    private let lastRebuild = Mutex<Double>(-1e9)
+    /// When the table was last rebuilt from the host tree (`nil`: never).
+    /// `SuspendingClock` reads CLOCK_MONOTONIC.
+    private let lastRebuild = Mutex<SuspendingClock.Instant?>(nil)
 
     /// A table holding the root and `fixed`, the paths of the served tree.
     public init<S: Sequence>(fixed: S) where S.Element == String {
@@ -36,11 +31,7 @@ public final class NodeTable: Sendable {
     /// The node id of `path` (absolute, relative to the mount point).
     public static func id(of path: String) -> UInt64 {
         if path == "/" { return 1 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in path.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
+        let hash = FNV1a.hash(path.utf8)
         return hash < 2 ? hash + 2 : hash
     }
 
@@ -68,12 +59,10 @@ public final class NodeTable: Sendable {
     /// every path the tree can hold when the id is not known.
     public func resolve(_ id: UInt64, rebuild: () -> [String]) -> String? {
         if let path = path(of: id) { return path }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        let now = SuspendingClock.now
         let due = lastRebuild.withLock { last -> Bool in
-            guard t - last >= 1 else { return false }
-            last = t
+            if let last, now - last < .seconds(1) { return false }
+            last = now
             return true
         }
         guard due else { return nil }

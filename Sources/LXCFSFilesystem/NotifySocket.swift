@@ -12,9 +12,9 @@ import Musl
 /// descriptors as SCM_RIGHTS (FDSTORE=1). A name starting with `@` is an
 /// abstract socket.
 public enum NotifySocket {
-    /// Sends `state` (and `fds`) to `socketName`.
+    /// Sends `state` (and `fds`, as SCM_RIGHTS) to `socketName`.
     /// - Returns: an error sentence, or `nil` when the datagram was sent.
-    public static func send(to socketName: String, _ state: String, fds: [Int32] = []) -> String? {
+    public static func send(to socketName: String, _ state: String, fds: [FileDescriptor] = []) -> String? {
         var path = Array(socketName.utf8)
         if path.first == UInt8(ascii: "@") { path[0] = 0 }
         var address = sockaddr_un()
@@ -27,13 +27,18 @@ public enum NotifySocket {
             raw.copyBytes(from: path)
         }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return "cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(errno)))." }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        do throws(Errno) {
+            fd = FileDescriptor(rawValue: try systemCall {
+                socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            })
+        } catch {
+            return "cannot open a socket for NOTIFY_SOCKET: \(String(cString: strerror(error.rawValue)))."
+        }
+        defer { try? fd.close() }
         let bytes = Array(state.utf8)
         do {
-            let sent = try DescriptorPassing.send(FileDescriptor(rawValue: fd), bytes,
-                                                  descriptors: fds.map(FileDescriptor.init(rawValue:)), to: (address, length))
+            let sent = try DescriptorPassing.send(fd, bytes, descriptors: fds, to: (address, length))
             guard sent == bytes.count else { return "cannot notify \(socketName): \(String(cString: strerror(EMSGSIZE)))." }
         } catch {
             return "cannot notify \(socketName): \(String(cString: strerror(error.rawValue)))."

@@ -1,6 +1,7 @@
 import CLinux
 import FUSEProtocol
 import Logging
+import LXCFSSystem
 import LXCFSCore
 import Synchronization
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ import Musl
 
 /// The open files that may hold a trigger, their registrations and the
 /// waiter thread. All state is behind one lock; writes and releases are rare.
-final class PressureTriggers: @unchecked Sendable {
+final class PressureTriggers: Sendable {
     /// Whether `--enable-psi-poll` is on.
     let enabled: Bool
     let logger: Logger
@@ -57,6 +58,7 @@ final class PressureTriggers: @unchecked Sendable {
     }
 
     /// The waiter thread, its epoll instance and the eventfd that stops it.
+    // Unchecked: `thread` is set once by the starter before the waiter runs, joined by the stopper.
     final class Waiter: @unchecked Sendable {
         let epfd: Int32
         let wake: Int32
@@ -128,7 +130,7 @@ final class PressureTriggers: @unchecked Sendable {
                     return .failure(FSErrno(ENOMEM))
                 }
                 // The thread takes the lock only once it runs.
-                w.thread = startThread { [self] in wait(w) }
+                w.thread = Threads.start { [self] in wait(w) }
                 guard w.thread != nil else {
                     close(w.epfd)
                     close(w.wake)

@@ -1,14 +1,16 @@
 import FUSEProtocol
 import LXCFSCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The host's `/sys/devices/system/cpu` under the mount, read-only, as
 /// `SysCPUTree` maps it for each reader. Paths that the file tree serves
 /// itself (`online`, `possible`, `present`, `offline`) never reach here.
+extension FUSETime {
+    /// A host file's time (`lstat(2)`'s `st_atim`, `st_mtim`, `st_ctim`).
+    init(_ t: HostFileStatus.Time) {
+        self.init(seconds: UInt64(truncatingIfNeeded: t.seconds), nanoseconds: UInt32(truncatingIfNeeded: t.nanoseconds))
+    }
+}
+
 extension ContainerFilesystem {
     /// The host's CPU folder numbers (`cpuN` folders), ascending.
     func hostCPUFolders() -> [Int] {
@@ -21,20 +23,20 @@ extension ContainerFilesystem {
     /// Attributes of a host entry under the folder, the same for every reader.
     func passthroughAttributes(_ path: String) -> Result<FUSEAttributes, FSErrno> {
         let hostCPUs = hostCPUFolders()
-        if let (k, _) = SysCPUTree.cpuComponent(path), !hostCPUs.contains(k) { return .failure(FSErrno(ENOENT)) }
-        var lastError = ENOENT
+        if let (k, _) = SysCPUTree.cpuComponent(path), !hostCPUs.contains(k) { return .failure(FSErrno.noSuchFileOrDirectory) }
+        var lastError = FSErrno.noSuchFileOrDirectory
         for candidate in SysCPUTree.attributeCandidates(path, hostCPUs: hostCPUs) {
             switch view.root.status(candidate) {
             case .success(let host):
                 // Read-only: no write bits; owned by root.
-                return .success(FUSEAttributes(size: UInt64(host.st_size), accessed: FUSETime(host.st_atim),
-                                               modified: FUSETime(host.st_mtim), changed: FUSETime(host.st_ctim),
-                                               mode: host.st_mode & ~0o222, links: UInt32(host.st_nlink)))
+                return .success(FUSEAttributes(size: UInt64(host.size), accessed: FUSETime(host.accessed),
+                                               modified: FUSETime(host.modified), changed: FUSETime(host.changed),
+                                               mode: host.mode & ~0o222, links: UInt32(host.links)))
             case .failure(let e):
-                lastError = e.code
+                lastError = FSErrno(e.code)
             }
         }
-        return .failure(FSErrno(lastError))
+        return .failure(lastError)
     }
 
     /// Every path a reader can reach under the folder, for node ids issued
@@ -87,29 +89,29 @@ extension ContainerFilesystem {
 
     /// Opens a host file under the folder for the calling reader: its bytes
     /// are read once, here, and served from the file handle.
-    func passthroughOpen(_ path: String, flags: Int32, pid: Int32) -> Result<[UInt8], FSErrno> {
-        guard SysCPUTree.isInside(path) else { return .failure(FSErrno(ENOENT)) }
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { return .failure(FSErrno(EACCES)) }
-        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno(ENOENT)) }
+    func passthroughOpen(_ path: String, flags: FUSEOpenFlags, pid: Int32) -> Result<[UInt8], FSErrno> {
+        guard SysCPUTree.isInside(path) else { return .failure(FSErrno.noSuchFileOrDirectory) }
+        if !flags.isReadOnly || flags.truncates { return .failure(FSErrno.permissionDenied) }
+        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno.noSuchFileOrDirectory) }
         switch view.root.status(host) {
         case .failure(let e): return .failure(FSErrno(e.code))
         case .success(let st):
-            if st.st_mode & S_IFMT == S_IFDIR { return .failure(FSErrno(EISDIR)) }
+            if st.isDirectory { return .failure(FSErrno.isDirectory) }
         }
-        guard let bytes = view.root.read(host, sizeHint: 4096) else { return .failure(FSErrno(EACCES)) }
+        guard let bytes = view.root.read(host, sizeHint: 4096) else { return .failure(FSErrno.permissionDenied) }
         return .success(bytes)
     }
 
     /// A host file of the folder read again for a read of its handle.
     func passthroughBytes(_ path: String, pid: Int32) -> Result<[UInt8], FSErrno> {
-        passthroughOpen(path, flags: O_RDONLY, pid: pid)
+        passthroughOpen(path, flags: .readOnly, pid: pid)
     }
 
     /// The target of a host link under the folder, unchanged (such as
     /// `../../node/node0`, which resolves inside the container's own /sys).
     func passthroughReadlink(_ path: String, pid: Int32) -> Result<String, FSErrno> {
-        guard SysCPUTree.isInside(path) else { return .failure(FSErrno(ENOENT)) }
-        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno(ENOENT)) }
+        guard SysCPUTree.isInside(path) else { return .failure(FSErrno.noSuchFileOrDirectory) }
+        guard let host = SysCPUTree.hostPath(path, visible: view.visibleCPUs(for: pid)) else { return .failure(FSErrno.noSuchFileOrDirectory) }
         switch view.root.linkTarget(host) {
         case .failure(let e): return .failure(FSErrno(e.code))
         case .success(let target): return .success(target)

@@ -1,5 +1,5 @@
-import CLinux
 import LXCFSMountInfo
+import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -47,13 +47,11 @@ public enum SystemdUnit {
             return false
         }
         let words: [String] = [systemctl, "list-jobs", "--no-legend", "--plain", unit]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var out = [CChar](repeating: 0, count: 4096)
-        var status: Int32 = 0
-        let n = clinux_run_capture(systemctl, argv, &out, out.count, 5000, &status)
-        guard n > 0 else { return false }
-        let text = String(decoding: out[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Standard error to /dev/null; killed after 5 s (ETIMEDOUT).
+        guard let finished = try? Spawn.run(systemctl, arguments: words, timeout: 5000, capture: true,
+                                            capacity: 4096, standardError: .null),
+              !finished.output.isEmpty else { return false }
+        let text = String(decoding: finished.output, as: UTF8.self)
         return Self.listsRestart(text, unit: unit)
     }
 

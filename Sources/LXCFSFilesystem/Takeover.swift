@@ -71,7 +71,7 @@ public enum TakeoverSocket {
     }
 
     /// Connects to `path`; returns the socket or the errno.
-    static func connect(_ path: String) -> Result<Int32, FSErrno> {
+    static func connect(_ path: String) -> Result<FileDescriptor, FSErrno> {
         guard let (address, length) = address(path) else { return .failure(FSErrno(ENAMETOOLONG)) }
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(FSErrno(errno)) }
@@ -82,45 +82,45 @@ public enum TakeoverSocket {
             close(fd)
             return .failure(FSErrno(e))
         }
-        return .success(fd)
+        return .success(FileDescriptor(rawValue: fd))
     }
 
     /// Whether a process listens on the socket of `mountPoint`.
     public static func hasListener(mountPoint: String) -> Bool {
         guard case .success(let fd) = connect(path(forMountPoint: mountPoint)) else { return false }
-        close(fd)
+        try? fd.close()
         return true
     }
 
     /// Sends one message (one packet) with `fds` as SCM_RIGHTS.
-    static func send(_ fd: Int32, _ message: TakeoverMessage, fds: [Int32] = []) -> Bool {
+    static func send(_ fd: FileDescriptor, _ message: TakeoverMessage, fds: [FileDescriptor] = []) -> Bool {
         let bytes = message.bytes
-        let sent = try? DescriptorPassing.send(FileDescriptor(rawValue: fd), bytes, descriptors: fds.map(FileDescriptor.init(rawValue:)))
+        let sent = try? DescriptorPassing.send(fd, bytes, descriptors: fds)
         return sent == bytes.count
     }
 
     /// One packet and up to 4 descriptors; `nil` on error, timeout or end.
     /// `message` is `nil` when the packet is no `TakeoverMessage`; `text` is its bytes as UTF-8.
-    static func receive(_ fd: Int32) -> (message: TakeoverMessage?, text: String, fds: [Int32])? {
+    static func receive(_ fd: FileDescriptor) -> (message: TakeoverMessage?, text: String, fds: [FileDescriptor])? {
         var buffer = [UInt8](repeating: 0, count: 512)
         let received = buffer.withUnsafeMutableBytes { b in
-            try? DescriptorPassing.receive(FileDescriptor(rawValue: fd), into: b, maxDescriptors: 4)
+            try? DescriptorPassing.receive(fd, into: b, maxDescriptors: 4)
         }
         guard let received else { return nil }
-        let got = received.descriptors.map(\.rawValue)
+        let got = received.descriptors
         let n = min(received.count, buffer.count)
         guard n > 0 else {
-            got.forEach { close($0) }
+            got.forEach { try? $0.close() }
             return nil
         }
         return (TakeoverMessage(packet: buffer[..<n]), String(decoding: buffer[..<n], as: UTF8.self), got)
     }
 
     /// The peer's uid and pid.
-    static func peer(_ fd: Int32) -> (uid: uid_t, pid: pid_t)? {
+    static func peer(_ fd: FileDescriptor) -> (uid: uid_t, pid: pid_t)? {
         var uid: uid_t = 0
         var pid: pid_t = 0
-        guard cfuse3_peer_credentials(fd, &uid, &pid) == 0 else { return nil }
+        guard cfuse3_peer_credentials(fd.rawValue, &uid, &pid) == 0 else { return nil }
         return (uid, pid)
     }
 }
@@ -130,11 +130,13 @@ public enum TakeoverSocket {
 public final class TakeoverListener: @unchecked Sendable {
     /// The socket path.
     public let path: String
-    let fd: Int32
+    /// The listening socket.
+    let fd: FileDescriptor
     let logger: Logger
-    private let pending = Mutex<Int32?>(nil)
+    /// The client socket of a valid request not yet taken.
+    private let pending = Mutex<FileDescriptor?>(nil)
 
-    private init(path: String, fd: Int32, logger: Logger) {
+    private init(path: String, fd: FileDescriptor, logger: Logger) {
         self.path = path
         self.fd = fd
         self.logger = logger
@@ -152,7 +154,7 @@ public final class TakeoverListener: @unchecked Sendable {
         chmod(TakeoverSocket.directory, 0o700)
         switch TakeoverSocket.connect(path) {
         case .success(let other):
-            Glibc.close(other)
+            try? other.close()
             logger.warning("no takeover socket: another process listens on \(path)")
             return nil
         case .failure:
@@ -170,7 +172,7 @@ public final class TakeoverListener: @unchecked Sendable {
             Glibc.close(fd)
             return nil
         }
-        return TakeoverListener(path: path, fd: fd, logger: logger)
+        return TakeoverListener(path: path, fd: FileDescriptor(rawValue: fd), logger: logger)
     }
 
     /// Accepts requests on a thread of its own; a valid one is held for
@@ -178,36 +180,37 @@ public final class TakeoverListener: @unchecked Sendable {
     public func start(notify: @escaping @Sendable () -> Void) {
         Threads.startDetached { [self] in
             while true {
-                let client = accept(fd, nil, nil)
-                if client < 0 {
+                let accepted = accept(fd.rawValue, nil, nil)
+                if accepted < 0 {
                     if errno == EINTR || errno == ECONNABORTED { continue }
                     return
                 }
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                _ = cfuse3_socket_timeout(client, 5000)
+                let client = FileDescriptor(rawValue: accepted)
+                _ = fcntl(client.rawValue, F_SETFD, FD_CLOEXEC)
+                _ = cfuse3_socket_timeout(client.rawValue, 5000)
                 guard let peer = TakeoverSocket.peer(client), peer.uid == 0 else {
                     logger.warning("takeover refused: the process on \(path) is not root")
-                    Glibc.close(client)
+                    try? client.close()
                     continue
                 }
                 guard let message = TakeoverSocket.receive(client), message.message == .request else {
                     logger.warning("takeover refused: pid \(peer.pid) sent no valid request on \(path)")
-                    Glibc.close(client)
+                    try? client.close()
                     continue
                 }
-                let previous = pending.withLock { p -> Int32? in
+                let previous = pending.withLock { p -> FileDescriptor? in
                     let previous = p
                     p = client
                     return previous
                 }
-                if let previous { Glibc.close(previous) }
+                if let previous { try? previous.close() }
                 notify()
             }
         }
     }
 
     /// The client socket of a valid request, if one is waiting.
-    public func takePending() -> Int32? {
+    public func takePending() -> FileDescriptor? {
         pending.withLock { p in
             let c = p
             p = nil
@@ -218,11 +221,11 @@ public final class TakeoverListener: @unchecked Sendable {
     /// Sends the descriptors to a client and waits (up to 15 s) for its
     /// verdict; on `ok`, removes the socket and says `bye`.
     /// - Returns: whether the client took the connection (then this process must exit).
-    public func handOver(to client: Int32, fuseFD: Int32, stateFD: Int32) -> Bool {
-        defer { Glibc.close(client) }
-        _ = cfuse3_socket_timeout(client, 15000)
+    public func handOver(to client: FileDescriptor, fuseFD: Int32, stateFD: Int32) -> Bool {
+        defer { try? client.close() }
+        _ = cfuse3_socket_timeout(client.rawValue, 15000)
         let pid = TakeoverSocket.peer(client)?.pid ?? 0
-        guard TakeoverSocket.send(client, .handover, fds: [fuseFD, stateFD]) else {
+        guard TakeoverSocket.send(client, .handover, fds: [FileDescriptor(rawValue: fuseFD), FileDescriptor(rawValue: stateFD)]) else {
             logger.warning("takeover by pid \(pid) failed: cannot send the descriptors")
             return false
         }
@@ -230,7 +233,7 @@ public final class TakeoverListener: @unchecked Sendable {
             logger.warning("takeover by pid \(pid) failed: it did not confirm; serving on")
             return false
         }
-        answer.fds.forEach { Glibc.close($0) }
+        answer.fds.forEach { try? $0.close() }
         guard answer.message == .ok else {
             logger.warning("takeover by pid \(pid) failed: it answered \(answer.text); serving on")
             return false
@@ -247,8 +250,8 @@ public final class TakeoverListener: @unchecked Sendable {
     public func close() {
         guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
         unlink(path)
-        shutdown(fd, Int32(SHUT_RDWR))
-        Glibc.close(fd)
+        shutdown(fd.rawValue, Int32(SHUT_RDWR))
+        try? fd.close()
     }
 }
 
@@ -268,45 +271,47 @@ public enum TakeoverClient {
     /// (up to 15 s for the answer).
     public static func request(mountPoint: String) -> Outcome {
         let path = TakeoverSocket.path(forMountPoint: mountPoint)
-        let fd: Int32
+        let fd: FileDescriptor
         switch TakeoverSocket.connect(path) {
         case .failure(let e):
             return .nobody("no swift-lxcfs serving \(mountPoint) answers on \(path) (\(String(cString: strerror(e.code))))")
         case .success(let s):
             fd = s
         }
-        _ = cfuse3_socket_timeout(fd, 15000)
+        _ = cfuse3_socket_timeout(fd.rawValue, 15000)
         guard let peer = TakeoverSocket.peer(fd), peer.uid == 0 else {
-            close(fd)
+            try? fd.close()
             return .failed("the process listening on \(path) is not root")
         }
         guard TakeoverSocket.send(fd, .request) else {
-            close(fd)
+            try? fd.close()
             return .failed("the takeover socket \(path) did not take the request")
         }
         guard let answer = TakeoverSocket.receive(fd) else {
-            close(fd)
+            try? fd.close()
             return .failed("the takeover socket \(path) answered nothing")
         }
         guard answer.message == .handover, answer.fds.count == 2 else {
-            answer.fds.forEach { close($0) }
-            close(fd)
+            answer.fds.forEach { try? $0.close() }
+            try? fd.close()
             return .failed("the takeover socket \(path) answered garbage")
         }
-        return .received(TakeoverHandle(socket: fd, peerPID: peer.pid, fuseFD: answer.fds[0], stateFD: answer.fds[1]))
+        return .received(TakeoverHandle(socket: fd, peerPID: peer.pid, fuseFD: answer.fds[0].rawValue,
+                                        stateFD: answer.fds[1].rawValue))
     }
 }
 
 /// The descriptors handed over, and the socket to confirm on.
 public final class TakeoverHandle {
-    let socket: Int32
+    /// The takeover socket, to confirm on.
+    let socket: FileDescriptor
     /// The pid of the process that handed over.
     public let peerPID: pid_t
     /// The `/dev/fuse` and state descriptors received (close-on-exec).
     public let fuseFD: Int32
     public let stateFD: Int32
 
-    init(socket: Int32, peerPID: pid_t, fuseFD: Int32, stateFD: Int32) {
+    init(socket: FileDescriptor, peerPID: pid_t, fuseFD: Int32, stateFD: Int32) {
         self.socket = socket
         self.peerPID = peerPID
         self.fuseFD = fuseFD
@@ -316,7 +321,7 @@ public final class TakeoverHandle {
     /// Says `ok` and waits for `bye`. Also true when the old process is
     /// gone without saying it (nobody else can serve then).
     public func commit() -> Bool {
-        defer { close(socket) }
+        defer { try? socket.close() }
         guard TakeoverSocket.send(socket, .ok) else { return kill(peerPID, 0) != 0 && errno == ESRCH }
         if let answer = TakeoverSocket.receive(socket), answer.message == .bye { return true }
         // No bye: the old process either resumed (alive) or died.
@@ -330,6 +335,6 @@ public final class TakeoverHandle {
     /// Says `abort`: the old process serves on.
     public func abort() {
         _ = TakeoverSocket.send(socket, .abort)
-        close(socket)
+        try? socket.close()
     }
 }

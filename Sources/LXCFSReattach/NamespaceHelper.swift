@@ -1,6 +1,7 @@
 import LXCFSLifecycle
 import LXCFSMountInfo
 import LXCFSSystem
+import SystemPackage
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -89,43 +90,53 @@ public enum NamespaceHelper {
         }
         // Everything of the target is opened before entering it; the
         // descriptors hold the namespace and the root even if the process exits now.
-        let nsFD = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
-        guard nsFD >= 0 else {
-            say(.namespace(.gone("process \(pid) exited (\(errnoText(errno)))")))
+        let nsFD: FileDescriptor
+        do throws(Errno) {
+            nsFD = FileDescriptor(rawValue: try systemCall { open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC) })
+        } catch {
+            say(.namespace(.gone("process \(pid) exited (\(errnoText(error.rawValue)))")))
             return namespaceGone
         }
         var st = stat()
-        guard fstat(nsFD, &st) == 0, UInt64(st.st_ino) == inode else {
+        guard fstat(nsFD.rawValue, &st) == 0, UInt64(st.st_ino) == inode else {
             say(.namespace(.gone("process \(pid) is no longer in mnt:[\(inode)]")))
             return namespaceGone
         }
-        let rootFD = open("/proc/\(pid)/root", CLINUX_O_PATH | O_DIRECTORY | O_CLOEXEC)
-        let mountinfoFD = open("/proc/\(pid)/mountinfo", O_RDONLY | O_CLOEXEC)
-        guard rootFD >= 0, mountinfoFD >= 0 else {
-            say(.namespace(.gone("process \(pid) exited (\(errnoText(errno)))")))
+        let rootFD: FileDescriptor
+        let mountinfoFD: FileDescriptor
+        do throws(Errno) {
+            rootFD = FileDescriptor(rawValue: try systemCall {
+                open("/proc/\(pid)/root", CLINUX_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            })
+            mountinfoFD = FileDescriptor(rawValue: try systemCall { open("/proc/\(pid)/mountinfo", O_RDONLY | O_CLOEXEC) })
+        } catch {
+            say(.namespace(.gone("process \(pid) exited (\(errnoText(error.rawValue)))")))
             return namespaceGone
         }
-        var clones: [Int: Int32] = [:]
+        var clones: [Int: FileDescriptor] = [:]
         for item in items {
             let source = item.root == "/" ? liveMountPoint : liveMountPoint + item.root
-            let fd = clinux_open_tree(AT_FDCWD, source,
-                                      CLINUX_OPEN_TREE_CLONE | CLINUX_OPEN_TREE_CLOEXEC | CLINUX_AT_RECURSIVE)
-            guard fd >= 0 else {
-                say(.item(id: item.id, .failed("cannot clone \(source): \(errnoText(errno))")))
+            let fd: FileDescriptor
+            do throws(Errno) {
+                fd = FileDescriptor(rawValue: try systemCall {
+                    clinux_open_tree(AT_FDCWD, source, CLINUX_OPEN_TREE_CLONE | CLINUX_OPEN_TREE_CLOEXEC | CLINUX_AT_RECURSIVE)
+                })
+            } catch {
+                say(.item(id: item.id, .failed("cannot clone \(source): \(errnoText(error.rawValue))")))
                 continue
             }
             if let problem = setFlags(of: fd, like: item.options) {
                 say(.item(id: item.id, .failed(problem)))
-                close(fd)
+                try? fd.close()
                 continue
             }
             clones[item.id] = fd
         }
-        guard clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
+        guard clinux_setns(nsFD.rawValue, CLINUX_CLONE_NEWNS) == 0 else {
             say(.namespace(.failed("cannot enter mnt:[\(inode)]: \(errnoText(errno))")))
             return 4
         }
-        guard fchdir(rootFD) == 0, chroot(".") == 0, chdir("/") == 0 else {
+        guard fchdir(rootFD.rawValue) == 0, chroot(".") == 0, chdir("/") == 0 else {
             say(.namespace(.failed("cannot enter the root of process \(pid): \(errnoText(errno))")))
             return 4
         }
@@ -137,8 +148,8 @@ public enum NamespaceHelper {
     }
 
     /// Puts `clone` in place of the stale mount `item` in the current namespace.
-    static func place(_ clone: Int32, item: HelperItem, mode: PlacementMode, liveDevice: String,
-                      mountinfo: Int32) -> HelperResult {
+    static func place(_ clone: FileDescriptor, item: HelperItem, mode: PlacementMode, liveDevice: String,
+                      mountinfo: FileDescriptor) -> HelperResult {
         let table = currentTable(mountinfo)
         guard let stale = table.first(where: { $0.id == item.id }) else {
             if MountTable.topmost(at: item.mountPoint, in: table)?.device == liveDevice {
@@ -151,7 +162,7 @@ public enum NamespaceHelper {
         var how = mode.rawValue
         var placed = false
         if mode == .beneath {
-            if clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH | CLINUX_MOVE_MOUNT_BENEATH) == 0 {
+            if clinux_move_mount(clone.rawValue, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH | CLINUX_MOVE_MOUNT_BENEATH) == 0 {
                 do {
                     try Unmount.detach(path)
                 } catch {
@@ -170,7 +181,7 @@ public enum NamespaceHelper {
             } catch {
                 return .failed("cannot detach the stale mount at \(path): \(errnoText(error.rawValue))")
             }
-            guard clinux_move_mount(clone, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH) == 0 else {
+            guard clinux_move_mount(clone.rawValue, "", AT_FDCWD, path, CLINUX_MOVE_MOUNT_F_EMPTY_PATH) == 0 else {
                 return .failed("detached the stale mount, but cannot mount the clone at \(path): \(errnoText(errno))")
             }
         }
@@ -184,7 +195,7 @@ public enum NamespaceHelper {
     /// Gives a detached clone the stale mount's `ro`, `nosuid`, `nodev`,
     /// `noexec` and atime flags, and private propagation.
     /// - Returns: a sentence when a flag that matters (read-only) cannot be set.
-    static func setFlags(of fd: Int32, like options: [String]) -> String? {
+    static func setFlags(of fd: FileDescriptor, like options: [String]) -> String? {
         let flags: [(String, UInt64)] = [("ro", UInt64(CLINUX_MOUNT_ATTR_RDONLY)), ("nosuid", UInt64(CLINUX_MOUNT_ATTR_NOSUID)),
                                          ("nodev", UInt64(CLINUX_MOUNT_ATTR_NODEV)), ("noexec", UInt64(CLINUX_MOUNT_ATTR_NOEXEC)),
                                          ("nodiratime", UInt64(CLINUX_MOUNT_ATTR_NODIRATIME))]
@@ -199,18 +210,18 @@ public enum NamespaceHelper {
             set |= UInt64(CLINUX_MOUNT_ATTR_STRICTATIME)
         }
         let flagsAt = UInt32(CLINUX_AT_EMPTY_PATH | CLINUX_AT_RECURSIVE)
-        if clinux_mount_setattr(fd, "", flagsAt, set, clear, UInt64(CLINUX_MS_PRIVATE)) == 0 { return nil }
+        if clinux_mount_setattr(fd.rawValue, "", flagsAt, set, clear, UInt64(CLINUX_MS_PRIVATE)) == 0 { return nil }
         let first = errno
         // Without the propagation change (a kernel that refuses it on a detached mount).
-        if clinux_mount_setattr(fd, "", flagsAt, set, clear, 0) == 0 { return nil }
+        if clinux_mount_setattr(fd.rawValue, "", flagsAt, set, clear, 0) == 0 { return nil }
         if options.contains("ro") {
             return "cannot make the clone read-only like the stale mount: \(errnoText(first))"
         }
         return nil
     }
 
-    static func currentTable(_ fd: Int32) -> [MountInfo.Entry] {
-        guard lseek(fd, 0, SEEK_SET) == 0, let text = readAll(fd) else { return [] }
+    static func currentTable(_ fd: FileDescriptor) -> [MountInfo.Entry] {
+        guard lseek(fd.rawValue, 0, SEEK_SET) == 0, let text = readAll(fd.rawValue) else { return [] }
         return MountInfo.entries(text)
     }
 

@@ -19,13 +19,9 @@ package enum Unmount {
     /// (the setuid helper, for a caller that is not root) when umount2 is refused.
     package static func detachFUSE(_ mountPoint: String) {
         if (try? detach(mountPoint)) != nil { return }
-        var pid: pid_t = 0
-        let words = ["fusermount3", "-u", "-z", mountPoint]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        if posix_spawnp(&pid, "fusermount3", nil, nil, argv, environ) == 0 {
-            var status: Int32 = 0
-            _ = try? systemCall { waitpid(pid, &status, 0) }
+        if let pid = try? Spawn.start("fusermount3", arguments: ["fusermount3", "-u", "-z", mountPoint],
+                                      searchPath: true) {
+            _ = try? Spawn.wait(pid)
         }
     }
 }

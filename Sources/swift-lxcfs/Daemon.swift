@@ -4,6 +4,7 @@ import Synchronization
 import SystemPackage
 import LXCFSCore
 import LXCFSMountInfo
+import LXCFSSystem
 import LXCFSFilesystem
 import LXCFSLifecycle
 #if canImport(Glibc)
@@ -248,7 +249,7 @@ struct Daemon {
         let result = Mutex<Int32?>(nil)
         let done = DispatchSemaphore(value: 0)
         let path = mountPoint
-        startDetachedThread {
+        Threads.startDetached {
             var fs = statvfs()
             let rc = statvfs(path, &fs) == 0 ? 0 : errno
             result.withLock { $0 = rc }

@@ -66,21 +66,29 @@ struct Supervisor {
             return 1
         }
         let signals: [Int32] = [SIGCHLD, SIGTERM, SIGINT, SIGHUP]
-        let signalFD = signals.withUnsafeBufferPointer { clinux_signalfd($0.baseAddress, Int32($0.count)) }
-        guard signalFD >= 0 else {
-            printError("cannot watch signals: \(String(cString: strerror(errno))).")
+        let signalFD: FileDescriptor
+        do throws(Errno) {
+            signalFD = FileDescriptor(rawValue: try systemCall {
+                signals.withUnsafeBufferPointer { clinux_signalfd($0.baseAddress, Int32($0.count)) }
+            })
+        } catch {
+            printError("cannot watch signals: \(String(cString: strerror(error.rawValue))).")
             return 1
         }
         let token = UInt64.random(in: 1...UInt64.max)
         let socketName = "swift-lxcfs/supervise/\(getpid())/\(String(token, radix: 16))"
         var address = [UInt8](repeating: 0, count: 1) + Array(socketName.utf8)
-        let notifyFD = address.withUnsafeMutableBufferPointer { raw in
-            raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) {
-                clinux_notify_socket($0, raw.count)
-            }
-        }
-        guard notifyFD >= 0 else {
-            printError("cannot open the notification socket: \(String(cString: strerror(errno))).")
+        let notifyFD: FileDescriptor
+        do throws(Errno) {
+            notifyFD = FileDescriptor(rawValue: try systemCall {
+                address.withUnsafeMutableBufferPointer { raw in
+                    raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) {
+                        clinux_notify_socket($0, raw.count)
+                    }
+                }
+            })
+        } catch {
+            printError("cannot open the notification socket: \(String(cString: strerror(error.rawValue))).")
             return 1
         }
         var loop = Loop(config: self, executable: executable, notifySocket: "@" + socketName,
@@ -114,8 +122,10 @@ struct Supervisor {
         let config: Supervisor
         let executable: String
         let notifySocket: String
-        let signalFD: Int32
-        let notifyFD: Int32
+        /// The signalfd of SIGCHLD, SIGTERM, SIGINT and SIGHUP (non-blocking).
+        let signalFD: FileDescriptor
+        /// The bound notification socket the children's NOTIFY_SOCKET names.
+        let notifyFD: FileDescriptor
         let policy: SupervisorPolicy
         var state: SupervisorPolicy.State
         var logger: Logger { config.logger }
@@ -125,7 +135,7 @@ struct Supervisor {
         /// left it at the mount point.
         var servedDevice: String?
 
-        init(config: Supervisor, executable: String, notifySocket: String, signalFD: Int32, notifyFD: Int32) {
+        init(config: Supervisor, executable: String, notifySocket: String, signalFD: FileDescriptor, notifyFD: FileDescriptor) {
             self.config = config
             self.executable = executable
             self.notifySocket = notifySocket
@@ -139,8 +149,8 @@ struct Supervisor {
             while true {
                 feed(.tick(now: Supervisor.now(), hungUp: hungUpStored()))
                 if let finished { return finished }
-                var fds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: notifyFD, events: Int16(POLLIN), revents: 0)]
+                var fds = [pollfd(fd: signalFD.rawValue, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: notifyFD.rawValue, events: Int16(POLLIN), revents: 0)]
                 var timeout: Int32 = -1
                 if let limit = policy.waitLimit(state, now: Supervisor.now()) {
                     timeout = Int32((limit * 1000).rounded(.up))
@@ -149,7 +159,7 @@ struct Supervisor {
                 if fds[1].revents != 0 { receiveNotifications() }
                 if fds[0].revents != 0 {
                     while true {
-                        let signal = clinux_signalfd_read(signalFD)
+                        let signal = clinux_signalfd_read(signalFD.rawValue)
                         if signal < 0 { break }
                         switch signal {
                         case SIGCHLD: reap()
@@ -237,26 +247,16 @@ struct Supervisor {
                 environment.append("LISTEN_FDS=\(passed.count)")
                 environment.append("LISTEN_FDNAMES=\(passed.map(\.name).joined(separator: ":"))")
             }
-            let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-            var envp = environment.map { strdup($0) }
-            // LISTEN_PID=, with room for the pid the child writes after fork.
-            var slot: UnsafeMutablePointer<CChar>?
-            if !passed.isEmpty, let entry = calloc(64, 1)?.assumingMemoryBound(to: CChar.self) {
-                strcpy(entry, "LISTEN_PID=")
-                slot = entry + strlen(entry)
-                envp.append(entry)
-            }
-            envp.append(nil)
-            defer {
-                argv.forEach { free($0) }
-                envp.forEach { free($0) }
-            }
-            let descriptors = passed.map(\.fd.rawValue)
-            let pid = descriptors.withUnsafeBufferPointer { fds in
-                clinux_spawn(executable, argv, envp, fds.baseAddress, Int32(fds.count), slot)
-            }
-            guard pid > 0 else {
-                logger.error("cannot start the server: \(String(cString: strerror(errno)))")
+            let pid: pid_t
+            do throws(Errno) {
+                // The child's own pid goes into LISTEN_PID (see startSettingListenPID).
+                pid = passed.isEmpty
+                    ? try Spawn.start(executable, arguments: [executable] + arguments, environment: environment,
+                                      closingOthers: true)
+                    : try Spawn.startSettingListenPID(executable, arguments: [executable] + arguments,
+                                                      environment: environment, passing: passed.map(\.fd))
+            } catch {
+                logger.error("cannot start the server: \(String(cString: strerror(error.rawValue)))")
                 feed(.startFailed(now: Supervisor.now()))
                 return
             }
@@ -273,7 +273,7 @@ struct Supervisor {
                 let received: DescriptorPassing.Received
                 do {
                     received = try buffer.withUnsafeMutableBytes { b in Result { () throws(Errno) in
-                        try DescriptorPassing.receive(FileDescriptor(rawValue: notifyFD), into: b, maxDescriptors: 16,
+                        try DescriptorPassing.receive(notifyFD, into: b, maxDescriptors: 16,
                                                       flags: Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
                     } }.get()
                 } catch {

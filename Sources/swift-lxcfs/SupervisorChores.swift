@@ -3,6 +3,7 @@ import Logging
 import LXCFSCore
 import LXCFSMountInfo
 import LXCFSSystem
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -35,13 +36,18 @@ extension Supervisor.Loop {
                 .filter { $0.device == device && $0.fsType.hasPrefix("fuse") }
                 .map(\.mountPoint)
             guard !targets.isEmpty else { return true }
-            let nsFD = open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC)
-            guard nsFD >= 0, clinux_setns(nsFD, CLINUX_CLONE_NEWNS) == 0 else {
-                logger.error("cannot enter the host's mount namespace to detach \(targets.joined(separator: ", ")): \(String(cString: strerror(errno)))")
-                if nsFD >= 0 { close(nsFD) }
+            let entered: Errno?
+            do throws(Errno) {
+                let nsFD = FileDescriptor(rawValue: try systemCall { open("/proc/\(host)/ns/mnt", O_RDONLY | O_CLOEXEC) })
+                entered = clinux_setns(nsFD.rawValue, CLINUX_CLONE_NEWNS) == 0 ? nil : Errno.current
+                try? nsFD.close()
+            } catch {
+                entered = error
+            }
+            if let entered {
+                logger.error("cannot enter the host's mount namespace to detach \(targets.joined(separator: ", ")): \(String(cString: strerror(entered.rawValue)))")
                 return false
             }
-            close(nsFD)
             var detached = true
             for target in targets.sorted(by: { $0.count > $1.count }) {
                 do {
@@ -85,14 +91,15 @@ extension Supervisor.Loop {
 
         func writeReadyFile(pid: Int32) {
             guard let path = config.readyFile else { return }
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                logger.warning("cannot write the ready file \(path): \(String(cString: strerror(errno)))")
+            let fd: FileDescriptor
+            do throws(Errno) {
+                fd = FileDescriptor(rawValue: try systemCall { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
+            } catch {
+                logger.warning("cannot write the ready file \(path): \(String(cString: strerror(error.rawValue)))")
                 return
             }
-            let line = Array("\(pid)\n".utf8)
-            _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
+            _ = try? fd.writeAll("\(pid)\n".utf8)
+            try? fd.close()
         }
 
         func removeReadyFile() {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import LXCFSCore
 import LXCFSFilesystem
+import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -62,6 +63,8 @@ struct SwiftLXCFS: ParsableCommand {
     /// is one sentence on standard error and a non-zero exit; help and
     /// version exit 0.
     static func main() {
+        // Started by the supervisor as the step that sets LISTEN_PID: exec the server now.
+        Spawn.execSettingListenPIDIfAsked()
         var args = Array(CommandLine.arguments.dropFirst())
         // lxcfs spells --version as -v too (on the daemon's command line).
         if subcommand(named: args.first) == nil { args = args.map { $0 == "-v" ? "--version" : $0 } }

@@ -1,6 +1,7 @@
 import Dispatch
 import LXCFSFilesystem
 import LXCFSLifecycle
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -26,7 +27,7 @@ struct SystemdNotifier: Sendable {
     /// - Returns: an error sentence, or `nil` when the datagram was sent.
     @discardableResult
     func send(_ message: NotifyMessage, fds: [Int32] = []) -> String? {
-        NotifySocket.send(to: socketName, message.encoded, fds: fds)
+        NotifySocket.send(to: socketName, message.encoded, fds: fds.map(FileDescriptor.init(rawValue:)))
     }
 
     /// Keeps the connection in the fd store (`FDSTORE=1`): the `/dev/fuse`

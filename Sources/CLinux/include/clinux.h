@@ -5,6 +5,7 @@
    thin wrapper that returns what the kernel returns (-1 with errno set on
    failure), as swift-nio's CNIOLinux does. No policy lives here. */
 
+#include <spawn.h>
 #include <sys/types.h>
 
 /* setns(2): moves the calling thread into the namespace of `fd`
@@ -22,19 +23,6 @@ int clinux_move_mount(int from_dirfd, const char *from_path,
 
 /* ---- The supervisor's plumbing (swift-lxcfs supervise) ---- */
 
-/* fork(2) + execve(2) of `path` with `argv` and `envp` (NULL-terminated).
-   In the child, before execve: the signal mask is emptied and every
-   disposition reset to the default; the `nfds` descriptors `fds` become
-   descriptors 3, 4, ... (without FD_CLOEXEC; every other descriptor of the
-   caller should be close-on-exec; any other is closed); and when `listen_pid_slot` is not NULL,
-   the child's own pid is written there in decimal (it must point into one
-   of the `envp` strings, just after "LISTEN_PID=", with room for 20 digits),
-   as sd_listen_fds(3) requires LISTEN_PID to be the pid that reads it.
-   Returns the child's pid, or -1 with errno set (the child exits 127 when
-   execve fails). */
-pid_t clinux_spawn(const char *path, char *const argv[], char *const envp[],
-                   const int *fds, int nfds, char *listen_pid_slot);
-
 /* Blocks the `count` signals and returns a non-blocking, close-on-exec
    signalfd(2) for them, or -1 with errno set. */
 int clinux_signalfd(const int *signals, int count);
@@ -49,13 +37,11 @@ int clinux_signalfd_read(int fd);
 int clinux_notify_socket(const char *name, size_t length);
 
 
-/* Runs `path` with `argv` (posix_spawn(3), safe in a threaded process;
-   signals unblocked and at their defaults in the child), its standard
-   output into `out` (at most `capacity` bytes), standard error to
-   /dev/null. Kills it after `timeout_ms`. Returns the bytes read and the
-   wait status in `status`, or -1 with errno set (ETIMEDOUT: killed). */
-ssize_t clinux_run_capture(const char *path, char *const argv[], char *out, size_t capacity,
-                           int timeout_ms, int *status);
+/* posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34): the child
+   closes every descriptor from `from` up. Returns 0 or an error number
+   (ENOSYS without it). */
+int clinux_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
 /* mount_setattr(2): changes the per-mount flags (`attr_set`, `attr_clr`,
    CLINUX_MOUNT_ATTR_*) and propagation (`propagation`, 0 or MS_PRIVATE and
    the like) of the mount at `dirfd`/`path`; with CLINUX_AT_RECURSIVE of

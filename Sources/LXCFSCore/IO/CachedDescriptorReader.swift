@@ -30,7 +30,7 @@ import Musl
 ///
 /// All the descriptors of all threads stay within `descriptorBudget` (half
 /// the open-file limit). A thread's descriptors are closed when it ends.
-public final class CachedDescriptorReader: KernelFileReader, @unchecked Sendable {
+public final class CachedDescriptorReader: KernelFileReader, Sendable {
     public let root: HostRoot
 
     /// The host-wide files held open.

@@ -45,9 +45,9 @@ extension HostRoot {
 
     /// `lstat(2)` of a host path.
     /// - Returns: the status, or the errno value on failure.
-    package func status(_ path: String) -> Result<stat, HostErrno> {
+    package func status(_ path: String) -> Result<HostFileStatus, HostErrno> {
         var st = stat()
-        if lstat(resolve(path), &st) == 0 { return .success(st) }
+        if lstat(resolve(path), &st) == 0 { return .success(HostFileStatus(st)) }
         return .failure(HostErrno(code: errno))
     }
 
@@ -78,6 +78,37 @@ extension HostRoot {
     /// True when a host path exists.
     package func exists(_ path: String) -> Bool {
         access(resolve(path), F_OK) == 0
+    }
+}
+
+/// What `lstat(2)` says of a host file, in Swift values.
+package struct HostFileStatus: Sendable, Hashable {
+    /// A time of the file: seconds and nanoseconds since the epoch (CLOCK_REALTIME).
+    package struct Time: Sendable, Hashable {
+        package var seconds: Int64
+        package var nanoseconds: Int64
+    }
+    /// Bytes (`st_size`).
+    package var size: Int64
+    /// The file type and permission bits (`st_mode`, such as `S_IFREG | 0o444`).
+    package var mode: UInt32
+    /// Hard links (`st_nlink`).
+    package var links: UInt64
+    /// Last access, modification and status change (`st_atim`, `st_mtim`, `st_ctim`).
+    package var accessed: Time
+    package var modified: Time
+    package var changed: Time
+    /// Whether the file is a directory (`S_IFDIR`).
+    package var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+
+    init(_ st: stat) {
+        func time(_ t: timespec) -> Time { Time(seconds: Int64(t.tv_sec), nanoseconds: Int64(t.tv_nsec)) }
+        size = Int64(st.st_size)
+        mode = UInt32(st.st_mode)
+        links = UInt64(st.st_nlink)
+        accessed = time(st.st_atim)
+        modified = time(st.st_mtim)
+        changed = time(st.st_ctim)
     }
 }
 

@@ -19,7 +19,7 @@ enum ReadPlan {
 /// outside it), and one lock keeps handle and budget from ever disagreeing.
 /// What a reader gets is `ReadDecision`'s; what a dropped reader keeps is
 /// `ResumePoint`'s, within `ResumeAllowance`.
-final class HandleStore: @unchecked Sendable {
+final class HandleStore: Sendable {
     struct State {
         var handles: HandleSlots
         var ledger = BudgetLedger()

@@ -1,10 +1,4 @@
-import CFuse3
 import LXCFSCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// File handles (`fh`) of this process, laid out as `HandleLayout` says so
 /// that a successor can serve one without the memory of the process that
@@ -27,10 +21,8 @@ final class HandleTable: Sendable {
     let store: HandleStore
 
     init(budget: SnapshotBudget = SnapshotBudget()) {
-        var random: UInt32 = 0
-        _ = withUnsafeMutableBytes(of: &random) { cfuse3_random($0.baseAddress, 4) }
-        var g = UInt64(random & 0xffff)
-        if g == 0 { g = UInt64(getpid() & 0xffff) | 1 }
+        // The system's random generator (getrandom(2)), never 0.
+        let g = UInt64.random(in: 1...0xffff)
         generation = g
         store = HandleStore(budget: budget, generation: g)
     }

@@ -1,5 +1,6 @@
 /// One rendering held for a handle between the read that made it and the
 /// read that serves its end. Mutated only under `HandleStore`'s lock.
+// Unchecked: `served` and `ticket` change only under `HandleStore`'s lock, which the compiler cannot see.
 final class HeldRendering: @unchecked Sendable {
     /// The bytes; `bytes[0]` is at the reader's offset `base`.
     let bytes: [UInt8]

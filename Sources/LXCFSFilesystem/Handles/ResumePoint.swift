@@ -1,3 +1,5 @@
+import LXCFSCore
+
 /// Where a reader stood in a held rendering that was dropped before its
 /// end was served: its offset, and how to go on from there with a new rendering:
 /// - at the start of a line: that line's number;
@@ -74,13 +76,13 @@ struct ResumePoint: Sendable {
     var cost: Int { packed.count + 48 }
 
     /// FNV-1a of nothing.
-    static let emptyHash: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let emptyHash: UInt64 = FNV1a.offsetBasis
 
     /// FNV-1a (64-bit) of `bytes`, going on from `seed` (the hash of what came before).
     static func hash(_ bytes: ArraySlice<UInt8>, from seed: UInt64 = emptyHash) -> UInt64 {
-        var h = seed
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-        return h
+        var fnv = FNV1a(continuingFrom: seed)
+        fnv.combine(bytes)
+        return fnv.value
     }
 
     /// Where the reader of `held` stands, to resume it after a drop: the
