@@ -105,9 +105,11 @@ package enum AgentSocket {
     }
 
     /// Reads one peer's message: the first receive carries the descriptors
-    /// (SCM_RIGHTS), then bytes until the peer closes its end.
+    /// (SCM_RIGHTS), then bytes until `isComplete` says the bytes so far
+    /// are a whole message or the peer closes its end. (runc keeps its end
+    /// open until it exits, so the end of the message is not its close.)
     /// - Throws: `AgentSocket.Unusable` with the reason (the descriptors are closed).
-    static func readMessage(_ client: FileDescriptor) throws(Unusable) -> Message {
+    static func readMessage(_ client: FileDescriptor, isComplete: ([UInt8]) -> Bool) throws(Unusable) -> Message {
         var bytes: [UInt8] = []
         var descriptors: [FileDescriptor] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
@@ -131,6 +133,7 @@ package enum AgentSocket {
             if got.count == 0 { break }
             bytes += buffer[..<min(got.count, buffer.count)]
             if bytes.count >= messageLimit { throw fail("a message of \(messageLimit) bytes or more") }
+            if isComplete(bytes) { break }
         }
         return Message(bytes: bytes, descriptors: descriptors)
     }

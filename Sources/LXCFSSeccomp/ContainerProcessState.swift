@@ -33,6 +33,11 @@ package struct ContainerProcessState: Decodable, Sendable, Equatable {
     /// The name of the listener descriptor in `fds`.
     package static let listenerName = "seccompFd"
 
+    /// Whether `bytes` are a whole message (they decode), so that reading stops.
+    package static func isWhole(_ bytes: [UInt8]) -> Bool {
+        (try? JSONDecoder().decode(ContainerProcessState.self, from: Data(bytes))) != nil
+    }
+
     /// Decodes a message and finds its listener among `descriptorCount` descriptors.
     /// - Returns: the state and the listener's index among the descriptors.
     /// - Throws: `Refusal`: not JSON of this shape, no `seccompFd` in `fds`,

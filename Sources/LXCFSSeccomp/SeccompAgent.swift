@@ -133,7 +133,7 @@ package final class SeccompAgent: Sendable {
         }
         let message: AgentSocket.Message
         do {
-            message = try AgentSocket.readMessage(client)
+            message = try AgentSocket.readMessage(client) { ContainerProcessState.isWhole($0) }
         } catch {
             logger.warning("seccomp agent: refused pid \(peer.pid): \(error)")
             return
