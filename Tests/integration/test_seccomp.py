@@ -408,3 +408,31 @@ def test_seccomp_profile_adds_one_rule_to_a_base(tmp_path):
     assert "WEAKER" in help
     bad = subprocess.run([BIN, "seccomp-profile", "--base", "/nonexistent.json"], capture_output=True, text=True)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_no_seccomp_agent_serves_no_socket(tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    sock = f"{SOCK_DIR}/off.sock"
+    d = Daemon(str(mnt), ["--seccomp-socket", sock, "--no-seccomp-agent", "--no-reattach"])
+    try:
+        assert "MemTotal" in open(d.path("proc/meminfo")).read()
+        assert not os.path.exists(sock)
+        assert "seccomp agent" not in d.output()
+    finally:
+        d.stop()
+
+
+def test_a_takeover_successor_serves_the_socket(agent, runc, tmp_path):
+    """The successor waits for its predecessor to let the socket go, then answers new containers."""
+    old = agent()
+    new = Daemon(old.mountpoint, ["--seccomp-socket", SOCK, "--render-cache-ms", "10000", "--no-reattach", "--takeover"])
+    try:
+        assert old.proc.wait(30) == 0
+        wait_for(lambda: "seccomp agent listening" in new.output(), timeout=20, what="the successor's agent")
+        code, out, err = runc.run("successor", "/bin/probe", new.mountpoint)
+        assert code == 0, err
+        assert probe_values(out)["totalram"] == LIMIT
+        assert "answering for" in new.output()
+    finally:
+        new.stop()
