@@ -436,3 +436,16 @@ def test_a_takeover_successor_serves_the_socket(agent, runc, tmp_path):
         assert "answering for" in new.output()
     finally:
         new.stop()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="needs containers-common's seccomp.json")
+def test_runc_starts_a_container_with_containers_commons_profile_plus_the_rule(agent, runc):
+    d = agent()
+    out = subprocess.run([BIN, "seccomp-profile", "--base", "/usr/share/containers/seccomp.json", "--socket", SOCK],
+                         capture_output=True, text=True, check=True)
+    seccomp = json.loads(out.stdout)
+    assert seccomp["defaultAction"] == "SCMP_ACT_ERRNO"
+    code, out, err = runc.run("base", "/bin/probe", d.mountpoint, seccomp=seccomp)
+    assert code == 0, err
+    assert probe_values(out)["totalram"] == LIMIT
