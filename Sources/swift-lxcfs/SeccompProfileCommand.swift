@@ -53,8 +53,14 @@ struct SeccompProfileCommand: ParsableCommand {
         } else {
             profile = SeccompProfile.minimal(socket: socket)
         }
-        let text = SeccompProfile.text(profile)
-        _ = text.withCString { write(1, $0, strlen($0)) }
+        let bytes = Array(SeccompProfile.text(profile).utf8)
+        do {
+            // A profile runs to tens of kB: written whole, however the pipe takes it.
+            _ = try bytes.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0) }
+        } catch {
+            printError("cannot write the profile: \(error).")
+            throw ExitCode.failure
+        }
     }
 
     func readAll(_ fd: FileDescriptor) throws -> [UInt8] {
