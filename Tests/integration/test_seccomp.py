@@ -449,3 +449,23 @@ def test_runc_starts_a_container_with_containers_commons_profile_plus_the_rule(a
     code, out, err = runc.run("base", "/bin/probe", d.mountpoint, seccomp=seccomp)
     assert code == 0, err
     assert probe_values(out)["totalram"] == LIMIT
+
+
+def test_callers_killed_in_their_calls_leave_the_agent_unharmed(agent, runc):
+    d = agent()
+    for round in range(3):
+        # Four callers in tight loops keep the agent busy: the kill catches
+        # calls between their receipt and their answer.
+        p = runc.popen(f"killed{round}", "for i in 1 2 3 4; do /bin/probe loop & done; wait", d.mountpoint)
+        for _ in range(4):
+            line = p.stdout.readline()
+            assert probe_values(line)["totalram"] == LIMIT, line
+        time.sleep(0.5)
+        subprocess.run(["runc", "--root", RUNC_ROOT, "kill", f"{PREFIX}-killed{round}", "KILL"], check=True)
+        p.communicate(timeout=60)
+        runc.delete(f"{PREFIX}-killed{round}")
+    wait_for(lambda: fd_kinds(d.proc.pid)["listener"] == 0, what="the killed containers' listeners closed")
+    assert d.proc.poll() is None
+    code, out, err = runc.run("afterkill", "/bin/probe", d.mountpoint)
+    assert code == 0, err
+    assert probe_values(out)["totalram"] == LIMIT

@@ -1,6 +1,7 @@
 /* The seccomp tests' caller: prints what sysinfo(2) returned, one line of
    key=value pairs. `sysinfo_probe bad` passes an unmapped pointer and
-   prints the raw call's result and errno. Built with gcc -static so that
+   prints the raw call's result and errno; `sysinfo_probe loop` calls it
+   until killed, printing one line after the first answer. Built with gcc -static so that
    it runs in a busybox rootfs. */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     struct sysinfo si;
+    if (argc > 1 && strcmp(argv[1], "loop") == 0) {
+        syscall(SYS_sysinfo, &si);
+        printf("looping totalram=%lu\n", si.totalram);
+        fflush(stdout);
+        for (;;) syscall(SYS_sysinfo, &si);
+    }
     memset(&si, 0xab, sizeof si);
     long rc = syscall(SYS_sysinfo, &si);
     if (rc != 0) {
