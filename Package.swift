@@ -71,6 +71,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The seccomp agent: sysinfo(2) answered through seccomp user notification
+        // with the figures the views show (runc's listenerPath protocol).
+        .target(
+            name: "LXCFSSeccomp",
+            dependencies: [
+                "CLinux",
+                "LXCFSCore",
+                "LXCFSSystem",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The reattach step: dead lxcfs mounts in every mount namespace
         // replaced with binds of the live mount. No FUSE, no LXCFSCore.
         .target(name: "LXCFSReattach", dependencies: ["CLinux", "LXCFSLifecycle", "LXCFSMountInfo", "LXCFSSystem"]),
@@ -83,6 +95,7 @@ let package = Package(
                 "LXCFSLifecycle",
                 "LXCFSMountInfo",
                 "LXCFSReattach",
+                "LXCFSSeccomp",
                 "LXCFSSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +131,8 @@ let package = Package(
         .testTarget(name: "LXCFSLifecycleTests", dependencies: ["LXCFSLifecycle"]),
         // Descriptor passing over a socketpair; starting a process (Spawn).
         .testTarget(name: "LXCFSSystemTests", dependencies: ["LXCFSSystem"]),
+        // struct sysinfo's bytes, the figures read back from renderings, the runtime's message.
+        .testTarget(name: "LXCFSSeccompTests", dependencies: ["LXCFSSeccomp", "LXCFSCore", "CLinux"]),
         .testTarget(name: "LXCFSMountInfoTests", dependencies: ["LXCFSMountInfo"]),
         // The state blob, node ids and the takeover socket path (no mount).
         .testTarget(name: "LXCFSFilesystemTests", dependencies: ["LXCFSFilesystem"]),

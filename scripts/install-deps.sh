@@ -12,6 +12,9 @@ if [[ "${1:-}" == "--test" ]]; then
   [[ "${SWIFT_LXCFS_SKIP_DOCKER:-}" == 1 ]] || pkgs+=(docker.io debootstrap)
   # The admission webhook's tests (a test CA) and the CDI test (podman).
   pkgs+=(openssl)
+  # The seccomp agent's tests: OCI bundles run by runc, with a busybox-static
+  # rootfs and a static C caller of sysinfo(2).
+  pkgs+=(runc busybox-static gcc libc6-dev)
   [[ "${SWIFT_LXCFS_SKIP_DOCKER:-}" == 1 ]] || pkgs+=(podman)
 fi
 missing=()

@@ -7,6 +7,7 @@ import LXCFSMountInfo
 import LXCFSSystem
 import LXCFSFilesystem
 import LXCFSLifecycle
+import LXCFSSeccomp
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -33,6 +34,8 @@ struct Daemon {
     var cpuBudget = ContainerCPUBudget(cores: 0)
     /// Whether the reattach step runs once the mount answers (false with `--no-reattach`).
     var reattach = true
+    /// The seccomp agent's socket (`--seccomp-socket`); `nil` with `--no-seccomp-agent`.
+    var seccompSocket: String? = AgentSocket.defaultPath
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -57,6 +60,7 @@ struct Daemon {
             logger.error("systemd fd store: \(error)")
         }
         let listener = TakeoverListener.listen(mountPoint: service.mountPoint, logger: logger)
+        let agent = seccompSocket.map { BackgroundSeccompAgent.start(path: $0, view: view, logger: logger) }
         logger.info(service.resumed ? "resumed serving" : "serving",
                     metadata: ["mountpoint": "\(service.mountPoint)", "options": "\(service.state.options)",
                                "protocol": "7.\(service.state.parameters.minor)"])
@@ -70,6 +74,7 @@ struct Daemon {
         })
         notifier?.send(NotifyMessage(stopping: true))
         listener?.close()
+        agent?.stop(removeSocket: kind == .final)
         switch kind {
         case .final:
             logger.info("unmounting", metadata: ["mountpoint": "\(service.mountPoint)"])

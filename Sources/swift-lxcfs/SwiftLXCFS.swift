@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import LXCFSCore
 import LXCFSFilesystem
+import LXCFSSeccomp
 import LXCFSSystem
 #if canImport(Glibc)
 import Glibc
@@ -55,7 +56,7 @@ struct SwiftLXCFS: ParsableCommand {
             """,
         version: version,
         subcommands: [Serve.self, Render.self, Supervise.self, ReattachCommand.self, CDISpec.self,
-                      WebhookCommand.self, ReattachProbeCommand.self, NamespaceHelperCommand.self],
+                      WebhookCommand.self, SeccompProfileCommand.self, ReattachProbeCommand.self, NamespaceHelperCommand.self],
         defaultSubcommand: Serve.self
     )
 
@@ -143,6 +144,12 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
     var noReattach = false
 
+    @Option(name: .customLong("seccomp-socket"), help: ArgumentHelp("The seccomp agent's unix socket, for an OCI config's linux.seccomp.listenerPath: sysinfo(2) sent to SCMP_ACT_NOTIFY is answered with the container's view (see 'swift-lxcfs seccomp-profile --help'). Its folder must be root's alone (0700).", valueName: "path"))
+    var seccompSocket = AgentSocket.defaultPath
+
+    @Flag(name: .customLong("no-seccomp-agent"), help: "Do not serve the seccomp agent.")
+    var noSeccompAgent = false
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
@@ -153,7 +160,8 @@ struct Serve: ParsableCommand {
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
                        enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
-                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach).run()
+                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach,
+                       seccompSocket: noSeccompAgent ? nil : seccompSocket).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure
