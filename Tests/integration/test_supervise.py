@@ -314,6 +314,7 @@ def test_the_daemonsets_liveness_probe_kills_a_hung_daemon_and_the_mount_stays(t
     ready = str(tmp_path / "ready")
     # The probe's own script, with the pod's two paths replaced by this test's.
     probe = [a.replace("/run/swift-lxcfs.ready", ready).replace("/var/lib/lxcfs", mnt) for a in probe]
+    first = None
     sup = subprocess.Popen([BIN, "supervise", "--ready-file", ready, "-p", str(tmp_path / "x.pid"), "--no-reattach",
                             mnt], stdout=open(tmp_path / "sup.log", "w"), stderr=subprocess.STDOUT)
     try:
@@ -332,6 +333,9 @@ def test_the_daemonsets_liveness_probe_kills_a_hung_daemon_and_the_mount_stays(t
         assert subprocess.run(probe, timeout=60).returncode == 0
         assert open(os.path.join(mnt, "proc/uptime")).read().count(" ") == 1
     finally:
+        # A daemon left stopped would hang every look at the mount, and the stop.
+        if first and alive(first):
+            os.kill(first, signal.SIGKILL)
         terminate(sup)
         if os.path.ismount(mnt):
             subprocess.run(["fusermount3", "-u", "-z", mnt], check=False)
