@@ -133,7 +133,7 @@ struct Serve: ParsableCommand {
     @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log at debug level, including each file that falls back to host values and why (once per file, reason and cgroups, not on every read).")
     var debug = false
 
-    @Option(name: [.customShort("p"), .customLong("pidfile")], help: ArgumentHelp("The pidfile, locked while the daemon runs; its directory must exist. (default: RUNTIME-DIR/swift-lxcfs.pid)", valueName: "FILE"))
+    @Option(name: [.customShort("p"), .customLong("pidfile")], help: ArgumentHelp("The pidfile, locked while the daemon runs; its directory must exist. (default: /run/swift-lxcfs.pid, or DIR/swift-lxcfs.pid with --runtime-dir DIR)", valueName: "FILE"))
     var pidfileOption: String?
 
     @Option(name: .customLong("runtime-dir"), help: ArgumentHelp("Where the default pidfile goes (lxcfs 7's flag); -p overrides it.", valueName: "DIR"))
