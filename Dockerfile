@@ -37,4 +37,4 @@ COPY --from=build /out/swift-lxcfs-webhook /usr/local/bin/swift-lxcfs-webhook
 # a running one with `supervise --takeover` (README.md, "Running it with Docker").
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/swift-lxcfs"]
-CMD ["supervise", "--pidfile", "/run/swift-lxcfs.pid", "/var/lib/lxcfs"]
+CMD ["supervise", "--pidfile", "/run/swift-lxcfs.pid", "--enable-cfs", "-l", "/var/lib/lxcfs"]

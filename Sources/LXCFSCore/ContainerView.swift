@@ -34,6 +34,8 @@ public final class ContainerView: Sendable {
     let renderCache: RenderCache<CoarseMonotonicClock>?
     /// The clocks of cached values' ages and of the CPU time tracker.
     let clocks: ViewClocks
+    /// The fallbacks already logged (`fallback(_:_:_:membership:)`).
+    let loggedFallbacks = LoggedFallbacks()
 
     /// How long a discovered cgroup layout is used before mountinfo is read
     /// again, in nanoseconds.
@@ -192,8 +194,16 @@ public final class ContainerView: Sendable {
         sampler.start { [self] in cgroupReader() }
     }
 
-    func fallback(_ file: VirtualFile, _ pid: HostPID, _ why: String) {
-        logger.debug("\(file.rawValue): \(why), host values", metadata: ["pid": "\(pid)"])
+    /// Logs, at debug level, that `file` shows host values for reader
+    /// `pid`, and why: once per file, reason and cgroup membership (the
+    /// reader's `/proc/PID/cgroup` text), not once per read, since a cgroup
+    /// that cannot be read stays so for every read of every process in it.
+    func fallback(_ file: VirtualFile, _ pid: HostPID, _ why: String, membership: CgroupMembership?) {
+        guard logger.logLevel <= .debug else { return }
+        let cgroups = membership.map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+        guard loggedFallbacks.firstTime(file.rawValue + "\0" + why + "\0" + cgroups) else { return }
+        logger.debug("\(file.rawValue): \(why), host values (logged once for these cgroups)",
+                     metadata: ["pid": "\(pid)", "cgroups": "\(cgroups.split(separator: "\n").joined(separator: " "))"])
     }
 
     /// The host's online CPUs (`/sys/devices/system/cpu/online`).
@@ -274,8 +284,25 @@ struct RenderRequest {
         files.read(file.hostPath, sizeHint: sizeHint) ?? []
     }
 
-    /// Logs that `file` shows host values for this reader, and why.
-    func fallback(_ file: VirtualFile, _ why: String) {
-        view.fallback(file, pid, why)
+    /// Logs that `file` shows host values for this reader, and why (once
+    /// per file, reason and cgroups).
+    mutating func fallback(_ file: VirtualFile, _ why: String) {
+        view.fallback(file, pid, why, membership: membership)
+    }
+}
+
+/// The fallback lines already logged, by a hash of file, reason and
+/// cgroups; forgotten all at once past 4,096 (so a long-running daemon logs
+/// a lasting fallback again now and then, and the set stays small).
+final class LoggedFallbacks: Sendable {
+    private let seen = Mutex(Set<UInt64>())
+
+    /// True the first time `key` is seen (since the set was last emptied).
+    func firstTime(_ key: String) -> Bool {
+        let hash = FNV1a.hash(key.utf8)
+        return seen.withLock { seen in
+            if seen.count >= 4096 { seen.removeAll() }
+            return seen.insert(hash).inserted
+        }
     }
 }

@@ -6,11 +6,15 @@ package struct ViewOptions: Sendable, Hashable {
     package var disableSwap: Bool
     /// `-l/--enable-loadavg`: per-container load averages.
     package var enableLoadavg: Bool
+    /// `--disable-zswap` (lxcfs 7): show Zswap and Zswapped as 0 kB.
+    package var disableZswap: Bool
 
-    package init(enableCFS: Bool = false, disableSwap: Bool = false, enableLoadavg: Bool = false) {
+    package init(enableCFS: Bool = false, disableSwap: Bool = false, enableLoadavg: Bool = false,
+                 disableZswap: Bool = false) {
         self.enableCFS = enableCFS
         self.disableSwap = disableSwap
         self.enableLoadavg = enableLoadavg
+        self.disableZswap = disableZswap
     }
 }
 

@@ -85,7 +85,9 @@ public enum TakeoverSocket {
         return .success(FileDescriptor(rawValue: fd))
     }
 
-    /// Whether a process listens on the socket of `mountPoint`.
+    /// Whether a process listens on the socket of `mountPoint`: connects
+    /// and closes without sending anything, which the listener logs at
+    /// debug level only.
     public static func hasListener(mountPoint: String) -> Bool {
         guard case .success(let fd) = connect(path(forMountPoint: mountPoint)) else { return false }
         try? fd.close()
@@ -193,8 +195,17 @@ public final class TakeoverListener: @unchecked Sendable {
                     try? client.close()
                     continue
                 }
-                guard let message = TakeoverSocket.receive(client), message.message == .request else {
+                guard let message = TakeoverSocket.receive(client) else {
+                    // Connected and left without a word (or silent for 5 s): a new
+                    // supervisor or daemon checking that someone serves here
+                    // (`TakeoverSocket.hasListener`), not a request to refuse.
+                    logger.debug("pid \(peer.pid) checked the takeover socket \(path) without a request")
+                    try? client.close()
+                    continue
+                }
+                guard message.message == .request else {
                     logger.warning("takeover refused: pid \(peer.pid) sent no valid request on \(path)")
+                    message.fds.forEach { try? $0.close() }
                     try? client.close()
                     continue
                 }

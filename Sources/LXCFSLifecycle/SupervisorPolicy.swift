@@ -169,7 +169,12 @@ extension SupervisorPolicy {
             }
         }
 
-        /// Decides what follows the running child's end (other pids are ignored).
+        /// EX_USAGE (sysexits.h), the status of a refused command line.
+        static let usageError: Int32 = 64
+
+        /// Decides what follows the running child's end (other pids are
+        /// ignored): a restart, a wait, or the end (a final stop, a hand-over,
+        /// or a server that refused its command line, whose status is kept).
         mutating func childExited(pid: Int32, _ how: ChildExit, now: Double, hungUp: Set<FileDescriptor>) {
             guard pid == state.child else { return }
             state.child = nil
@@ -207,6 +212,11 @@ extension SupervisorPolicy {
                         state.stoppedCleanly = true
                         state.phase = .stopping(since: .infinity)
                     }
+                } else if how == .exited(Self.usageError) {
+                    // Its command line is refused (EX_USAGE): every restart would be refused too.
+                    log(.error, "the server refused its command line (exit 64); exiting with its status", ["pid": "\(pid)"])
+                    state.exitStatus = Self.usageError
+                    state.phase = .stopping(since: .infinity)
                 } else {
                     log(.error, "the server died; starting it again", [
                         "pid": "\(pid)", "how": "\(how)", "stored": state.store.map(\.name).joined(separator: ",")])

@@ -11,11 +11,13 @@ struct LimitFlags: ParsableArguments {
             help: "The most memory one container's snapshots may take (same units). (default: 4M)")
     var containerSnapshotBudget: String?
 
-    @Option(name: .customLong("render-cache-ms"),
+    // Taken unconditionally, so that a negative number is the value (and refused by
+    // `validate`), not an unknown option.
+    @Option(name: .customLong("render-cache-ms"), parsing: .unconditional,
             help: "Milliseconds a rendering is reused for the readers of the same container and file (0: never). A re-read of an open file from offset 0, as top does, always renders afresh.")
     var renderCacheMilliseconds: Int = 20
 
-    @Option(name: .customLong("container-cpu-budget"),
+    @Option(name: .customLong("container-cpu-budget"), parsing: .unconditional,
             help: "Daemon CPU one container's reads may use, in cores (0.1: 100 ms a second, with a 50 ms burst); past it they wait for their replies while other containers are served. 0: no budget.")
     var containerCPUBudget: Double = ContainerCPUBudget.defaultCores
 

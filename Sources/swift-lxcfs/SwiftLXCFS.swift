@@ -21,8 +21,12 @@ struct ViewFlags: ParsableArguments {
     @Flag(name: [.customShort("l"), .customLong("enable-loadavg")], help: "Per-container load averages in proc/loadavg.")
     var enableLoadavg = false
 
+    @Flag(name: .customLong("disable-zswap"), help: "Show Zswap and Zswapped as 0 kB (lxcfs 7's flag; without it they are the cgroup's zswap and zswapped from memory.stat on cgroup v2, 0 kB on v1, as lxcfs 7 shows them).")
+    var disableZswap = false
+
     var viewOptions: ViewOptions {
-        ViewOptions(enableCFS: enableCFS, disableSwap: disableSwap, enableLoadavg: enableLoadavg)
+        ViewOptions(enableCFS: enableCFS, disableSwap: disableSwap, enableLoadavg: enableLoadavg,
+                    disableZswap: disableZswap)
     }
 }
 
@@ -92,8 +96,13 @@ struct SwiftLXCFS: ParsableCommand {
 
     /// `swift-lxcfs SUBCOMMAND --help` for the subcommand `args` names
     /// (the daemon's, `serve`, when it names none).
+    /// A bare first word that is no subcommand (a mistyped one) points to
+    /// `swift-lxcfs --help`, which lists them.
     static func helpHint(_ args: [String]) -> String {
-        "swift-lxcfs \((subcommand(named: args.first) ?? Serve.self)._commandName) --help"
+        if let first = args.first, !first.hasPrefix("-"), !first.contains("/"), subcommand(named: first) == nil {
+            return "swift-lxcfs --help"
+        }
+        return "swift-lxcfs \((subcommand(named: args.first) ?? Serve.self)._commandName) --help"
     }
 
     /// The subcommand called `word`, if any.
@@ -122,11 +131,20 @@ struct Serve: ParsableCommand {
     @Flag(name: [.customShort("f"), .customLong("foreground")], help: "Run in the foreground (always the case; accepted for lxcfs compatibility).")
     var foreground = false
 
-    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log at debug level, including every value that falls back to the host's.")
+    @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log at debug level, including each file that falls back to host values and why (once per file, reason and cgroups, not on every read).")
     var debug = false
 
-    @Option(name: [.customShort("p"), .customLong("pidfile")], help: "The pidfile, locked while the daemon runs.")
-    var pidfile = "/run/swift-lxcfs.pid"
+    @Option(name: [.customShort("p"), .customLong("pidfile")], help: ArgumentHelp("The pidfile, locked while the daemon runs; its directory must exist. (default: /run/swift-lxcfs.pid, or DIR/swift-lxcfs.pid with --runtime-dir DIR)", valueName: "FILE"))
+    var pidfileOption: String?
+
+    @Option(name: .customLong("runtime-dir"), help: ArgumentHelp("Where the default pidfile goes (lxcfs 7's flag); -p overrides it.", valueName: "DIR"))
+    var runtimeDir = "/run"
+
+    @Flag(name: .customShort("s"), help: "Accepted and ignored, as lxcfs does (its legacy single-thread flag; the daemon's threads are its own).")
+    var singleThreaded = false
+
+    @Flag(name: .customLong("enable-pidfd"), help: "Accepted for lxcfs compatibility; no effect here: each request's process is looked up by its pid in /proc when it is served, so a reused pid is never held.")
+    var enablePidfd = false
 
     @Option(name: [.customShort("o")], help: "Extra FUSE mount options, comma-separated.")
     var mountOptions: [String] = []
@@ -150,8 +168,18 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-seccomp-agent"), help: "Do not serve the seccomp agent.")
     var noSeccompAgent = false
 
-    @Argument(help: "Where to mount.")
+    @Argument(help: "Where to mount: an absolute path, or an existing directory.")
     var mountpoint = "/var/lib/lxcfs"
+
+    /// The pidfile: `-p`, else `swift-lxcfs.pid` in `--runtime-dir`.
+    var pidfile: String {
+        pidfileOption ?? (runtimeDir.hasSuffix("/") ? runtimeDir : runtimeDir + "/") + "swift-lxcfs.pid"
+    }
+
+    mutating func validate() throws {
+        mountpoint = try ServeArguments.mountPoint(mountpoint)
+        try ServeArguments.checkPidfileDirectory(pidfile, fromRuntimeDir: pidfileOption == nil)
+    }
 
     mutating func run() throws {
         let logger = makeLogger(debug: debug)
@@ -183,7 +211,7 @@ struct Render: ParsableCommand {
     @Option(help: "Read every host file under this folder instead of /.")
     var root = "/"
 
-    @Option(help: "The reading process's host pid.")
+    @Option(help: "The reading process's host pid; it must exist (under --root, one that does not is rendered as a reader that exited: host values).")
     var pid: Int32
 
     @OptionGroup var view: ViewFlags
@@ -191,10 +219,22 @@ struct Render: ParsableCommand {
     @Flag(name: [.customShort("d"), .customLong("debug")], help: "Log fallbacks, and the container cgroup chosen in each hierarchy and why, to standard error.")
     var debug = false
 
-    @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online.")
+    @Argument(help: "The file, such as /proc/meminfo or /sys/devices/system/cpu/online (the leading / may be left out, as under the mount point).")
     var file: String
 
+    /// On the host, a pid with no /proc entry is a mistyped one (the daemon
+    /// would show such a reader host values). Under --root it is rendered as
+    /// the daemon renders a reader that exited mid-request: host values.
+    func validate() throws {
+        var exists = stat()
+        guard root != "/" || (pid > 0 && stat("/proc/\(pid)", &exists) == 0) else {
+            throw ValidationError("no process \(pid): /proc/\(pid) does not exist")
+        }
+    }
+
     func run() throws {
+        // The path as it is under the mount point (proc/meminfo) is the file's path too.
+        let file = self.file.hasPrefix("/") ? self.file : "/" + self.file
         guard let virtualFile = VirtualFile(path: file) else {
             let known = VirtualFile.allCases.map(\.rawValue).joined(separator: ", ")
             printError("\(file) is not a served file; the served files are \(known).")

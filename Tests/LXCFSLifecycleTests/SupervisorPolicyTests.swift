@@ -176,6 +176,16 @@ final class SupervisorPolicyTests: XCTestCase {
         XCTAssertEqual(h.tick().cleanup.map { [$0.detach ? 1 : 0, $0.status] }, [0, 0])
     }
 
+    func testAServerThatRefusesItsCommandLineEndsTheSupervisorWithItsStatus() {
+        var h = Harness()
+        h.tickAndStart()
+        h.exit(.exited(64))
+        h.now += 60
+        let done = h.tick()
+        XCTAssertTrue(done.starts.isEmpty)
+        XCTAssertEqual(done.cleanup?.status, 64)
+    }
+
     func testTakenOverConnectionIsReleasedAndTheSupervisorIdlesUntilTERM() {
         var h = Harness()
         h.tickAndStart()

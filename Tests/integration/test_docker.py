@@ -199,14 +199,15 @@ def daemonset_container(engine, runtime_image, name, host, run_dir):
     cgroups, /var/lib/lxcfs shared both ways and /run/swift-lxcfs (the
     takeover sockets) from the host."""
     container = daemonset()["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["/bin/sh", "-c"]
+    # The start script ("/bin/sh -c SCRIPT NAME") and the daemon's flags (args, the script's "$@").
+    assert container["command"][:2] == ["/bin/sh", "-c"] and len(container["command"]) == 4
     engine.docker("run", "-d", "--name", name, *privileged_flags(), "--pid=host", "--cgroupns=private",
                   # The reattach step at start: only this checkout's test namespaces (conftest).
                   "-e", f"SWIFT_LXCFS_REATTACH_CGROUPS={os.environ['SWIFT_LXCFS_REATTACH_CGROUPS']}",
                   "-v", "/sys/fs/cgroup:/sys/fs/cgroup",
                   "-v", f"{host}:/var/lib/lxcfs:rshared", "-v", f"{run_dir}:/run/swift-lxcfs",
                   "--entrypoint", container["command"][0], runtime_image, *container["command"][1:],
-                  container["args"][0])
+                  *container["args"])
     return container
 
 

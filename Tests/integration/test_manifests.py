@@ -16,7 +16,10 @@ import yaml
 from deploy_support import LXCFS_DIRECTORIES, LXCFS_FILES, REPO, SERVED_FILES
 
 KUBERNETES_VERSION = "1.37.0"
-MANIFESTS = sorted(glob.glob(os.path.join(REPO, "deploy", "kubernetes", "*.yaml")))
+KUSTOMIZE_DIR = os.path.join(REPO, "deploy", "kubernetes")
+# The resources (kustomization.yaml is kustomize's file, not one).
+MANIFESTS = sorted(m for m in glob.glob(os.path.join(KUSTOMIZE_DIR, "*.yaml"))
+                   if os.path.basename(m) != "kustomization.yaml")
 
 
 def tool(name):
@@ -48,6 +51,7 @@ def test_daemonset_runs_privileged_on_every_node_with_a_shared_mount():
     assert pod["hostPID"] is True
     assert pod["serviceAccountName"] == docs["ServiceAccount"]["metadata"]["name"]
     assert {"operator": "Exists"} in pod["tolerations"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     rolling = ds["spec"]["updateStrategy"]["rollingUpdate"]
     assert ds["spec"]["updateStrategy"]["type"] == "RollingUpdate"
     # The new pod starts beside the old one and takes its connection over.
@@ -57,9 +61,22 @@ def test_daemonset_runs_privileged_on_every_node_with_a_shared_mount():
     assert c["resources"]["requests"] and c["resources"]["limits"]
     # No preStop unmount: the old pod's stop must leave the mount to its successor.
     assert "preStop" not in c.get("lifecycle", {})
-    script = c["args"][0]
+    # The start script is the command; the daemon's flags are args, which it passes on.
+    assert c["command"][:2] == ["/bin/sh", "-c"] and len(c["command"]) == 4
+    script = c["command"][2]
     assert "fusermount3 -u -z" in script and "-type d -empty -delete" in script
     assert "swift-lxcfs supervise $takeover" in script and "takeover=--takeover" in script
+    assert '"$@" "$mnt"' in script
+    # CPU limits shown by default, as lxcfs-on-kubernetes runs lxcfs.
+    assert {"--enable-cfs", "-l"} <= set(c["args"]), c["args"]
+    # Probes with timeouts; the liveness probe is the hang watchdog, which
+    # kills a wedged daemon (the supervisor restarts it on the same connection).
+    ready, alive = c["readinessProbe"], c["livenessProbe"]
+    assert 0 < ready["timeoutSeconds"] and "timeout -s KILL" in " ".join(ready["exec"]["command"])
+    watchdog = " ".join(alive["exec"]["command"])
+    inner = int(re.search(r"timeout -s KILL (\d+) head", watchdog).group(1))
+    assert inner < alive["timeoutSeconds"] < alive["periodSeconds"], alive
+    assert 'kill -KILL "$pid"' in watchdog and "/run/swift-lxcfs.ready" in watchdog
     mounts = {m["name"]: m for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     lxcfs = next(n for n, m in mounts.items() if m["mountPath"] == "/var/lib/lxcfs")
@@ -151,3 +168,50 @@ def test_webhook_manifests_select_opt_in_namespaces_and_never_block_pods():
     assert cert["metadata"]["namespace"] == namespace and cert["spec"]["secretName"] == secret_name
     svc = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
     assert svc in cert["spec"]["dnsNames"]
+
+
+def kustomize(directory):
+    """`kubectl kustomize DIRECTORY`'s documents."""
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        pytest.skip("kubectl is not installed")
+    r = subprocess.run([kubectl, "kustomize", directory], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout, [d for d in yaml.safe_load_all(r.stdout) if d]
+
+
+def test_kustomization_builds_valid_manifests_with_the_image_set_once(tmp_path):
+    text, docs = kustomize(KUSTOMIZE_DIR)
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(text)
+    r = subprocess.run([tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, str(rendered)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("passed") == len(docs) >= 3, r.stdout
+    kustomization = yaml.safe_load(open(os.path.join(KUSTOMIZE_DIR, "kustomization.yaml")))
+    (image,) = kustomization["images"]
+    ds = next(d for d in docs if d["kind"] == "DaemonSet")
+    (c,) = ds["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == f"{image['newName']}:{image['newTag']}"
+    assert {"--enable-cfs", "-l"} <= set(c["args"])
+
+
+def test_an_overlay_changes_the_image_and_the_flags_in_one_place_each(tmp_path):
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(KUSTOMIZE_DIR, overlay)],
+        "images": [{"name": "swift-lxcfs", "newName": "registry.example/ops/swift-lxcfs", "newTag": "9.9"}],
+        "patches": [{"target": {"kind": "DaemonSet", "name": "swift-lxcfs"},
+                     "patch": yaml.safe_dump([{"op": "replace", "path": "/spec/template/spec/containers/0/args",
+                                               "value": ["--enable-cfs", "-l", "-u"]}])}],
+    }))
+    _, docs = kustomize(str(overlay))
+    ds = next(d for d in docs if d["kind"] == "DaemonSet")
+    (c,) = ds["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == "registry.example/ops/swift-lxcfs:9.9"
+    assert c["args"] == ["--enable-cfs", "-l", "-u"]
+    # The start script is untouched: it passes the flags on.
+    assert '"$@" "$mnt"' in c["command"][2]

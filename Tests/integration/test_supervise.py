@@ -227,3 +227,115 @@ def test_a_bad_command_line_is_one_sentence():
     assert len(lines) == 1 and lines[0].startswith("swift-lxcfs: ") and "supervise --help" in lines[0], r.stderr
     r = subprocess.run([BIN, "supervise", "relative/path"], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "absolute" in r.stderr
+
+
+def mount_id(path):
+    """The mount id (mountinfo's first field) of the topmost mount at `path`, or None."""
+    found = None
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        if fields[4] == path:
+            found = fields[0]
+    return found
+
+
+def test_a_server_that_refuses_its_command_line_ends_the_supervisor_with_64(tmp_path):
+    # The real server, given a flag it does not know (as a newer supervisor's
+    # command line may give an older binary): exit 64 (EX_USAGE), which no
+    # restart can change.
+    starts = tmp_path / "starts"
+    server = tmp_path / "server.sh"
+    server.write_text(f'#!/bin/sh\necho start >> {starts}\nexec {BIN} --no-such-flag "$@"\n')
+    server.chmod(0o755)
+    s = Supervised(tmp_path, env={"SWIFT_LXCFS_SERVER": str(server)})
+    try:
+        assert s.proc.wait(20) == 64, s.output()
+        assert starts.read_text().count("start") == 1
+        assert "refused its command line (exit 64)" in s.output(), s.output()
+    finally:
+        s.stop()
+
+
+def test_a_new_supervisors_probe_of_the_takeover_socket_raises_no_alarm(tmp_path, start_daemon):
+    old = start_daemon("--no-reattach")
+    mnt = old.mountpoint
+    # A second daemon without --takeover checks the socket to say so in its refusal.
+    r = subprocess.run([BIN, "--no-reattach", "-p", str(tmp_path / "second.pid"), mnt],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "pass --takeover" in r.stderr, r.stderr
+    # A real upgrade: the new supervisor checks the socket, then its server takes over.
+    new = subprocess.Popen([BIN, "supervise", "--takeover", "--ready-file", str(tmp_path / "ready"),
+                            "-p", str(tmp_path / "new.pid"), "--no-reattach", mnt],
+                           stdout=open(tmp_path / "new.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        assert old.proc.wait(30) == 0, old.output()
+        assert "handed over" in old.output()
+        assert "takeover refused" not in old.output(), old.output()
+        wait_for(lambda: (tmp_path / "ready").exists(), what="the new server ready")
+        assert open(os.path.join(mnt, "proc/uptime")).read().count(" ") == 1
+    finally:
+        terminate(new)
+    assert new.returncode == 0, open(tmp_path / "new.log").read()
+
+
+def listening_socket_of(pid):
+    """The path of the unix socket process `pid` listens on under /run/swift-lxcfs."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    for line in open("/proc/net/unix").read().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6] in inodes and fields[7].startswith("/run/swift-lxcfs/"):
+            return fields[7]
+    return None
+
+
+def test_a_takeover_socket_peer_that_sends_garbage_is_still_refused_loudly(start_daemon):
+    d = start_daemon("--no-reattach")
+    path = listening_socket_of(d.proc.pid)
+    assert path, "no takeover socket"
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    c.connect(path)
+    c.send(b"not a takeover request")
+    c.close()
+    wait_for(lambda: "takeover refused" in d.output(), what="the refusal logged")
+    assert f"pid {os.getpid()} sent no valid request" in d.output()
+
+
+def test_the_daemonsets_liveness_probe_kills_a_hung_daemon_and_the_mount_stays(tmp_path):
+    import yaml
+    from deploy_support import REPO
+    docs = yaml.safe_load_all(open(os.path.join(REPO, "deploy", "kubernetes", "swift-lxcfs.yaml")))
+    container = next(d for d in docs if d and d["kind"] == "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    probe = container["livenessProbe"]["exec"]["command"]
+    mnt = str(tmp_path / "mnt")
+    ready = str(tmp_path / "ready")
+    # The probe's own script, with the pod's two paths replaced by this test's.
+    probe = [a.replace("/run/swift-lxcfs.ready", ready).replace("/var/lib/lxcfs", mnt) for a in probe]
+    first = None
+    sup = subprocess.Popen([BIN, "supervise", "--ready-file", ready, "-p", str(tmp_path / "x.pid"), "--no-reattach",
+                            mnt], stdout=open(tmp_path / "sup.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: os.path.exists(ready) and open(ready).read().strip(), timeout=30, what="ready")
+        first = int(open(ready).read())
+        mounted = mount_id(mnt)
+        assert subprocess.run(probe, timeout=60).returncode == 0
+        os.kill(first, signal.SIGSTOP)          # a wedged daemon: reads wait
+        r = subprocess.run(probe, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and f"killing the daemon, pid {first}" in r.stderr, r.stderr
+        wait_for(lambda: not alive(first), what="the hung daemon gone")
+        wait_for(lambda: os.path.exists(ready) and open(ready).read().strip() not in ("", str(first)), timeout=30,
+                 what="a new daemon ready")
+        # The same mount throughout, serving again.
+        assert mount_id(mnt) == mounted
+        assert subprocess.run(probe, timeout=60).returncode == 0
+        assert open(os.path.join(mnt, "proc/uptime")).read().count(" ") == 1
+    finally:
+        # A daemon left stopped would hang every look at the mount, and the stop.
+        if first and alive(first):
+            os.kill(first, signal.SIGKILL)
+        terminate(sup)
+        if os.path.ismount(mnt):
+            subprocess.run(["fusermount3", "-u", "-z", mnt], check=False)

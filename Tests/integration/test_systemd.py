@@ -43,14 +43,33 @@ def values(key):
     return [v for _, k, v in unit_entries() if k == key]
 
 
+def environment():
+    """The unit's Environment= assignments (the defaults an EnvironmentFile may override)."""
+    out = {}
+    for value in values("Environment"):
+        for assignment in shlex.split(value):
+            key, _, v = assignment.partition("=")
+            out[key] = v
+    return out
+
+
 def command(line):
-    """An Exec line's argv and whether a failure is ignored ('-' prefix)."""
+    """An Exec line's argv and whether a failure is ignored ('-' prefix).
+    A word `$NAME` is the unit's Environment= value split at whitespace, as
+    systemd expands it."""
     ignore = False
     while line[:1] in ("-", "@", "+", "!", ":"):
         ignore |= line[0] == "-"
         line = line[1:]
-    # systemd's own escape: "$$" is a literal "$".
-    return [a.replace("$$", "$") for a in shlex.split(line)], ignore
+    env = environment()
+    argv = []
+    for word in shlex.split(line):
+        if word.startswith("$") and not word.startswith("$$") and word[1:] in env:
+            argv += env[word[1:]].split()
+        else:
+            # systemd's own escape: "$$" is a literal "$".
+            argv.append(word.replace("$$", "$"))
+    return argv, ignore
 
 
 # Outside systemd, the unit's `systemctl` questions get the answers of a
@@ -95,6 +114,11 @@ def test_unit_declares_the_service_contract():
     assert clear in stop_post and "list-jobs" in stop_post
     argv, _ = command(values("ExecStart")[0])
     assert argv[0] == "/usr/local/bin/swift-lxcfs" and argv[-1] == "/var/lib/lxcfs"
+    # The flags in one place: SWIFT_LXCFS_ARGS, CPU limits shown by default,
+    # overridden from /etc/default/swift-lxcfs.
+    assert "$SWIFT_LXCFS_ARGS" in values("ExecStart")[0].split()
+    assert {"--enable-cfs", "-l"} <= set(argv), argv
+    assert values("EnvironmentFile") == ["-/etc/default/swift-lxcfs"]
     assert values("ExecReload") == []  # left out on purpose: the unit says why
     assert "No ExecReload" in open(UNIT).read()
     assert "swift-lxcfs reattach" in open(UNIT).read()  # issue 11's place

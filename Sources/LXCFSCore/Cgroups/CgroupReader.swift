@@ -36,6 +36,8 @@ package struct MemoryStat: Sendable, Equatable {
     package var slab: UInt64 = 0             // v2 slab (0 on v1)
     package var slabReclaimable: UInt64 = 0  // v2 slab_reclaimable (0 on v1)
     package var slabUnreclaimable: UInt64 = 0 // v2 slab_unreclaimable (0 on v1)
+    package var zswap: UInt64 = 0            // v2 zswap, compressed size in the pool (0 on v1)
+    package var zswapped: UInt64 = 0         // v2 zswapped, the pages' size before compression (0 on v1)
 
     package init() {}
 
@@ -58,6 +60,8 @@ package struct MemoryStat: Sendable, Equatable {
             else if ByteParser.equals(key, "slab") { s.slab = value }
             else if ByteParser.equals(key, "slab_reclaimable") { s.slabReclaimable = value }
             else if ByteParser.equals(key, "slab_unreclaimable") { s.slabUnreclaimable = value }
+            else if ByteParser.equals(key, "zswap") { s.zswap = value }
+            else if ByteParser.equals(key, "zswapped") { s.zswapped = value }
         }
         self = s
     }

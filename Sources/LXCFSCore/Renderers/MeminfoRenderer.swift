@@ -53,6 +53,8 @@ package struct HostMeminfo: Sendable, Equatable {
 ///   reclaimable slab, never above MemTotal.
 /// - SwapTotal and SwapFree: as `SwapFigures`.
 /// - The page-cache and anon lines from `memory.stat`; Buffers 0.
+/// - Zswap and Zswapped: the cgroup's `zswap` and `zswapped` (cgroup v2;
+///   0 on v1, and 0 with `disableZswap`), as lxcfs 7 shows them.
 package struct MeminfoFigures: Sendable, Equatable {
     package var memTotal: KiB
     package var memFree: KiB
@@ -73,6 +75,8 @@ package struct MeminfoFigures: Sendable, Equatable {
     package var slab: KiB
     package var sReclaimable: KiB
     package var sUnreclaim: KiB
+    package var zswap: KiB
+    package var zswapped: KiB
     /// Active(anon) + Active(file).
     package var active: KiB { activeAnon + activeFile }
     /// Inactive(anon) + Inactive(file).
@@ -81,7 +85,7 @@ package struct MeminfoFigures: Sendable, Equatable {
     /// - Parameters:
     ///   - host: the host's MemTotal, MemFree and SwapTotal.
     ///   - memory: the cgroup's memory figures (bytes).
-    ///   - options: `disableSwap` zeroes SwapTotal and SwapFree.
+    ///   - options: `disableSwap` zeroes SwapTotal and SwapFree, `disableZswap` Zswap and Zswapped.
     package init(host: HostMeminfo, memory m: MemoryUsage, options: ViewOptions) {
         let kb = KiB.init(bytes:)
         let s = m.stat
@@ -109,6 +113,8 @@ package struct MeminfoFigures: Sendable, Equatable {
         slab = kb(s.slab)
         sReclaimable = kb(s.slabReclaimable)
         sUnreclaim = kb(s.slabUnreclaimable)
+        zswap = options.disableZswap ? 0 : kb(s.zswap)
+        zswapped = options.disableZswap ? 0 : kb(s.zswapped)
     }
 }
 
@@ -152,6 +158,7 @@ package enum MeminfoRenderer {
             case 5:
                 if ByteParser.equals(key, "Dirty") { return f.dirty }
                 if ByteParser.equals(key, "Shmem") { return f.shmem }
+                if ByteParser.equals(key, "Zswap") { return f.zswap }
             case 6:
                 if ByteParser.equals(key, "Cached") { return f.cached }
                 if ByteParser.equals(key, "Active") { return f.active }
@@ -163,6 +170,7 @@ package enum MeminfoRenderer {
                 if ByteParser.equals(key, "MemTotal") { return f.memTotal }
                 if ByteParser.equals(key, "Inactive") { return f.inactive }
                 if ByteParser.equals(key, "SwapFree") { return f.swapFree }
+                if ByteParser.equals(key, "Zswapped") { return f.zswapped }
             case 9:
                 if ByteParser.equals(key, "SwapTotal") { return f.swapTotal }
                 if ByteParser.equals(key, "Writeback") { return f.writeback }
