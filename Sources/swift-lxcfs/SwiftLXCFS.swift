@@ -65,6 +65,10 @@ struct SwiftLXCFS: ParsableCommand {
     static func main() {
         // Started by the supervisor as the step that sets LISTEN_PID: exec the server now.
         Spawn.execSettingListenPIDIfAsked()
+        // A closed log pipe (`swift-lxcfs ... | head -1`, a runtime's shim
+        // gone) gives EPIPE to the write, never a SIGPIPE that ends the
+        // daemon or the supervisor. Children get default signals back (Spawn).
+        signal(SIGPIPE, SIG_IGN)
         var args = Array(CommandLine.arguments.dropFirst())
         // lxcfs spells --version as -v too (on the daemon's command line).
         if subcommand(named: args.first) == nil { args = args.map { $0 == "-v" ? "--version" : $0 } }
