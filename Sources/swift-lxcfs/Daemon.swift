@@ -33,6 +33,8 @@ struct Daemon {
     var cpuBudget = ContainerCPUBudget(cores: 0)
     /// Whether the reattach step runs once the mount answers (false with `--no-reattach`).
     var reattach = true
+    /// `--reattach-from` as given (none: the step's default), passed on to the reattach step.
+    var reattachFrom: [String] = []
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -61,9 +63,9 @@ struct Daemon {
                     metadata: ["mountpoint": "\(service.mountPoint)", "options": "\(service.state.options)",
                                "protocol": "7.\(service.state.parameters.minor)"])
         // With -l, the loadavg sampler runs from the moment the mount is served.
-        let kind = service.serve(listener: listener, ready: { [logger, mountPoint, reattach] in
+        let kind = service.serve(listener: listener, ready: { [logger, mountPoint, reattach, reattachFrom] in
             view.startLoadavgSampler()
-            if reattach { ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger) }
+            if reattach { ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, reattachFrom: reattachFrom, logger: logger) }
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }

@@ -147,6 +147,8 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-reattach"), help: "Do not repair containers whose lxcfs binds died at start (see 'swift-lxcfs reattach --help').")
     var noReattach = false
 
+    @OptionGroup var reattachFrom: ReattachFromOption
+
     @Argument(help: "Where to mount.")
     var mountpoint = "/var/lib/lxcfs"
 
@@ -157,7 +159,8 @@ struct Serve: ParsableCommand {
                        fuseOptions: mountOptions.flatMap { $0.split(separator: ",").map(String.init) },
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
                        enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
-                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach).run()
+                       renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach,
+                       reattachFrom: reattachFrom.from).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure
