@@ -132,3 +132,27 @@ final class FallbackTests: XCTestCase {
         XCTAssertTrue(swaps.contains("\t1048576\t262144\t0\n"), swaps)
     }
 }
+
+/// A host file a rendering starts from that cannot be read (the daemon out
+/// of descriptors) makes the rendering a failure (the mount answers EIO),
+/// never an empty file, and the render cache does not keep it.
+final class UnreadableHostFileTests: XCTestCase {
+    func testAFailedRenderingIsMarkedAndNotKept() throws {
+        let f = try FixtureRoot()
+        try f.host(mountinfo: FixtureRoot.v1Mountinfo)
+        try f.process(42, parent: 1, ns: "pid:[4026531836]", start: 100, cgroup: "5:memory:/c\n0::/\n")
+        try f.write("/sys/fs/cgroup/memory/c/memory.stat", "total_cache 0\n")
+        try f.remove("/proc/stat")
+        for tick: UInt64 in [0, 60_000_000_000] {
+            let view = ContainerView(root: f.root, renderCacheTick: tick)
+            XCTAssertTrue(view.rendering(.stat, for: 42).failed, "tick \(tick)")
+            XCTAssertFalse(view.rendering(.meminfo, for: 42).failed, "tick \(tick)")
+            // The host file back: the next rendering, within the same tick, is whole.
+            try f.write("/proc/stat", FixtureRoot.hostStat)
+            let again = view.rendering(.stat, for: 42)
+            XCTAssertFalse(again.failed, "tick \(tick)")
+            XCTAssertTrue(String(decoding: again.bytes ?? [], as: UTF8.self).hasPrefix("cpu  "), "tick \(tick)")
+            try f.remove("/proc/stat")
+        }
+    }
+}
