@@ -289,6 +289,7 @@ def test_readers_exit_during_requests_and_cgroups_vanish(start_daemon, cgroups):
         mover = subprocess.Popen([sys.executable, "-c", READER, d.path("proc/meminfo"), "100000"],
                                  preexec_fn=killer.preexec(), stdout=subprocess.PIPE, text=True)
         limits = {str(90 * 1024), str(HOST_MEMTOTAL_KB)}
+        first = mover.stdout.readline()  # it reads before the first move
         try:
             previous = killer
             for i in range(100):
@@ -301,7 +302,7 @@ def test_readers_exit_during_requests_and_cgroups_vanish(start_daemon, cgroups):
         finally:
             mover.kill()
             moved, _ = mover.communicate()
-        moved = moved.split("\n")[:-1]
+        moved = (first + moved).split("\n")[:-1]
         assert moved and not [v for v in moved if v not in limits], [v for v in moved if v not in limits][:5]
         assert d.proc.poll() is None
     finally:
@@ -430,46 +431,3 @@ def test_a_host_file_that_cannot_be_opened_fails_the_read_not_empties_it(start_d
         assert open(d.path(rel), "rb").read()
     assert d.proc.poll() is None
 
-
-def test_a_closed_log_pipe_does_not_end_the_webhook(tmp_path):
-    """`swift-lxcfs webhook ... 2>&1 | head -1`: with the log pipe closed,
-    its certificate is rotated (which it logs); it serves the new one,
-    answers /healthz, and a SIGTERM still ends it with 0."""
-    from test_webhook import Connection, der, free_port, kubelet_secret_volume, make_ca, make_serving
-    folder = str(tmp_path)
-    ca = make_ca(folder)
-    first = make_serving(folder, folder, "first")
-    second = make_serving(folder, folder, "second")
-    volume = tmp_path / "secret"
-    volume.mkdir()
-    kubelet_secret_volume(str(volume), "g1", *first)
-    port = free_port()
-    proc = subprocess.Popen([BIN, "webhook", "--tls-cert-file", str(volume / "tls.crt"),
-                             "--tls-private-key-file", str(volume / "tls.key"), "--port", str(port),
-                             "--address", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def peer():
-        c = Connection(port, ca)
-        try:
-            c.connect()
-            return c.sock.getpeercert(binary_form=True)
-        except OSError:
-            return None
-        finally:
-            c.close()
-
-    try:
-        assert proc.stdout.readline(), "the webhook printed nothing"
-        proc.stdout.close()
-        wait_for(lambda: peer() == der(first[0]) or proc.poll() is not None, timeout=30, what="the webhook")
-        kubelet_secret_volume(str(volume), "g2", *second)
-        wait_for(lambda: peer() == der(second[0]) or proc.poll() is not None, timeout=30, what="the rotation")
-        assert proc.poll() is None, f"the webhook ended: status {proc.returncode}"
-        c = Connection(port, ca)
-        try:
-            assert c.call("GET", "/healthz") == (200, b"ok\n")
-        finally:
-            c.close()
-    finally:
-        terminate(proc)
-    assert proc.returncode == 0
