@@ -35,6 +35,8 @@ extension FUSEErrno {
     public static let notImplemented = FUSEErrno(ENOSYS)
     /// EPROTO: a protocol error.
     public static let protocolError = FUSEErrno(EPROTO)
+    /// EIO: the file could not be made (a host file it starts from could not be read).
+    public static let inputOutput = FUSEErrno(EIO)
 }
 
 /// The open(2) flags of an OPEN (`fuse_open_in.flags`), as the filesystem asks about them.

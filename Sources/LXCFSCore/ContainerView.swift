@@ -126,10 +126,16 @@ public final class ContainerView: Sendable {
         /// The reader's container cgroups (`membership(of:)`) where the
         /// rendering looked them up; `nil` where it did not or the reader has exited.
         package var container: CgroupMembership?
+        /// True when a host file the rendering starts from (`/proc/meminfo`,
+        /// `/proc/stat`...) could not be read (the daemon out of descriptors
+        /// or memory): `bytes` are not the file, and the mount answers EIO
+        /// instead of an empty file.
+        package var failed: Bool
 
-        package init(bytes: [UInt8]?, container: CgroupMembership?) {
+        package init(bytes: [UInt8]?, container: CgroupMembership?, failed: Bool = false) {
             self.bytes = bytes
             self.container = container
+            self.failed = failed
         }
     }
 
@@ -149,19 +155,22 @@ public final class ContainerView: Sendable {
         guard let cache = renderCache, file.generator.isWorthCaching(by: self) else {
             // Uncached: the container is left to the caller (`membership(of:)`
             // where it needs it), not looked up for a file that does not use it.
-            return Rendering(bytes: file.generator.generate(&request), container: nil)
+            let bytes = file.generator.generate(&request)
+            return Rendering(bytes: bytes, container: nil, failed: request.hostUnreadable)
         }
         let reader = cache.reader(pid, needNamespace: file.dependsOnPidNamespace,
                                   membership: { membership(ofReader: HostPID(pid)) },
                                   namespace: { namespaces.namespace(of: HostPID(pid)) })
         guard let m = reader.container else {
             let bytes = file.generator.generate(&request)
-            return Rendering(bytes: bytes, container: nil)
+            return Rendering(bytes: bytes, container: nil, failed: request.hostUnreadable)
         }
         request.membership = m
         let key = RenderKey(file: file, container: m, namespace: reader.namespace)
-        let bytes = cache.rendering(key, reuse: reuse, length: length) { file.generator.generate(&request) }
-        return Rendering(bytes: bytes, container: m)
+        // A failed rendering is not kept for the other readers of the tick.
+        let bytes = cache.rendering(key, reuse: reuse, length: length, render: { file.generator.generate(&request) },
+                                    keep: { !request.hostUnreadable })
+        return Rendering(bytes: bytes, container: m, failed: request.hostUnreadable)
     }
 
     /// The container cgroups of reader `pid` (`membership(of:)`), as the
@@ -279,9 +288,17 @@ struct RenderRequest {
     /// The CPUs the reader sees.
     lazy var cpuView: CPUView = view.cpuView(membership: membership, reader: reader)
 
-    /// The host's own file (empty when it cannot be read).
-    func host(_ file: VirtualFile, sizeHint: Int) -> [UInt8] {
-        files.read(file.hostPath, sizeHint: sizeHint) ?? []
+    /// True once a host file the rendering starts from could not be read
+    /// (EMFILE, ENOMEM...): the rendering is then no file at all.
+    var hostUnreadable = false
+
+    /// The host's own file (empty, and `hostUnreadable` set, when it cannot be read).
+    mutating func host(_ file: VirtualFile, sizeHint: Int) -> [UInt8] {
+        guard let bytes = files.read(file.hostPath, sizeHint: sizeHint) else {
+            hostUnreadable = true
+            return []
+        }
+        return bytes
     }
 
     /// Logs that `file` shows host values for this reader, and why (once

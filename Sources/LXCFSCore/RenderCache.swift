@@ -56,7 +56,8 @@ final class RenderCache<Clock: NanosecondClock>: Sendable {
     /// `reuse` is set, else `render()`'s, which then replaces it.
     /// - Parameter length: a rendering of this many bytes is reused
     ///   whatever its age (a handle's first read: the rendering its open made).
-    func rendering(_ key: RenderKey, reuse: Bool, length: Int? = nil, render: () -> [UInt8]?) -> [UInt8]? {
+    func rendering(_ key: RenderKey, reuse: Bool, length: Int? = nil, render: () -> [UInt8]?,
+                   keep: () -> Bool = { true }) -> [UInt8]? {
         let now = clock.now()
         let entry = entries.withLock { e -> Entry in
             if let known = e.map[key] { return known }
@@ -78,7 +79,7 @@ final class RenderCache<Clock: NanosecondClock>: Sendable {
                 return s.bytes
             }
             let bytes = render()
-            s = (bytes, clock.now(), true)
+            s = (bytes, clock.now(), keep())
             return bytes
         }
     }

@@ -217,7 +217,8 @@ enum SwapsFile: VirtualFileGenerator {
             r.fallback(.swaps, "memory cgroup unreadable")
             return Snapshot(host: host, swap: nil)
         }
-        return Snapshot(host: host, swap: SwapFigures(hostSwapTotalKB: hostSwap, memory: memory, options: r.options))
+        return Snapshot(host: host, swap: SwapFigures(hostSwapTotalKB: hostSwap, memory: memory, options: r.options,
+                                                      hostSwapFreeKB: SwapFigures.hostSwapFreeKB(meminfo: meminfo[...])))
     }
 
     static func render(_ s: Snapshot) -> [UInt8]? {

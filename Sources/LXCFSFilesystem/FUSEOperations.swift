@@ -208,7 +208,8 @@ public final class ContainerFilesystem: FUSEFilesystem {
     /// and renders it once for its length (what the handle carries for a
     /// successor); the bytes are not held.
     /// - Returns: the file and the length, or EACCES (writing, O_TRUNC,
-    ///   slabinfo for a uid other than 0), EISDIR, ENOENT.
+    ///   slabinfo for a uid other than 0), EISDIR, ENOENT, EIO (a host file
+    ///   the rendering starts from cannot be read).
     func open(_ path: String, flags: FUSEOpenFlags, uid: UInt32, pid: Int32) -> Result<OpenedFile, FSErrno> {
         guard let node = tree.node(at: path) else {
             return passthroughOpen(path, flags: flags, pid: pid).map { OpenedFile(file: nil, length: $0.count) }
@@ -217,9 +218,12 @@ public final class ContainerFilesystem: FUSEFilesystem {
         if !flags.isReadOnly || flags.truncates { return .failure(FSErrno.permissionDenied) }
         // Like the host's /proc/slabinfo (0400 root), only host uid 0 may read it.
         if file.rootOnly && uid != 0 { return .failure(FSErrno.permissionDenied) }
-        let bytes = view.rendering(file, for: pid).bytes
-        // A pressure file can be absent (no PSI for this reader): ENOENT;
-        // any other file renders empty where it cannot be rendered.
+        let rendering = view.rendering(file, for: pid)
+        let bytes = rendering.bytes
+        // A host file it starts from cannot be read (the daemon out of
+        // descriptors): EIO, not an empty file.
+        if rendering.failed { return .failure(FSErrno.inputOutput) }
+        // A pressure file can be absent (no PSI for this reader): ENOENT.
         if bytes == nil && file.pressureResource != nil { return .failure(FSErrno.noSuchFileOrDirectory) }
         return .success(OpenedFile(file: file, length: bytes?.count ?? 0))
     }

@@ -45,6 +45,8 @@ extension ContainerFilesystem {
                 // has one of that length (the length the handle carries).
                 rendering = view.rendering(file, for: h.pid, reuse: reuse,
                                            length: first ? HandleTable.snapshotLength(fh) : nil)
+                // The host file behind it could not be read: an error, not an empty file.
+                if rendering.failed { return .failure(FSErrno.inputOutput) }
             } else {
                 guard let path = resolve(h.nodeID) else { return .failure(FSErrno.staleHandle) }
                 switch passthroughBytes(path, pid: h.pid) {

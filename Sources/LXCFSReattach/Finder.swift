@@ -90,6 +90,9 @@ public struct Finding: Sendable, Equatable {
     public let healthyBinds: Int
     /// Other lxcfs-type connections that answer (or do not answer in time): left alone.
     public let others: [OtherConnection]
+    /// Dead connections of other instances (mounted at paths neither
+    /// served nor named by `--reattach-from`): left alone.
+    public let foreign: [ForeignConnection]
 }
 
 /// Why the step cannot run at all.
@@ -106,13 +109,31 @@ public struct Finder: Sendable {
     /// When set, only namespaces with a process whose `/proc/PID/cgroup`
     /// contains one of these strings are looked at (tests on a shared host).
     public let cgroupScope: [String]?
+    /// Mount points of other instances whose dead connections are taken
+    /// over too (`--reattach-from`), such as lxcfs's `/var/lib/lxcfs`.
+    public let reattachFrom: [String]
 
     /// - Parameters:
     ///   - mountPoint: the daemon's mount point, absolute.
     ///   - cgroupScope: see `cgroupScope`; `nil` looks at every namespace.
-    public init(mountPoint: String, cgroupScope: [String]? = nil) {
+    ///   - reattachFrom: see `reattachFrom`.
+    public init(mountPoint: String, cgroupScope: [String]? = nil, reattachFrom: [String] = []) {
         self.mountPoint = mountPoint
         self.cgroupScope = cgroupScope
+        self.reattachFrom = reattachFrom
+    }
+
+    /// `path` absolute with its folder's symbolic links resolved; the last
+    /// component is kept as it is, since a dead FUSE mount point cannot be
+    /// looked up (ENOTCONN).
+    static func resolved(_ path: String) -> String {
+        let trimmed = ConnectionOwner.normalized(path)
+        guard trimmed != "/", let slash = trimmed.lastIndex(of: "/") else { return trimmed }
+        let folder = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        guard let real = realpath(folder, nil) else { return trimmed }
+        defer { free(real) }
+        let base = String(cString: real)
+        return (base == "/" ? "" : base) + String(trimmed[slash...])
     }
 
     /// The live mount at `mountPoint`.
@@ -183,6 +204,13 @@ public struct Finder: Sendable {
                 }
             }
         }
+        // Whose each connection is, from this namespace's mount points.
+        let ownTable = readWholeFile("/proc/self/mountinfo").map(MountInfo.entries) ?? []
+        let claimed = ([live.mountPoint] + reattachFrom.map(Self.resolved)).map(ConnectionOwner.normalized)
+        var owners: [String: ConnectionOwner] = [:]
+        for device in mountCount.keys {
+            owners[device] = ConnectionOwner.of(device: device, ownTable: ownTable, claimedPaths: claimed)
+        }
         var liveness: [String: Liveness] = [:]
         for device in mountCount.keys.sorted() {
             if let path = probeTarget[device] {
@@ -193,7 +221,9 @@ public struct Finder: Sendable {
         }
         var found: [NamespaceFinding] = []
         for (ns, pid, table) in tables {
-            let stale = table.filter { $0.isLXCFSType && $0.device != live.device && liveness[$0.device] == .dead }
+            let stale = table.filter {
+                $0.isLXCFSType && $0.device != live.device && liveness[$0.device] == .dead && owners[$0.device]?.isAdopted == true
+            }
             guard !stale.isEmpty else { continue }
             let cgroup = readWholeFile("/proc/\(pid)/cgroup") ?? ""
             found.append(NamespaceFinding(namespace: ns, pid: pid, containerID: ContainerID.find(inCgroupText: cgroup),
@@ -202,7 +232,13 @@ public struct Finder: Sendable {
         let others = liveness.filter { $0.value != .dead }.keys.sorted().map {
             OtherConnection(device: $0, source: sources[$0] ?? "", liveness: liveness[$0]!, mounts: mountCount[$0] ?? 0)
         }
-        return Finding(live: live, namespacesLookedAt: tables.count, namespaces: found, healthyBinds: healthy, others: others)
+        let foreign: [ForeignConnection] = liveness.filter { $0.value == .dead }.keys.sorted().compactMap { device in
+            guard case .otherInstance(let paths)? = owners[device] else { return nil }
+            return ForeignConnection(device: device, source: sources[device] ?? "", mountPoints: paths,
+                                     mounts: mountCount[device] ?? 0)
+        }
+        return Finding(live: live, namespacesLookedAt: tables.count, namespaces: found, healthyBinds: healthy,
+                       others: others, foreign: foreign)
     }
 
     func verdict(for mount: MountInfo.Entry, in table: [MountInfo.Entry], live: LiveMount) -> StaleVerdict {

@@ -30,15 +30,21 @@ public struct Reattach: Sendable {
     public let mode: PlacementMode
     /// Cgroup path substrings that limit the namespaces looked at, or `nil` for all.
     public let cgroupScope: [String]?
+    /// Mount points of other instances whose dead connections are taken
+    /// over too (`--reattach-from`); see `ConnectionOwner`.
+    public let reattachFrom: [String]
 
     /// - Parameters:
     ///   - mountPoint: the live daemon's mount point.
     ///   - dryRun: find and report only.
     ///   - mode: `nil` takes `beneath` unless `SWIFT_LXCFS_REATTACH_NO_BENEATH=1`.
     ///   - cgroupScope: `nil` takes `SWIFT_LXCFS_REATTACH_CGROUPS` when set.
-    public init(mountPoint: String, dryRun: Bool, mode: PlacementMode? = nil, cgroupScope: [String]? = nil) {
+    ///   - reattachFrom: see `reattachFrom`.
+    public init(mountPoint: String, dryRun: Bool, mode: PlacementMode? = nil, cgroupScope: [String]? = nil,
+                reattachFrom: [String] = []) {
         self.mountPoint = mountPoint
         self.dryRun = dryRun
+        self.reattachFrom = reattachFrom
         self.mode = mode ?? (Self.environment(Self.noBeneathVariable) == "1" ? .detachFirst : .beneath)
         self.cgroupScope = cgroupScope ?? Self.environment(Self.scopeVariable).map {
             $0.split(separator: ",").map(String.init).filter { !$0.isEmpty }
@@ -50,7 +56,7 @@ public struct Reattach: Sendable {
     ///   see was replaced (with `dryRun`: could be replaced).
     /// - Throws: `ReattachError` when no FUSE filesystem is mounted at `mountPoint`.
     public func run(emit: (String) -> Void) throws -> Bool {
-        let finding = try Finder(mountPoint: mountPoint, cgroupScope: cgroupScope).find()
+        let finding = try Finder(mountPoint: mountPoint, cgroupScope: cgroupScope, reattachFrom: reattachFrom).find()
         for other in finding.others {
             let state: String
             switch other.liveness {
@@ -60,6 +66,10 @@ public struct Reattach: Sendable {
             case .dead: state = "is dead"
             }
             emit("fuse.lxcfs connection \(other.device) (\(other.source)) \(state): its \(other.mounts) mounts are left alone")
+        }
+        for foreign in finding.foreign {
+            let places = foreign.mountPoints.joined(separator: ", ")
+            emit("fuse.lxcfs connection \(foreign.device) (\(foreign.source)) is dead and belongs to another instance at \(places) (not served here, not named by --reattach-from): its \(foreign.mounts) mounts are left alone")
         }
         pauseForTests()
         var replaced = 0, left = 0, gone = 0, hidden = 0

@@ -36,6 +36,8 @@ struct Daemon {
     var reattach = true
     /// The seccomp agent's socket (`--seccomp-socket`); `nil` with `--no-seccomp-agent`.
     var seccompSocket: String? = AgentSocket.defaultPath
+    /// `--reattach-from` as given (none: the step's default), passed on to the reattach step.
+    var reattachFrom: [String] = []
 
     func run() throws {
         // Before any thread: only the serving thread takes the stop signals.
@@ -65,9 +67,9 @@ struct Daemon {
                     metadata: ["mountpoint": "\(service.mountPoint)", "options": "\(service.state.options)",
                                "protocol": "7.\(service.state.parameters.minor)"])
         // With -l, the loadavg sampler runs from the moment the mount is served.
-        let kind = service.serve(listener: listener, ready: { [logger, mountPoint, reattach] in
+        let kind = service.serve(listener: listener, ready: { [logger, mountPoint, reattach, reattachFrom] in
             view.startLoadavgSampler()
-            if reattach { ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, logger: logger) }
+            if reattach { ReattachAtStart.afterMountAnswers(mountPoint: mountPoint, reattachFrom: reattachFrom, logger: logger) }
             notifier?.announceReadiness(mountPoint: mountPoint) { sentence in
                 logger.error("systemd notification: \(sentence)")
             }

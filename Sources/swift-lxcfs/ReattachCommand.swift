@@ -27,13 +27,15 @@ struct ReattachCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print what would be replaced and change nothing.")
     var dryRun = false
 
+    @OptionGroup var reattachFrom: ReattachFromOption
+
     @Argument(help: "The live daemon's mount point.")
     var mountpoint = "/var/lib/lxcfs"
 
     func run() throws {
         let ok: Bool
         do {
-            ok = try Reattach(mountPoint: mountpoint, dryRun: dryRun).run { line in
+            ok = try Reattach(mountPoint: mountpoint, dryRun: dryRun, reattachFrom: reattachFrom.paths).run { line in
                 let text = line + "\n"
                 _ = text.withCString { write(1, $0, strlen($0)) }
             }
@@ -67,13 +69,37 @@ struct NamespaceHelperCommand: ParsableCommand {
     func run() throws { exitProcess(NamespaceHelper.main(arguments)) }
 }
 
+/// `--reattach-from PATH`, shared by the daemon and `reattach`: whose dead
+/// lxcfs connections the step takes over besides the mount point's own.
+struct ReattachFromOption: ParsableArguments {
+    /// lxcfs's mount point, taken over by default.
+    static let lxcfsDefault = "/var/lib/lxcfs"
+
+    @Option(name: .customLong("reattach-from"), help: ArgumentHelp(
+        "Also take over the dead lxcfs connection mounted at PATH (repeatable; default \(lxcfsDefault), lxcfs's; '' for none).",
+        discussion: "A dead connection still mounted at another path belongs to another instance: neither that mount point nor its binds in any namespace are touched. One no longer mounted on the host (its mount point was unmounted) is taken over.",
+        valueName: "PATH"))
+    var from: [String] = []
+
+    /// The paths to take over: `/var/lib/lxcfs` when none is given.
+    var paths: [String] {
+        from.isEmpty ? [Self.lxcfsDefault] : from.filter { !$0.isEmpty }
+    }
+
+    func validate() throws {
+        for path in from where !path.isEmpty && !path.hasPrefix("/") {
+            throw ValidationError("--reattach-from \(path) must be an absolute path")
+        }
+    }
+}
+
 /// The reattach step at daemon start.
 enum ReattachAtStart {
     /// Once the mount answers, runs `swift-lxcfs reattach MOUNTPOINT` as a
     /// child process on another thread (the daemon's own threads never
     /// change namespace); its report goes to the daemon's log, and a
     /// failure is logged, never fatal.
-    static func afterMountAnswers(mountPoint: String, logger: Logger) {
+    static func afterMountAnswers(mountPoint: String, reattachFrom: [String], logger: Logger) {
         DispatchQueue.global().async {
             let probe = mountPoint + "/proc/meminfo"
             var answered = false
@@ -91,7 +117,8 @@ enum ReattachAtStart {
                 logger.error("reattach: the mount at \(mountPoint) does not answer; containers were not repaired")
                 return
             }
-            let (outcome, _) = Subprocess.run(["reattach", mountPoint], timeout: 600, captureOutput: false,
+            let from = reattachFrom.flatMap { ["--reattach-from", $0] }
+            let (outcome, _) = Subprocess.run(["reattach"] + from + [mountPoint], timeout: 600, captureOutput: false,
                                               stdoutToStderr: true)
             switch outcome {
             case .exited(0): break

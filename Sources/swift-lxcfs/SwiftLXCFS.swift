@@ -70,6 +70,10 @@ struct SwiftLXCFS: ParsableCommand {
     static func main() {
         // Started by the supervisor as the step that sets LISTEN_PID: exec the server now.
         Spawn.execSettingListenPIDIfAsked()
+        // A closed log pipe (`swift-lxcfs ... | head -1`, a runtime's shim
+        // gone) gives EPIPE to the write, never a SIGPIPE that ends the
+        // daemon or the supervisor. Children get default signals back (Spawn).
+        signal(SIGPIPE, SIG_IGN)
         var args = Array(CommandLine.arguments.dropFirst())
         // lxcfs spells --version as -v too (on the daemon's command line).
         if subcommand(named: args.first) == nil { args = args.map { $0 == "-v" ? "--version" : $0 } }
@@ -168,6 +172,8 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("no-seccomp-agent"), help: "Do not serve the seccomp agent.")
     var noSeccompAgent = false
 
+    @OptionGroup var reattachFrom: ReattachFromOption
+
     @Argument(help: "Where to mount: an absolute path, or an existing directory.")
     var mountpoint = "/var/lib/lxcfs"
 
@@ -189,7 +195,8 @@ struct Serve: ParsableCommand {
                        viewOptions: view.viewOptions, takeover: takeover, logger: logger,
                        enablePSIPoll: enablePSIPoll, budget: try limits.budget(),
                        renderCacheTick: limits.renderCacheTick, cpuBudget: limits.cpuBudget, reattach: !noReattach,
-                       seccompSocket: noSeccompAgent ? nil : seccompSocket).run()
+                       seccompSocket: noSeccompAgent ? nil : seccompSocket,
+                       reattachFrom: reattachFrom.from).run()
         } catch let failure as Failure {
             printError(failure.description)
             throw ExitCode.failure

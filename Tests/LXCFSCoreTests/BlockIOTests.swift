@@ -217,7 +217,8 @@ final class MeminfoFiguresTests: XCTestCase {
 
     func testHostFiguresParseOnlyTheirLines() {
         let host = HostMeminfo(parsing: Array(FixtureRoot.hostMeminfo.utf8)[...])
-        XCTAssertEqual(host, HostMeminfo(memTotalKB: 16_777_216, memFreeKB: 12_582_912, swapTotalKB: 1_048_576))
+        XCTAssertEqual(host, HostMeminfo(memTotalKB: 16_777_216, memFreeKB: 12_582_912, swapTotalKB: 1_048_576,
+                                         swapFreeKB: 1_048_576))
         XCTAssertEqual(HostMeminfo(parsing: Array("MemAvailable: 5 kB\n".utf8)[...]), HostMeminfo())
     }
 }

@@ -224,10 +224,17 @@ final class MemoryRuleTests: XCTestCase {
             ("Cached", "1024 kB"), ("Shmem", "2048 kB"), ("Active(anon)", "3072 kB"), ("Inactive(anon)", "4096 kB"),
             ("Active(file)", "5120 kB"), ("Inactive(file)", "6144 kB"), ("Unevictable", "7168 kB"),
             ("Mapped", "8192 kB"), ("AnonPages", "9216 kB"), ("Dirty", "10240 kB"), ("Writeback", "11264 kB"),
-            ("Slab", "0 kB"), ("SReclaimable", "0 kB"), ("SUnreclaim", "0 kB"),
             ("Active", "8192 kB"), ("Inactive", "10240 kB"), ("Buffers", "0 kB"),
+            // v1 keeps no slab per cgroup: without a memory limit (a host
+            // process) the host's lines, never 0 kB (issue 22).
+            ("Slab", "213480 kB"), ("SReclaimable", "181136 kB"), ("SUnreclaim", "32344 kB"),
         ]
         for (key, value) in expected { XCTAssertEqual(out.field(key), value, key) }
+        // Under a limit the container has no slab of its own: 0 kB (the shared cases' v1-meminfo-basic).
+        try f.write("/sys/fs/cgroup/memory/a/memory.limit_in_bytes", "\(256 * mib)\n")
+        let limited = f.render(.meminfo, pid: 42)
+        for key in ["Slab", "SReclaimable", "SUnreclaim"] { XCTAssertEqual(limited.field(key), "0 kB", key) }
+        XCTAssertEqual(limited.field("Cached"), "1024 kB")
     }
 
     func testLinesKeepTheKernelsLayout() throws {
@@ -236,7 +243,7 @@ final class MemoryRuleTests: XCTestCase {
         let out = f.render(.meminfo, pid: 42)
         // "MemTotal:" padded to 16, 262144 right-aligned in 8, " kB".
         XCTAssertTrue(out.hasPrefix("MemTotal:         262144 kB\nMemFree:          262144 kB\n"), out)
-        XCTAssertTrue(out.contains("\nAnonPages:             0 kB\n"), out)
+        XCTAssertTrue(out.contains("\nCached:" + String(repeating: " ", count: 16) + "0 kB\n"), out)
         XCTAssertTrue(out.hasSuffix("HugePages_Total:       0\nHugepagesize:       2048 kB\n"), out)
     }
 

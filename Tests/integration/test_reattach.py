@@ -159,7 +159,8 @@ def test_replaces_dead_binds_whatever_the_propagation(mode, propagation, daemons
         assert top(pid, "/proc/meminfo")[2] == dead
     kill_hard(old)
     assert ns.read("/proc/meminfo")[0] != 0
-    r = reattach(str(new_mnt), env={"SWIFT_LXCFS_REATTACH_NO_BENEATH": "1"} if mode == "detach-first" else {})
+    r = reattach("--reattach-from", str(old_mnt), str(new_mnt),
+                 env={"SWIFT_LXCFS_REATTACH_NO_BENEATH": "1"} if mode == "detach-first" else {})
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert f"({mode})" in out, out
@@ -197,7 +198,7 @@ def test_dry_run_lists_and_changes_nothing(daemons, namespaces, cgroups, tmp_pat
     ns = namespaces(Namespace(cg, tmp_path, "dry", file_binds(old_mnt)))
     kill_hard(old)
     before = mountinfo(ns.pid)
-    r = reattach("--dry-run", str(new_mnt))
+    r = reattach("--dry-run", "--reattach-from", str(old_mnt), str(new_mnt))
     assert r.returncode == 0, r.stdout + r.stderr
     assert mountinfo(ns.pid) == before
     assert ns.read("/proc/meminfo")[0] != 0
@@ -207,7 +208,7 @@ def test_dry_run_lists_and_changes_nothing(daemons, namespaces, cgroups, tmp_pat
         assert f"  would replace /proc/{name} (/proc/{name} of " in r.stdout
     assert lines[-1].startswith("reattach --dry-run: 1 of 1 mount namespaces have 3 mounts") and "nothing was changed" in lines[-1]
     # The same run without --dry-run repairs what the dry run listed.
-    r = reattach(str(new_mnt))
+    r = reattach("--reattach-from", str(old_mnt), str(new_mnt))
     assert r.returncode == 0 and "3 replaced, 0 left" in r.stdout, r.stdout
     assert memtotal_kb(ns.read("/proc/meminfo")[1]) == 200 * 1024
 
@@ -241,7 +242,7 @@ def test_odd_cases_some_files_read_only_unserved_a_namespace_that_exits_a_mount_
     unserved_before = mountinfo(unserved.pid)
     kill_hard(old)
     pause = tmp_path / "pause"
-    step = subprocess.Popen([BIN, "reattach", str(new_mnt)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    step = subprocess.Popen([BIN, "reattach", "--reattach-from", str(old_mnt), str(new_mnt)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, SWIFT_LXCFS_REATTACH_PAUSE=str(pause)))
     try:
         # Between the find step and the replacement: the doomed namespace's only process exits.
@@ -301,7 +302,7 @@ def test_healthy_binds_and_other_mounts_are_not_touched(daemons, namespaces, cgr
     before = {ns.pid: mountinfo(ns.pid) for ns in (plain, healthy, stopped)}
     other.proc.send_signal(signal.SIGSTOP)
     try:
-        r = reattach(str(new_mnt))
+        r = reattach("--reattach-from", str(old_mnt), str(new_mnt))
     finally:
         other.proc.send_signal(signal.SIGCONT)
     assert r.returncode == 0, r.stdout + r.stderr

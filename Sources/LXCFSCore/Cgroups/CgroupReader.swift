@@ -20,24 +20,26 @@ package struct MemoryUsage: Sendable, Equatable {
 }
 
 /// The lines of a cgroup's `memory.stat` that /proc/meminfo shows, in bytes.
-/// v1 reads the hierarchical `total_*` keys; v2 the plain ones.
+/// v1 reads the hierarchical `total_*` keys; v2 the plain ones. A key the
+/// file does not have is `nil` (v1 has no slab keys; older kernels lack
+/// some v2 keys), never 0: the view then shows the host's line.
 package struct MemoryStat: Sendable, Equatable {
-    package var cache: UInt64 = 0            // total_cache / file
-    package var shmem: UInt64 = 0            // total_shmem / shmem
-    package var activeAnon: UInt64 = 0       // total_active_anon / active_anon
-    package var inactiveAnon: UInt64 = 0     // total_inactive_anon / inactive_anon
-    package var activeFile: UInt64 = 0       // total_active_file / active_file
-    package var inactiveFile: UInt64 = 0     // total_inactive_file / inactive_file
-    package var unevictable: UInt64 = 0      // total_unevictable / unevictable
-    package var mapped: UInt64 = 0           // total_mapped_file / file_mapped
-    package var anon: UInt64 = 0             // total_rss / anon
-    package var dirty: UInt64 = 0            // total_dirty / file_dirty
-    package var writeback: UInt64 = 0        // total_writeback / file_writeback
-    package var slab: UInt64 = 0             // v2 slab (0 on v1)
-    package var slabReclaimable: UInt64 = 0  // v2 slab_reclaimable (0 on v1)
-    package var slabUnreclaimable: UInt64 = 0 // v2 slab_unreclaimable (0 on v1)
-    package var zswap: UInt64 = 0            // v2 zswap, compressed size in the pool (0 on v1)
-    package var zswapped: UInt64 = 0         // v2 zswapped, the pages' size before compression (0 on v1)
+    package var cache: UInt64?             // total_cache / file
+    package var shmem: UInt64?             // total_shmem / shmem
+    package var activeAnon: UInt64?        // total_active_anon / active_anon
+    package var inactiveAnon: UInt64?      // total_inactive_anon / inactive_anon
+    package var activeFile: UInt64?        // total_active_file / active_file
+    package var inactiveFile: UInt64?      // total_inactive_file / inactive_file
+    package var unevictable: UInt64?       // total_unevictable / unevictable
+    package var mapped: UInt64?            // total_mapped_file / file_mapped
+    package var anon: UInt64?              // total_rss / anon
+    package var dirty: UInt64?             // total_dirty / file_dirty
+    package var writeback: UInt64?         // total_writeback / file_writeback
+    package var slab: UInt64?              // v2 slab (none on v1)
+    package var slabReclaimable: UInt64?   // v2 slab_reclaimable (none on v1)
+    package var slabUnreclaimable: UInt64? // v2 slab_unreclaimable (none on v1)
+    package var zswap: UInt64 = 0          // v2 zswap, compressed size in the pool (0 on v1)
+    package var zswapped: UInt64 = 0       // v2 zswapped, the pages' size before compression (0 on v1)
 
     package init() {}
 
@@ -196,6 +198,15 @@ package struct CgroupReader: Sendable {
                 let room = l > used ? l - used : 0
                 m.headroom = min(m.headroom ?? room, room)
             }
+        }
+        // v1 keeps no slab per cgroup. Under a limit the container has none
+        // of its own (0, the shared cases' rule: the host's slab may exceed
+        // its MemTotal); without one (a host process) they stay absent, so
+        // the view shows the host's lines.
+        if !h.isUnified && m.limit != nil {
+            m.stat.slab = m.stat.slab ?? 0
+            m.stat.slabReclaimable = m.stat.slabReclaimable ?? 0
+            m.stat.slabUnreclaimable = m.stat.slabUnreclaimable ?? 0
         }
         guard swap else { return m }
         m.swapLimit = backend.swapAllowance(levels, memoryLimit: m.limit, files)

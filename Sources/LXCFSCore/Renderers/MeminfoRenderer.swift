@@ -13,30 +13,37 @@ package struct HostMeminfo: Sendable, Equatable {
     package var memFreeKB: KiB = .max
     /// SwapTotal; 0 when the line is missing.
     package var swapTotalKB: KiB = 0
+    /// SwapFree; `nil` when the line is missing.
+    package var swapFreeKB: KiB?
 
-    package init(memTotalKB: KiB = .max, memFreeKB: KiB = .max, swapTotalKB: KiB = 0) {
+    package init(memTotalKB: KiB = .max, memFreeKB: KiB = .max, swapTotalKB: KiB = 0, swapFreeKB: KiB? = nil) {
         self.memTotalKB = memTotalKB
         self.memFreeKB = memFreeKB
         self.swapTotalKB = swapTotalKB
+        self.swapFreeKB = swapFreeKB
     }
 
-    /// Reads the three lines from the host's `/proc/meminfo`, in one pass
-    /// that stops when all three are in; keys compared as bytes.
+    /// Reads the four lines from the host's `/proc/meminfo`, in one pass
+    /// that stops when all four are in; keys compared as bytes.
     package init(parsing host: ArraySlice<UInt8>) {
-        var found = (total: false, free: false, swap: false)
+        var found = 0
         ByteParser.forEachLine(while: host) { line in
             guard let colon = ByteParser.firstIndex(of: ByteParser.colon, in: line) else { return true }
             let key = line[..<colon]
+            guard key.count == 7 || key.count == 8 || key.count == 9 else { return true }
             let isTotal = ByteParser.equals(key, "MemTotal")
             let isFree = !isTotal && ByteParser.equals(key, "MemFree")
             let isSwap = !isTotal && !isFree && ByteParser.equals(key, "SwapTotal")
-            guard isTotal || isFree || isSwap,
+            let isSwapFree = !isTotal && !isFree && !isSwap && ByteParser.equals(key, "SwapFree")
+            guard isTotal || isFree || isSwap || isSwapFree,
                   let v = ByteParser.firstWord(line[(colon + 1)...]).flatMap(ByteParser.unsigned) else { return true }
-            if isTotal { memTotalKB = KiB(v); found.total = true }
-            else if isFree { memFreeKB = KiB(v); found.free = true }
-            else { swapTotalKB = KiB(v); found.swap = true }
+            if isTotal { memTotalKB = KiB(v) }
+            else if isFree { memFreeKB = KiB(v) }
+            else if isSwap { swapTotalKB = KiB(v) }
+            else { swapFreeKB = KiB(v) }
+            found += 1
             // The kernel prints each key once.
-            return !(found.total && found.free && found.swap)
+            return found < 4
         }
     }
 }
@@ -50,37 +57,42 @@ package struct HostMeminfo: Sendable, Equatable {
 ///   limit anywhere, MemTotal minus the cgroup's usage), never below 0 and
 ///   never above the host's MemFree or MemTotal.
 /// - MemAvailable: MemFree plus the active and inactive file pages and the
-///   reclaimable slab, never above MemTotal.
+///   reclaimable slab that `memory.stat` reports, never above MemTotal.
 /// - SwapTotal and SwapFree: as `SwapFigures`.
 /// - The page-cache and anon lines from `memory.stat`; Buffers 0.
 /// - Zswap and Zswapped: the cgroup's `zswap` and `zswapped` (cgroup v2;
 ///   0 on v1, and 0 with `disableZswap`), as lxcfs 7 shows them.
+/// - Slab, SReclaimable, SUnreclaim from `memory.stat` (v2; on v1 as
+///   `CgroupReader.memory` sets them: 0 under a limit, else absent).
+///
+/// A `nil` figure is one the cgroup does not report (its key is missing
+/// from `memory.stat`): the host's line is shown, never 0.
 package struct MeminfoFigures: Sendable, Equatable {
     package var memTotal: KiB
     package var memFree: KiB
     package var memAvailable: KiB
     package var swapTotal: KiB
     package var swapFree: KiB
-    package var cached: KiB
-    package var shmem: KiB
-    package var activeAnon: KiB
-    package var inactiveAnon: KiB
-    package var activeFile: KiB
-    package var inactiveFile: KiB
-    package var unevictable: KiB
-    package var mapped: KiB
-    package var anonPages: KiB
-    package var dirty: KiB
-    package var writeback: KiB
-    package var slab: KiB
-    package var sReclaimable: KiB
-    package var sUnreclaim: KiB
+    package var cached: KiB?
+    package var shmem: KiB?
+    package var activeAnon: KiB?
+    package var inactiveAnon: KiB?
+    package var activeFile: KiB?
+    package var inactiveFile: KiB?
+    package var unevictable: KiB?
+    package var mapped: KiB?
+    package var anonPages: KiB?
+    package var dirty: KiB?
+    package var writeback: KiB?
+    package var slab: KiB?
+    package var sReclaimable: KiB?
+    package var sUnreclaim: KiB?
     package var zswap: KiB
     package var zswapped: KiB
-    /// Active(anon) + Active(file).
-    package var active: KiB { activeAnon + activeFile }
-    /// Inactive(anon) + Inactive(file).
-    package var inactive: KiB { inactiveAnon + inactiveFile }
+    /// Active(anon) + Active(file); `nil` (the host's line) unless both are reported.
+    package var active: KiB? { activeAnon.flatMap { a in activeFile.map { a + $0 } } }
+    /// Inactive(anon) + Inactive(file); `nil` (the host's line) unless both are reported.
+    package var inactive: KiB? { inactiveAnon.flatMap { a in inactiveFile.map { a + $0 } } }
 
     /// - Parameters:
     ///   - host: the host's MemTotal, MemFree and SwapTotal.
@@ -94,25 +106,28 @@ package struct MeminfoFigures: Sendable, Equatable {
         // cgroup's own usage (never below 0: KiB's subtraction stops at 0).
         let free = m.headroom.map(kb) ?? (memTotal - kb(m.usage ?? 0))
         memFree = min(free, host.memFreeKB, memTotal)
-        memAvailable = min(memFree + kb(s.activeFile) + kb(s.inactiveFile) + kb(s.slabReclaimable), memTotal)
+        // Only what the cgroup reports counts: a host figure is not this cgroup's to reclaim.
+        memAvailable = min(memFree + kb(s.activeFile ?? 0) + kb(s.inactiveFile ?? 0) + kb(s.slabReclaimable ?? 0),
+                           memTotal)
         // Shared with /proc/swaps so that the two files always agree.
-        let swap = SwapFigures(hostSwapTotalKB: host.swapTotalKB, memory: m, options: options)
+        let swap = SwapFigures(hostSwapTotalKB: host.swapTotalKB, memory: m, options: options,
+                               hostSwapFreeKB: host.swapFreeKB)
         swapTotal = swap.totalKB
         swapFree = swap.freeKB
-        cached = kb(s.cache)
-        shmem = kb(s.shmem)
-        activeAnon = kb(s.activeAnon)
-        inactiveAnon = kb(s.inactiveAnon)
-        activeFile = kb(s.activeFile)
-        inactiveFile = kb(s.inactiveFile)
-        unevictable = kb(s.unevictable)
-        mapped = kb(s.mapped)
-        anonPages = kb(s.anon)
-        dirty = kb(s.dirty)
-        writeback = kb(s.writeback)
-        slab = kb(s.slab)
-        sReclaimable = kb(s.slabReclaimable)
-        sUnreclaim = kb(s.slabUnreclaimable)
+        cached = s.cache.map(kb)
+        shmem = s.shmem.map(kb)
+        activeAnon = s.activeAnon.map(kb)
+        inactiveAnon = s.inactiveAnon.map(kb)
+        activeFile = s.activeFile.map(kb)
+        inactiveFile = s.inactiveFile.map(kb)
+        unevictable = s.unevictable.map(kb)
+        mapped = s.mapped.map(kb)
+        anonPages = s.anon.map(kb)
+        dirty = s.dirty.map(kb)
+        writeback = s.writeback.map(kb)
+        slab = s.slab.map(kb)
+        sReclaimable = s.slabReclaimable.map(kb)
+        sUnreclaim = s.slabUnreclaimable.map(kb)
         zswap = options.disableZswap ? 0 : kb(s.zswap)
         zswapped = options.disableZswap ? 0 : kb(s.zswapped)
     }

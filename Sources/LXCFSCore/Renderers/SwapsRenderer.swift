@@ -3,19 +3,32 @@
 package struct SwapFigures: Sendable, Equatable {
     /// SwapTotal in kB: the cgroup's swap allowance, never more than the host's SwapTotal.
     package let totalKB: KiB
-    /// SwapFree in kB: SwapTotal minus the cgroup's swap in use, clamped to 0...SwapTotal.
+    /// SwapFree in kB: SwapTotal minus the cgroup's swap in use, clamped to
+    /// 0...SwapTotal; where the cgroup reports no swap in use (v1 without
+    /// swap accounting), the host's SwapFree, never above SwapTotal.
     package let freeKB: KiB
 
     /// - Parameters:
     ///   - hostSwapTotalKB: the host's SwapTotal (kB, from `/proc/meminfo`).
     ///   - memory: the cgroup's memory figures (bytes).
     ///   - options: `disableSwap` makes both 0.
-    package init(hostSwapTotalKB: KiB, memory m: MemoryUsage, options: ViewOptions) {
+    ///   - hostSwapFreeKB: the host's SwapFree (kB), used when the cgroup
+    ///     reports no swap in use; `nil` when unknown (then SwapTotal).
+    package init(hostSwapTotalKB: KiB, memory m: MemoryUsage, options: ViewOptions, hostSwapFreeKB: KiB? = nil) {
         var total = min(m.swapLimit.map(KiB.init(bytes:)) ?? hostSwapTotalKB, hostSwapTotalKB)
         if options.disableSwap { total = 0 }
         totalKB = total
-        // Clamped to 0...SwapTotal: KiB's subtraction stops at 0.
-        freeKB = total - KiB(bytes: m.swapUsage ?? 0)
+        if let used = m.swapUsage {
+            // Clamped to 0...SwapTotal: KiB's subtraction stops at 0.
+            freeKB = total - KiB(bytes: used)
+        } else {
+            freeKB = min(hostSwapFreeKB ?? total, total)
+        }
+    }
+
+    /// The host's SwapFree in kB from its `/proc/meminfo`; `nil` when absent.
+    package static func hostSwapFreeKB(meminfo: ArraySlice<UInt8>) -> KiB? {
+        HostMeminfo(parsing: meminfo).swapFreeKB
     }
 
     /// The host's SwapTotal in kB from its `/proc/meminfo`; 0 when absent.
