@@ -15,18 +15,9 @@ public enum NotifySocket {
     /// Sends `state` (and `fds`, as SCM_RIGHTS) to `socketName`.
     /// - Returns: an error sentence, or `nil` when the datagram was sent.
     public static func send(to socketName: String, _ state: String, fds: [FileDescriptor] = []) -> String? {
-        var path = Array(socketName.utf8)
-        if path.first == UInt8(ascii: "@") { path[0] = 0 }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.count < capacity, socketName.count > 1 || path.first != 0 else {
+        guard let (address, length) = UnixSocketAddress.make(socketName) else {
             return "NOTIFY_SOCKET \(socketName) is not a usable socket name."
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path)
-        }
-        let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
         let fd: FileDescriptor
         do throws(Errno) {
             fd = FileDescriptor(rawValue: try systemCall {

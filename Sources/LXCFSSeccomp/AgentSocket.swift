@@ -29,12 +29,7 @@ package enum AgentSocket {
 
     /// A socket address for `path`; `nil` when it is too long.
     static func address(_ path: String) -> (sockaddr_un, socklen_t)? {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        return (address, socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + bytes.count + 1))
+        UnixSocketAddress.make(path)
     }
 
     /// Whether some process accepts connections on `path` now.
