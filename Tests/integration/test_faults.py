@@ -134,13 +134,7 @@ def test_a_closed_log_pipe_does_not_end_the_supervisor():
             assert read_all(mnt, 5) == []
         assert proc.poll() is None, f"the supervisor ended: status {proc.returncode}"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc, 30)
         unmount(mnt)
     assert proc.returncode == 0
 
